@@ -1,0 +1,39 @@
+# The front door of the template monorepo. `make help` lists every target.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.requirements.stamp
+PYTEST_WORKERS ?= 2
+
+.DEFAULT_GOAL := help
+.PHONY: help setup test test-fast lint demo bench package publish clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## Create or refresh .venv from the pinned requirements
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+test: setup ## Run every test: bakes, generated repos, CloudFormation, publishing, local runs
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+test-fast: setup ## Run the tests not marked slow
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not slow"
+
+lint: setup ## ruff (lint + format check) and cfn-lint over the repo
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/lint_cfn.py
+
+demo: setup ## Bake the templates into demo/ and show the whole loop on bundled sample data
+	$(BIN)/python scripts/demo.py
+
+bench: setup ## Benchmarks: bake time, definition build, local run, serving, packaging, full test suite
+	$(BIN)/python scripts/bench.py
+
+clean: ## Remove generated output (demo/, dist/, caches)
+	rm -rf demo dist .bench .pytest_cache .ruff_cache

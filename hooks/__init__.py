@@ -1,0 +1,1 @@
+"""Shared, importable logic behind every template's thin cookiecutter hooks."""

@@ -1,0 +1,131 @@
+"""Every AWS resource name a project uses, built in one place and kept within AWS limits.
+
+The limits come from the AWS API reference (see the table in the project README). Each
+builder is tested at the worst case: a 32-character project name and a 20-character id.
+This module has no third-party imports: it is copied verbatim into generated repositories
+so CI builds there use exactly the same names as the templates and products.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+MAX_PROJECT_NAME = 32
+MAX_PROJECT_ID = 20
+
+# resource kind -> maximum length accepted by the service
+LIMITS = {
+    "bucket": 63,
+    "event_rule": 64,
+    "lambda_function": 64,
+    "codecommit_repository": 100,
+    "codepipeline": 100,
+    "codebuild_project": 255,
+    "cloudformation_stack": 128,
+    "code_repository": 63,
+    "model_package_group": 63,
+    # The API documents 256, but CreatePipeline rejects longer than 82 in practice.
+    "pipeline": 82,
+    "endpoint": 63,
+    "endpoint_config": 63,
+    "model": 63,
+    # Processing/training job names are 63; the SDK appends a 24-character timestamp.
+    "job_prefix": 39,
+    "alarm": 255,
+    "api": 1024,
+    "iam_role": 64,
+}
+
+# SageMaker's own pattern for names of pipelines, model package groups, endpoints, ...
+SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+STAGES = ("staging", "prod")
+
+
+class NameTooLongError(ValueError):
+    """A built name exceeds the limit of the service that will receive it."""
+
+
+def _checked(kind: str, name: str) -> str:
+    limit = LIMITS[kind]
+    if len(name) > limit:
+        raise NameTooLongError(f"{kind} name {name!r} is {len(name)} characters; the limit is {limit}")
+    return name
+
+
+def short_hash(text: str, length: int = 6) -> str:
+    """A stable, lower-case hexadecimal digest used to keep shortened names unique."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+def shorten(name: str, limit: int) -> str:
+    """Fit `name` into `limit` characters, keeping it unique with a hash of the full name."""
+    if len(name) <= limit:
+        return name
+    digest = short_hash(name)
+    head = name[: limit - len(digest) - 1].rstrip("-")
+    return f"{head}-{digest}"
+
+
+def artifact_bucket(project_id: str) -> str:
+    """The project's artifact bucket: named from the id (names may hold upper case)."""
+    return _checked("bucket", f"sagemaker-project-{project_id}".lower())
+
+
+def model_package_group(project_name: str, project_id: str) -> str:
+    """The model package group a project's training pipeline registers into."""
+    return _checked("model_package_group", f"{project_name}-{project_id}")
+
+
+def pipeline(project_name: str, project_id: str, kind: str = "training") -> str:
+    """A SageMaker pipeline name, e.g. `<name>-<id>-training`."""
+    return _checked("pipeline", f"{project_name}-{project_id}-{kind}")
+
+
+def job_prefix(project_id: str, step: str) -> str:
+    """A base job name that leaves room for the SDK's timestamp suffix."""
+    return shorten(f"{project_id}-{step}", LIMITS["job_prefix"])
+
+
+def repository(project_name: str, project_id: str, role: str) -> str:
+    """A CodeCommit repository / CodePipeline name, e.g. `sagemaker-<name>-<id>-modelbuild`."""
+    return _checked("codecommit_repository", f"sagemaker-{project_name}-{project_id}-{role}")
+
+
+def code_repository(project_id: str, role: str) -> str:
+    """The `AWS::SageMaker::CodeRepository` name that surfaces a repo in Studio."""
+    return _checked("code_repository", f"sagemaker-{project_id}-{role}")
+
+
+def codebuild_project(project_name: str, project_id: str, purpose: str) -> str:
+    """A CodeBuild project name, `sagemaker-` prefixed for the default launch role."""
+    return _checked("codebuild_project", f"sagemaker-{project_name}-{project_id}-{purpose}")
+
+
+def event_rule(project_id: str, purpose: str) -> str:
+    """An EventBridge rule name: `sagemaker-` prefixed, built from the id to stay short."""
+    return _checked("event_rule", f"sagemaker-{project_id}-{purpose}")
+
+
+def lambda_function(project_id: str, purpose: str) -> str:
+    """A Lambda function name: `sagemaker-` prefixed, built from the id to stay short."""
+    return _checked("lambda_function", f"sagemaker-{project_id}-{purpose}")
+
+
+def endpoint(project_name: str, project_id: str, stage: str) -> str:
+    """The real-time endpoint of one deployment stage."""
+    if stage not in STAGES:
+        raise ValueError(f"stage {stage!r} is not one of {', '.join(STAGES)}")
+    return _checked("endpoint", f"{project_name}-{project_id}-{stage}")
+
+
+def stack(project_name: str, project_id: str, purpose: str) -> str:
+    """A CloudFormation stack created by CI, e.g. `sagemaker-<name>-<id>-deploy-staging`."""
+    return _checked("cloudformation_stack", f"sagemaker-{project_name}-{project_id}-{purpose}")
+
+
+def s3_prefix(project_name: str) -> str:
+    """The key prefix under which a project keeps its data in the artifact bucket."""
+    return project_name
