@@ -34,7 +34,8 @@ class InvalidAnswer(ValueError):
 
 def check_project_name(value: str) -> None:
     """Project names: 1-32 characters, letters, digits and hyphens, starting with a letter."""
-    if not PROJECT_NAME.match(value):
+    # The pattern alone lets hyphens through uncounted, hence the explicit length check.
+    if len(value) > naming.MAX_PROJECT_NAME or not PROJECT_NAME.match(value):
         raise InvalidAnswer(
             f"project_name {value!r} is not allowed: use 1-{naming.MAX_PROJECT_NAME} ASCII letters, "
             "digits and hyphens, starting with a letter and ending with a letter or digit"
@@ -43,7 +44,7 @@ def check_project_name(value: str) -> None:
 
 def check_project_id(value: str) -> None:
     """Project ids: 1-20 lower-case letters, digits and hyphens (SageMaker's `p-xxxxxxxxxxxx`)."""
-    if not PROJECT_ID.match(value):
+    if len(value) > naming.MAX_PROJECT_ID or not PROJECT_ID.match(value):
         raise InvalidAnswer(
             f"project_id {value!r} is not allowed: use 1-{naming.MAX_PROJECT_ID} lower-case letters, "
             "digits and hyphens, not starting or ending with a hyphen (e.g. p-abcdef123456)"
@@ -77,6 +78,6 @@ def check_safe_text(answers: Mapping[str, object]) -> None:
             continue
         if UNSAFE.search(value) or not value.isascii():
             raise InvalidAnswer(
-                f"{key} {value!r} contains characters that are not allowed "
-                "(quotes, control characters, braces, '..', shell or non-ASCII characters)"
+                f"{key} {value!r} is not allowed: quotes, braces, '..', control, shell and non-ASCII "
+                "characters are refused; use ASCII letters, digits, hyphens, dots, colons and slashes"
             )

@@ -1,0 +1,98 @@
+"""Answer validation: hostile or invalid answers stop generation with one clear line."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from cookiecutter.environment import StrictEnvironment
+
+from hooks import pre_gen, validation
+from tests import bakery
+
+HOSTILE = {
+    "33 characters": ("project_name", "a" * 33),
+    "33 characters with hyphens": ("project_name", "a-" * 16 + "b"),
+    "leading hyphen": ("project_name", "-abc"),
+    "trailing hyphen": ("project_name", "abc-"),
+    "underscore": ("project_name", "my_project"),
+    "space": ("project_name", "my project"),
+    "non-ASCII": ("project_name", "projét"),
+    "jinja expression": ("project_name", "{{ 7*7 }}"),
+    "path traversal": ("project_name", "../x"),
+    "single quote": ("project_name", "a'b"),
+    "double quote": ("project_name", 'a"b'),
+    "newline": ("project_name", "a\nb"),
+    "id with upper case": ("project_id", "P-ABC"),
+    "id of 21 characters": ("project_id", "p-" + "x" * 19),
+    "unknown region": ("region", "moon-west-1"),
+    "triple quotes": ("project_name", "a'''b"),
+}
+
+
+def context(template: str, **answers: str) -> dict:
+    values = {key: values[0] for key, values in bakery.choices(template).items()}
+    base = json.loads((bakery.template_dir(template) / "cookiecutter.json").read_text())
+    values.update({key: value for key, value in base.items() if isinstance(value, str) and not key.startswith("_")})
+    values.update(answers)
+    values["_repo_dir"] = str(bakery.template_dir(template))
+    return values
+
+
+@pytest.mark.parametrize("key,value", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_answers_are_refused_with_a_clear_line(key, value, capsys):
+    assert pre_gen.main(context("build-train", **{key: value}), "build-train") == 1
+    message = capsys.readouterr().err.strip()
+    assert message.startswith("ERROR: ") and "\n" not in message
+    assert key in message or "combination" in message
+
+
+@pytest.mark.parametrize("key,value", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_answers_leave_no_output(key, value, cookies):
+    result = cookies.bake(extra_context={key: value}, template=str(bakery.template_dir("build-train")))
+    assert result.exit_code != 0
+    assert result.project_path is None
+    output_root = cookies._output_factory  # the factory is pytest's tmpdir; bake folders live below it
+    leftovers = [path for path in output_root("check").dirpath().listdir() if path.listdir()]
+    assert [str(path) for path in leftovers if path.basename.startswith("bake")] == []
+
+
+def test_worst_case_answers_are_accepted(capsys):
+    answers = {"project_name": "a" * 32, "project_id": "p-" + "x" * 18}
+    assert pre_gen.main(context("build-train", **answers), "build-train") == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_an_unlisted_choice_is_refused():
+    with pytest.raises(validation.InvalidAnswer, match="framework 'pytorch' is not allowed; choose one of"):
+        validation.check_choices({"framework": "pytorch"}, {"framework": ["xgboost", "sklearn"]})
+
+
+def test_account_ids_are_checked_when_multi_account_is_on():
+    with pytest.raises(validation.InvalidAnswer, match="exactly 12 digits"):
+        answers = context("build-train", multi_account="yes", staging_account_id="12", prod_account_id="1" * 12)
+        pre_gen.validate("build-train", answers, bakery.template_dir("build-train"))
+
+
+def test_region_list_only_names_regions_botocore_knows():
+    import boto3
+
+    known = set(boto3.session.Session().get_available_regions("sagemaker"))
+    assert set(validation.REGIONS) <= known
+
+
+@pytest.mark.parametrize("hook", ["pre_gen_project.py", "post_gen_project.py"])
+@pytest.mark.parametrize("template", sorted(path.name for path in bakery.TEMPLATES.iterdir() if path.is_dir()))
+def test_rendered_hooks_are_valid_python_that_receives_answers_as_data(template, hook, tmp_path):
+    """Render the hook the way cookiecutter does, with an injection attempt in an answer, and
+    check the answer arrives as data: the rendered file compiles and never executes it."""
+    source = (bakery.template_dir(template) / "hooks" / hook).read_text()
+    answers = context(template, project_name="x'''; import os; os._exit(0) #")
+    rendered = StrictEnvironment().from_string(source).render(cookiecutter=answers)
+    compile(rendered, hook, "exec")
+    if hook == "pre_gen_project.py":
+        script = tmp_path / hook
+        script.write_text(rendered)
+        result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path)
+        assert result.returncode == 1
+        assert "project_name" in result.stderr and "is not allowed" in result.stderr
