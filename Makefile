@@ -27,13 +27,13 @@ test-fast: setup ## Run the tests not marked slow
 lint: setup ## ruff (lint + format check) and cfn-lint over the repo
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python scripts/lint_cfn.py
+	$(BIN)/python -m scripts.lint_cfn
 
 demo: setup ## Bake the templates into demo/ and show the whole loop on bundled sample data
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python -m scripts.demo
 
 bench: setup ## Benchmarks: bake time, definition build, local run, serving, packaging, full test suite
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python -m scripts.bench
 
 clean: ## Remove generated output (demo/, dist/, caches)
 	rm -rf demo dist .bench .pytest_cache .ruff_cache

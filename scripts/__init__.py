@@ -1,0 +1,1 @@
+"""Platform-team commands: demo, benchmarks, CloudFormation lint, packaging and publishing."""

@@ -1,0 +1,24 @@
+"""Bake a template with given answers: the one way scripts produce generated repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from cookiecutter.main import cookiecutter
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def bake(template: str, output_dir: Path, answers: Mapping[str, str] | None = None) -> Path:
+    """Generate `templates/<template>` into output_dir (replacing an earlier bake) and return it."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    project = cookiecutter(
+        str(REPO_ROOT),
+        directory=f"templates/{template}",
+        no_input=True,
+        extra_context=dict(answers or {}),
+        output_dir=str(output_dir),
+        overwrite_if_exists=True,
+    )
+    return Path(project)

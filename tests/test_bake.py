@@ -1,0 +1,77 @@
+"""Every template bakes for every supported option combination, exactly as promised, and every
+unsupported combination is refused by the pre-generation hook."""
+
+import json
+
+import pytest
+
+from tests import bakery
+
+REGISTERED = json.loads((bakery.REPO_ROOT / "cookiecutter.json").read_text())["templates"]
+PRESENT = [name for name in REGISTERED if (bakery.template_dir(name) / "cookiecutter.json").exists()]
+
+SUPPORTED = [
+    pytest.param(name, combo, id=f"{name}:{bakery.combo_id(combo)}") for name in PRESENT for combo in bakery.supported(name)
+]
+UNSUPPORTED = [
+    pytest.param(name, combo, id=f"{name}:{bakery.combo_id(combo)}")
+    for name in PRESENT
+    for combo in bakery.unsupported(name)
+]
+COVERING = [
+    pytest.param(name, combo, id=f"{name}:{bakery.combo_id(combo)}", marks=pytest.mark.slow)
+    for name in PRESENT
+    for combo in bakery.covering_subset(name)
+]
+
+
+def bake(cookies, name, combo):
+    result = cookies.bake(extra_context=combo, template=str(bakery.template_dir(name)))
+    assert result.exit_code == 0, result.exception
+    return result.project_path
+
+
+@pytest.mark.parametrize("name,combo", SUPPORTED)
+def test_supported_combination_bakes_exactly_the_expected_files(cookies, name, combo):
+    project = bake(cookies, name, combo)
+    assert bakery.relative_files(project) == bakery.expected_files(name, combo)
+
+
+@pytest.mark.parametrize("name,combo", SUPPORTED)
+def test_baked_files_hold_no_jinja_and_structured_files_parse(cookies, name, combo):
+    project = bake(cookies, name, combo)
+    for path in sorted(project.rglob("*")):
+        if not path.is_file() or bakery.IGNORED_PARTS.intersection(path.parts):
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert not bakery.LEFTOVER_JINJA.search(text), f"leftover Jinja in {path.relative_to(project)}"
+        if path.suffix in bakery.STRUCTURED_SUFFIXES:
+            bakery.parse_structured(path)
+
+
+@pytest.mark.parametrize("name,combo", UNSUPPORTED)
+def test_unsupported_combination_fails_in_the_hook(cookies, name, combo, capfd):
+    result = cookies.bake(extra_context=combo, template=str(bakery.template_dir(name)))
+    assert result.exit_code != 0 and result.project_path is None
+    assert "unsupported option combination" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("name,combo", COVERING)
+def test_generated_repo_is_lint_clean_formatted_and_its_tests_pass(cookies, name, combo):
+    """The generated repo's own toolchain, on a pairwise-covering subset of combinations."""
+    project = bake(cookies, name, combo)
+    for command in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["python", "-m", "pytest", "-q"]):
+        result = bakery.run(command, cwd=project)
+        assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
+
+
+def test_covering_subset_holds_the_defaults_and_every_pair():
+    for name in PRESENT:
+        subset = bakery.covering_subset(name)
+        defaults = {key: values[0] for key, values in bakery.choices(name).items()}
+        assert subset[0] == defaults
+        for key, values in bakery.choices(name).items():
+            for value in values:
+                assert any(combo[key] == value for combo in subset) or all(
+                    combo[key] != value for combo in bakery.supported(name)
+                )

@@ -1,0 +1,57 @@
+"""The monorepo keeps its promises: registry tied to folders, pins in step, nothing generated."""
+
+import json
+import re
+import subprocess
+
+from tests import bakery
+
+JUNK = re.compile(
+    r"(^|/)(__pycache__|\.ipynb_checkpoints|\.venv|node_modules|\.pytest_cache|\.ruff_cache)/|\.pyc$|\.zip$|\.whl$"
+)
+
+
+def pins(path):
+    found = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"{path}: {line!r} is not pinned with =="
+            found[re.sub(r"\[.*\]", "", name).lower()] = version
+    return found
+
+
+def test_template_menu_matches_the_template_folders():
+    menu = json.loads((bakery.REPO_ROOT / "cookiecutter.json").read_text())["templates"]
+    folders = {path.name for path in bakery.TEMPLATES.iterdir() if path.is_dir()}
+    assert set(menu) == folders
+    for name, entry in menu.items():
+        assert entry["path"] == f"./templates/{name}"
+        assert (bakery.template_dir(name) / "cookiecutter.json").is_file()
+        assert (bakery.template_dir(name) / "hooks" / "pre_gen_project.py").is_file()
+
+
+def test_generated_repos_pin_the_same_versions_as_the_monorepo():
+    root = pins(bakery.REPO_ROOT / "requirements.txt")
+    for name in json.loads((bakery.REPO_ROOT / "cookiecutter.json").read_text())["templates"]:
+        generated = pins(bakery.payload_dir(name) / "requirements.txt")
+        differing = {pkg: (version, root.get(pkg)) for pkg, version in generated.items() if root.get(pkg) != version}
+        assert differing == {}, f"{name} pins differ from requirements.txt: {differing}"
+
+
+def test_nothing_generated_or_vendored_is_tracked():
+    tracked = subprocess.run(["git", "ls-files"], cwd=bakery.REPO_ROOT, capture_output=True, text=True, check=True)
+    assert [path for path in tracked.stdout.splitlines() if JUNK.search(path)] == []
+
+
+def test_junk_pattern_catches_what_it_should():
+    assert JUNK.search("templates/x/__pycache__/a.cpython-311.pyc")
+    assert JUNK.search("dist/seed.zip")
+    assert not JUNK.search("templates/build-train/hooks/pre_gen_project.py")
+
+
+def test_readme_shows_the_two_commands_ci_runs():
+    readme = (bakery.REPO_ROOT / "README.md").read_text()
+    assert "make demo" in readme and "make test" in readme
+    assert "make test" in (bakery.REPO_ROOT / ".ci" / "run").read_text()
