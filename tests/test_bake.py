@@ -11,7 +11,9 @@ REGISTERED = json.loads((bakery.REPO_ROOT / "cookiecutter.json").read_text())["t
 PRESENT = [name for name in REGISTERED if (bakery.template_dir(name) / "cookiecutter.json").exists()]
 
 SUPPORTED = [
-    pytest.param(name, combo, id=f"{name}:{bakery.combo_id(combo)}") for name in PRESENT for combo in bakery.supported(name)
+    pytest.param(name, combo, id=f"{name}:{bakery.combo_id(combo)}")
+    for name in PRESENT
+    for combo in bakery.supported(name)
 ]
 UNSUPPORTED = [
     pytest.param(name, combo, id=f"{name}:{bakery.combo_id(combo)}")
