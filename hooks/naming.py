@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 
 MAX_PROJECT_NAME = 32
 MAX_PROJECT_ID = 20
@@ -69,19 +70,47 @@ def shorten(name: str, limit: int) -> str:
     return f"{head}-{digest}"
 
 
+def branch_slug(branch: str, max_length: int) -> str:
+    """A lower-case `[a-z0-9-]` form of a git branch name, at most `max_length` characters.
+
+    Different branches must never share a slug (their pipelines, model groups and data would
+    collide), so any lossy change (case, accents, punctuation, truncation) appends a hash of the
+    original name.
+    """
+    ascii_form = unicodedata.normalize("NFKD", branch).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_form.lower()).strip("-") or "branch"
+    if slug == branch and len(slug) <= max_length:
+        return slug
+    digest = short_hash(branch)
+    head = slug[: max(max_length - len(digest) - 1, 0)].rstrip("-")
+    return f"{head}-{digest}" if head else digest[:max_length]
+
+
+def feature_suffix(base: str, branch: str, limit: int) -> str:
+    """`base` followed by the branch slug that fits the remaining budget of `limit`."""
+    return f"{base}-{branch_slug(branch, limit - len(base) - 1)}"
+
+
 def artifact_bucket(project_id: str) -> str:
     """The project's artifact bucket: named from the id (names may hold upper case)."""
     return _checked("bucket", f"sagemaker-project-{project_id}".lower())
 
 
-def model_package_group(project_name: str, project_id: str) -> str:
-    """The model package group a project's training pipeline registers into."""
-    return _checked("model_package_group", f"{project_name}-{project_id}")
+def model_package_group(project_name: str, project_id: str, branch: str | None = None) -> str:
+    """The model package group a project's training pipeline registers into; a feature branch
+    registers into its own group, suffixed with the branch slug."""
+    base = f"{project_name}-{project_id}"
+    if branch:
+        return _checked("model_package_group", feature_suffix(base, branch, LIMITS["model_package_group"]))
+    return _checked("model_package_group", base)
 
 
-def pipeline(project_name: str, project_id: str, kind: str = "training") -> str:
-    """A SageMaker pipeline name, e.g. `<name>-<id>-training`."""
-    return _checked("pipeline", f"{project_name}-{project_id}-{kind}")
+def pipeline(project_name: str, project_id: str, kind: str = "training", branch: str | None = None) -> str:
+    """A SageMaker pipeline name, e.g. `<name>-<id>-training`, branch-suffixed for feature branches."""
+    base = f"{project_name}-{project_id}-{kind}"
+    if branch:
+        return _checked("pipeline", feature_suffix(base, branch, LIMITS["pipeline"]))
+    return _checked("pipeline", base)
 
 
 def job_prefix(project_id: str, step: str) -> str:

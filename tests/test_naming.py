@@ -72,3 +72,39 @@ def test_default_launch_role_prefixes():
         naming.codebuild_project("n", "p-1", "x"),
     ):
         assert re.match(r"^sagemaker-", built)
+
+
+BRANCHES = [
+    "feature/add-target-encoding",
+    "Feature/Add-Target-Encoding",
+    "feature/add_target_encoding",
+    "bugfix/ünïcödé-naïve-façade",
+    "feature/" + "very-long-branch-name-" * 10,
+    "feature/" + "very-long-branch-name-" * 10 + "x",
+    "日本語のブランチ",
+    "-----",
+    "a",
+    "release/1.2.3",
+]
+
+
+@pytest.mark.parametrize("budget", [9, 19, 40])
+def test_branch_slugs_are_valid_unique_and_in_budget(budget):
+    slugs = [naming.branch_slug(branch, budget) for branch in BRANCHES]
+    assert len(set(slugs)) == len(slugs), slugs
+    for slug in slugs:
+        assert 1 <= len(slug) <= budget
+        assert re.fullmatch(r"[a-z0-9](-?[a-z0-9])*", slug), slug
+
+
+def test_a_plain_branch_name_is_kept_as_is():
+    assert naming.branch_slug("experiment-1", 19) == "experiment-1"
+
+
+@pytest.mark.parametrize("branch", BRANCHES)
+def test_feature_branch_names_fit_at_the_worst_case(branch):
+    group = naming.model_package_group(WORST_NAME, WORST_ID, branch=branch)
+    pipeline = naming.pipeline(WORST_NAME, WORST_ID, branch=branch)
+    assert len(group) <= naming.LIMITS["model_package_group"] and naming.SAGEMAKER_NAME.match(group)
+    assert len(pipeline) <= naming.LIMITS["pipeline"] and naming.SAGEMAKER_NAME.match(pipeline)
+    assert group != naming.model_package_group(WORST_NAME, WORST_ID)
