@@ -36,6 +36,8 @@ LIMITS = {
     "alarm": 255,
     "api": 1024,
     "iam_role": 64,
+    "log_group": 512,
+    "kms_alias": 256,
 }
 
 # SageMaker's own pattern for names of pipelines, model package groups, endpoints, ...
@@ -158,3 +160,39 @@ def stack(project_name: str, project_id: str, purpose: str) -> str:
 def s3_prefix(project_name: str) -> str:
     """The key prefix under which a project keeps its data in the artifact bucket."""
     return project_name
+
+
+def _stage(stage: str) -> str:
+    if stage not in STAGES:
+        raise ValueError(f"stage {stage!r} is not one of {', '.join(STAGES)}")
+    return stage
+
+
+def stage_bucket(project_id: str, stage: str, purpose: str) -> str:
+    """A bucket owned by one deployment stage, e.g. `sagemaker-<id>-staging-datacapture`."""
+    return _checked("bucket", f"sagemaker-{project_id}-{_stage(stage)}-{purpose}".lower())
+
+
+def iam_role(project_id: str, purpose: str) -> str:
+    """An IAM role created by a project stack: `sagemaker-` prefixed and built from the id."""
+    return _checked("iam_role", f"sagemaker-{project_id}-{purpose}")
+
+
+def alarm(project_name: str, project_id: str, stage: str, metric: str) -> str:
+    """A CloudWatch alarm watching one endpoint metric of a stage."""
+    return _checked("alarm", f"sagemaker-{project_name}-{project_id}-{_stage(stage)}-{metric}")
+
+
+def rest_api(project_name: str, project_id: str, stage: str) -> str:
+    """The API Gateway REST API in front of a stage's endpoint."""
+    return _checked("api", f"sagemaker-{project_name}-{project_id}-{_stage(stage)}")
+
+
+def log_group(service: str, resource_name: str) -> str:
+    """A CloudWatch Logs group named after the resource that writes to it, e.g. `/aws/lambda/<fn>`."""
+    return _checked("log_group", f"/aws/{service}/{resource_name}")
+
+
+def kms_alias(project_id: str, stage: str, purpose: str) -> str:
+    """The alias of a stage's customer managed KMS key."""
+    return _checked("kms_alias", f"alias/sagemaker-{project_id}-{_stage(stage)}-{purpose}")

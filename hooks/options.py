@@ -47,9 +47,12 @@ PRUNE: dict[str, dict[tuple[str, str], list[str]]] = {
 
 # Shared modules copied verbatim from hooks/ into generated repos: source -> destination.
 SHARED_FILES: dict[str, dict[str, str]] = {
-    "build-train": {"naming.py": "ml_pipelines/naming.py"},
-    "deploy": {"naming.py": "app_infra/naming.py"},
+    "build-train": {"naming.py": "ml_pipelines/naming.py", "template_update.py": "tools/template_update.py"},
+    "deploy": {"naming.py": "app_infra/naming.py", "template_update.py": "tools/template_update.py"},
 }
+
+# Written into every generated repo: where it came from and with which answers (cruft's format).
+RECORD_FILE = ".cruft.json"
 
 
 def unsupported(template: str, answers: Mapping[str, object]) -> Rule | None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -29,8 +32,46 @@ def copy_shared(template: str, project_dir: Path) -> None:
         shutil.copyfile(HOOKS_DIR / source, target)
 
 
+def template_commit(repo_root: Path) -> str | None:
+    """The git commit the template was rendered from, when it comes from a git checkout."""
+    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_root, capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def generation_record(template: str, context: Mapping[str, object]) -> dict:
+    """What `.cruft.json` records: template source, commit, version and the answers given.
+
+    Machine-specific context (output and clone folders) is left out so two bakes of the same
+    template version with the same answers are byte-identical.
+    """
+    repo_root = Path(str(context["_repo_dir"])).resolve().parents[1]
+    source = str(context.get("_template", ""))
+    url = str(repo_root) if not source or Path(source).exists() else source
+    commit = template_commit(repo_root)
+    version = tomllib.loads((repo_root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    answers = {key: value for key, value in context.items() if not key.startswith("_")}
+    return {
+        "template": url,
+        "commit": commit,
+        "checkout": None,
+        "directory": f"templates/{template}",
+        "skip": [],
+        "template_name": template,
+        "template_version": version,
+        "context": {"cookiecutter": {**answers, "_template": url, "_commit": commit}},
+    }
+
+
+def write_record(template: str, context: Mapping[str, object], project_dir: Path) -> None:
+    """Record where this repo came from, so `make update` can apply later template versions."""
+    record = generation_record(template, context)
+    text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+    (project_dir / options.RECORD_FILE).write_text(text, encoding="utf-8")
+
+
 def main(context: Mapping[str, object], template: str, project_dir: Path) -> int:
     """Entry point of the templates' post-generation hooks."""
     remove_pruned(template, context, project_dir)
     copy_shared(template, project_dir)
+    write_record(template, context, project_dir)
     return 0

@@ -21,7 +21,7 @@ ACCOUNT_KEYS = ("staging_account_id", "prod_account_id")
 def template_choices(template_dir: Path) -> dict[str, list]:
     """The choice (list-valued) variables a template declares in its cookiecutter.json."""
     declared = json.loads((template_dir / "cookiecutter.json").read_text(encoding="utf-8"))
-    return {key: value for key, value in declared.items() if isinstance(value, list)}
+    return {key: value for key, value in declared.items() if isinstance(value, list) and not key.startswith("_")}
 
 
 def validate(template: str, context: Mapping[str, object], template_dir: Path) -> None:

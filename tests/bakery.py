@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import json
 import os
@@ -40,7 +41,16 @@ def payload_dir(name: str) -> Path:
 def choices(name: str) -> dict[str, list[str]]:
     """The template's choice variables, first value being the default."""
     declared = json.loads((template_dir(name) / "cookiecutter.json").read_text())
-    return {key: value for key, value in declared.items() if isinstance(value, list)}
+    return {key: value for key, value in declared.items() if isinstance(value, list) and not key.startswith("_")}
+
+
+def copied_verbatim(name: str, relative: str) -> bool:
+    """Whether a file is not rendered: listed in `_copy_without_render` or copied in by the
+    post-generation hook (so any braces in it are its own)."""
+    if relative in options.SHARED_FILES.get(name, {}).values():
+        return True
+    declared = json.loads((template_dir(name) / "cookiecutter.json").read_text())
+    return any(fnmatch.fnmatch(relative, pattern) for pattern in declared.get("_copy_without_render", []))
 
 
 def combinations(name: str) -> Iterator[dict[str, str]]:
@@ -101,7 +111,7 @@ def expected_files(name: str, answers: dict[str, str]) -> set[str]:
     files = relative_files(payload_dir(name))
     for pruned in options.pruned_paths(name, answers):
         files = {path for path in files if path != pruned and not path.startswith(pruned.rstrip("/") + "/")}
-    return files | set(options.SHARED_FILES.get(name, {}).values())
+    return files | set(options.SHARED_FILES.get(name, {}).values()) | {options.RECORD_FILE}
 
 
 class CfnLoader(yaml.SafeLoader):
