@@ -1,0 +1,172 @@
+"""Project settings of the training pipeline and the S3 layout of its data.
+
+CI sets the environment variables below; on a laptop the answers given when this repository
+was generated are the defaults, so the same code builds the same pipeline in both places.
+Every S3 URI the pipeline reads or writes is built by `Settings.s3_uri`, so the layout
+(`input/`, `code/<build-id>/`, `ml-pipeline-outputs/<build-id>/<step>/<output>`) lives in
+one place.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ml_pipelines import naming
+
+PROJECT_NAME = "{{ cookiecutter.project_name }}"
+PROJECT_ID = "{{ cookiecutter.project_id }}"
+REGION = "{{ cookiecutter.region }}"
+
+# Without a BUILD_ID every local command agrees on one id, so `upload-code` and `definition`
+# run as separate commands still point at the same code.
+LOCAL_BUILD_ID = "local"
+# A role ARN that cannot exist (account 000000000000): enough to build a definition offline or
+# to run against a local emulator; `upsert` refuses it when talking to AWS.
+LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/service-role/AmazonSageMakerServiceCatalogProductsExecutionRole"
+
+# S3 areas of the project prefix, as laid out in the README.
+INPUT_AREA = "input"
+CODE_AREA = "code"
+OUTPUTS_AREA = "ml-pipeline-outputs"
+
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+# Build ids go into S3 keys and execution display names: SageMaker's name pattern, 64 at most.
+MAX_BUILD_ID = 64
+BUILD_ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it and says what is allowed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything project-specific the pipeline needs, resolved once."""
+
+    project_name: str
+    project_id: str
+    region: str
+    bucket: str
+    model_package_group: str
+    role_arn: str
+    build_id: str
+
+    @property
+    def pipeline_name(self) -> str:
+        """The SageMaker pipeline this repository upserts."""
+        return naming.pipeline(self.project_name, self.project_id, "training")
+
+    def s3_uri(self, area: str, *parts: str) -> str:
+        """The one builder of the project's S3 URIs: `s3://<bucket>/<project>/<area>/<parts...>`."""
+        if area not in (INPUT_AREA, CODE_AREA, OUTPUTS_AREA):
+            raise ValueError(f"unknown S3 area {area!r}")
+        keys = [naming.s3_prefix(self.project_name), area, *parts]
+        return f"s3://{self.bucket}/" + "/".join(key.strip("/") for key in keys)
+
+    def input_uri(self) -> str:
+        """Raw data the pipeline reads by default (a prefix: every object under it)."""
+        return self.s3_uri(INPUT_AREA) + "/"
+
+    def code_uri(self, *parts: str) -> str:
+        """Where `upload-code` puts this build's code, e.g. `code_uri("algorithms")`."""
+        return self.s3_uri(CODE_AREA, self.build_id, *parts)
+
+    def algorithms_uri(self) -> str:
+        """The uploaded `algorithms/` tree that processing steps mount (a prefix)."""
+        return self.code_uri("algorithms") + "/"
+
+    def source_dir_uri(self) -> str:
+        """The `algorithms/` tree as the `sourcedir.tar.gz` script-mode training downloads."""
+        return self.code_uri("sourcedir.tar.gz")
+
+    def config_uri(self) -> str:
+        """The copy of input.json the build used, kept next to its code."""
+        return self.code_uri("input.json")
+
+    def output_uri(self, step: str, output: str) -> str:
+        """Where one output of one step of this build is written."""
+        return self.s3_uri(OUTPUTS_AREA, self.build_id, step, output)
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve the settings from the environment (CI) with this repository's answers as defaults."""
+    env = os.environ if environ is None else environ
+
+    def value(name: str, default: str) -> str:
+        return env.get(name) or default
+
+    project_name = value("SAGEMAKER_PROJECT_NAME", PROJECT_NAME)
+    project_id = value("SAGEMAKER_PROJECT_ID", PROJECT_ID)
+    _require(naming.SAGEMAKER_NAME, project_name, "SAGEMAKER_PROJECT_NAME", "letters, digits and single hyphens")
+    _require(naming.SAGEMAKER_NAME, project_id, "SAGEMAKER_PROJECT_ID", "letters, digits and single hyphens")
+    try:
+        default_bucket = naming.artifact_bucket(project_id)
+        default_group = naming.model_package_group(project_name, project_id)
+        naming.pipeline(project_name, project_id, "training")
+    except naming.NameTooLongError as error:
+        raise SettingsError(str(error)) from None
+    settings = Settings(
+        project_name=project_name,
+        project_id=project_id,
+        region=value("AWS_REGION", REGION),
+        bucket=value("ARTIFACT_BUCKET", default_bucket),
+        model_package_group=value("MODEL_PACKAGE_GROUP_NAME", default_group),
+        role_arn=value("SAGEMAKER_PIPELINE_ROLE_ARN", LOCAL_ROLE_ARN),
+        build_id=value("BUILD_ID", LOCAL_BUILD_ID),
+    )
+    _require(REGION_NAME, settings.region, "AWS_REGION", "a region name such as us-east-1")
+    _require(naming.BUCKET_NAME, settings.bucket, "ARTIFACT_BUCKET", "a lower-case S3 bucket name")
+    _require(
+        naming.SAGEMAKER_NAME, settings.model_package_group, "MODEL_PACKAGE_GROUP_NAME", "a model package group name"
+    )
+    _require(ROLE_ARN, settings.role_arn, "SAGEMAKER_PIPELINE_ROLE_ARN", "an IAM role ARN")
+    check_build_id(settings.build_id)
+    return settings
+
+
+def check_build_id(build_id: str) -> str:
+    """Return `build_id` when it is usable in S3 keys and SageMaker names, else raise SettingsError."""
+    _require(
+        naming.SAGEMAKER_NAME, build_id, "BUILD_ID", "letters, digits and single hyphens, e.g. 20261122T133000Z-1a2b3c4"
+    )
+    if len(build_id) > MAX_BUILD_ID:
+        raise SettingsError(f"BUILD_ID {build_id!r} is {len(build_id)} characters; the limit is {MAX_BUILD_ID}")
+    return build_id
+
+
+def new_build_id(now: datetime | None = None, commit: str | None = None) -> str:
+    """A build id for CI: UTC timestamp and short commit hash, e.g. `20261122T133000Z-1a2b3c4`."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    short = (commit or current_commit() or "nogit")[:7].lower()
+    return check_build_id(f"{moment.strftime(BUILD_ID_TIME_FORMAT)}-{short}")
+
+
+def current_commit(repo_root: Path | None = None) -> str | None:
+    """The commit being built: CodeBuild's resolved source version, else `git rev-parse HEAD`."""
+    resolved = os.environ.get("CODEBUILD_RESOLVED_SOURCE_VERSION", "")
+    if re.fullmatch(r"[0-9a-f]{7,40}", resolved):
+        return resolved
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=repo_root or Path(__file__).resolve().parents[1],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return None
+    commit = result.stdout.strip()
+    return commit if result.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", commit) else None
+
+
+def _require(pattern: re.Pattern[str], text: str, name: str, allowed: str) -> None:
+    if not pattern.fullmatch(text):
+        raise SettingsError(f"{name}={text!r} is not valid: expected {allowed}")
