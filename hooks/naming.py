@@ -130,6 +130,11 @@ def code_repository(project_id: str, role: str) -> str:
     return _checked("code_repository", f"sagemaker-{project_id}-{role}")
 
 
+def codepipeline(project_name: str, project_id: str, role: str) -> str:
+    """A CodePipeline pipeline name, e.g. `sagemaker-<name>-<id>-modeldeploy`."""
+    return _checked("codepipeline", f"sagemaker-{project_name}-{project_id}-{role}")
+
+
 def codebuild_project(project_name: str, project_id: str, purpose: str) -> str:
     """A CodeBuild project name, `sagemaker-` prefixed for the default launch role."""
     return _checked("codebuild_project", f"sagemaker-{project_name}-{project_id}-{purpose}")
@@ -155,6 +160,26 @@ def endpoint(project_name: str, project_id: str, stage: str) -> str:
 def stack(project_name: str, project_id: str, purpose: str) -> str:
     """A CloudFormation stack created by CI, e.g. `sagemaker-<name>-<id>-deploy-staging`."""
     return _checked("cloudformation_stack", f"sagemaker-{project_name}-{project_id}-{purpose}")
+
+
+def ci_stack_prefix(project_name: str, project_id: str) -> str:
+    """The start of every stack name `stack()` builds for a project: what its teardown deletes."""
+    return f"sagemaker-{project_name}-{project_id}-"
+
+
+def ci_resource_prefix(project_name: str, project_id: str) -> str:
+    """The start of the pipeline and feature-branch model group names of a project."""
+    return f"{project_name}-{project_id}-"
+
+
+def templates_bucket(account_id: str, region: str) -> str:
+    """The bucket holding every published release of the templates in one account and region."""
+    return _checked("bucket", f"sagemaker-templates-{account_id}-{region}")
+
+
+def portfolio_stack() -> str:
+    """The CloudFormation stack of the Service Catalog portfolio and the templates bucket."""
+    return _checked("cloudformation_stack", "sagemaker-project-templates-portfolio")
 
 
 def s3_prefix(project_name: str) -> str:
