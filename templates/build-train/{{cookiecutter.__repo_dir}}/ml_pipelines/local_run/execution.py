@@ -1,0 +1,65 @@
+"""Start one execution of a checked definition and print how it went."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from .context import Clients, Options, Run
+from .definition import Definition
+from .emulator import ENDPOINT_VARIABLE, local_aws
+from .report import Console
+from .runner import Runner, new_execution_id
+from .storage import Storage, split_uri
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    """The local-run options of the command line."""
+    return Options(use_cache=not args.no_cache, tuning_trials=args.tuning_trials)
+
+
+def _literal_buckets(value: Any) -> Iterator[str]:
+    if isinstance(value, str) and value.startswith("s3://"):
+        yield split_uri(value)[0]
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _literal_buckets(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _literal_buckets(item)
+
+
+def buckets_in(definition: Definition) -> set[str]:
+    """Buckets the definition names literally; a fresh emulator needs them before steps write."""
+    return {bucket for step in definition.steps.values() for bucket in _literal_buckets(step.spec) if bucket}
+
+
+def execute(
+    definition: Definition, parameters: dict[str, Any], pipeline_name: str, args: argparse.Namespace, clients: Clients
+) -> int:
+    """Run the definition; 0 when the pipeline succeeded, 1 when it failed."""
+    console = Console()
+    run = Run(
+        pipeline_name, new_execution_id(), args.work_dir, clients, Storage(clients("s3")), console, options_from(args)
+    )
+    console.say(
+        f"Pipeline {pipeline_name}: execution {run.execution_id}, {len(definition.order)} steps; "
+        f"AWS calls go to {os.environ.get(ENDPOINT_VARIABLE, 'AWS')}; sandboxes in {run.sandbox_root}"
+    )
+    summary = Runner(definition, parameters, run, debug=args.debug).execute()
+    console.summary(summary)
+    return 0 if summary.succeeded else 1
+
+
+def execute_with_local_aws(
+    definition: Definition, parameters: dict[str, Any], pipeline_name: str, args: argparse.Namespace
+) -> int:
+    """`execute` against the configured endpoint, or a local emulator started for the run."""
+    with local_aws():
+        clients = Clients()
+        storage = Storage(clients("s3"))
+        for bucket in sorted(buckets_in(definition)):
+            storage.ensure_bucket(bucket)
+        return execute(definition, parameters, pipeline_name, args, clients)

@@ -1,0 +1,120 @@
+"""QualityCheck steps (DATA_QUALITY): the baseline Model Monitor would compute, and its drift check.
+
+Baseline properties follow the lifecycle in the SageMaker developer guide: `CalculatedBaseline*`
+always point at the new baseline; `BaselineUsedForDriftCheck*` point at it when
+RegisterNewBaseline is true, otherwise at the baseline the check used (the supplied one, or the
+DriftCheckBaselines of the group's latest Approved model package). When the check is skipped
+and no earlier baseline exists, the new one is used.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from . import baseline, jobs, processing
+from .context import Job
+from .errors import StepFailed
+from .storage import join_uri
+
+STATISTICS = "statistics.json"
+CONSTRAINTS = "constraints.json"
+VIOLATIONS = "constraint_violations.json"
+
+
+def _flag(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _header(environment: dict) -> bool:
+    try:
+        dataset_format = json.loads(environment.get("dataset_format") or "{}")
+    except ValueError:
+        raise StepFailed(f"dataset_format {environment.get('dataset_format')!r} is not JSON") from None
+    if "csv" not in dataset_format:
+        raise StepFailed(f"dataset_format {dataset_format} does not run locally: only csv does")
+    return bool((dataset_format["csv"] or {}).get("header", True))
+
+
+def run(job: Job) -> dict[str, Any]:
+    """Compute the baseline, run the drift check unless skipped, and publish both."""
+    if job.fields.get("CheckType") != "DATA_QUALITY":
+        raise StepFailed(f"check type {job.fields.get('CheckType')!r} does not run locally: only DATA_QUALITY does")
+    arguments = job.arguments
+    environment = arguments.get("Environment") or {}
+    processing.stage_inputs(job, arguments.get("ProcessingInputs") or [])
+    source = jobs.local_path(
+        environment.get("dataset_source", "/opt/ml/processing/input/baseline_dataset_input"), job.sandbox
+    )
+    columns = baseline.read_csv(sorted(path for path in source.rglob("*") if path.is_file()), _header(environment))
+    output_dir = jobs.local_path(environment.get("output_path", "/opt/ml/processing/output"), job.sandbox)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    calculated = baseline.statistics(columns)
+    _write(output_dir / STATISTICS, calculated)
+    _write(output_dir / CONSTRAINTS, baseline.constraints(calculated))
+    output_uri = arguments["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    new = {"statistics": join_uri(output_uri, STATISTICS), "constraints": join_uri(output_uri, CONSTRAINTS)}
+    previous = _previous_baseline(job)
+    found = [] if _flag(job.fields.get("SkipCheck")) else _check(job, columns, previous, output_dir)
+    job.run.storage.upload_dir(output_dir, output_uri)
+    if found and _flag(job.fields.get("FailOnViolation", True)):
+        summary = "; ".join(
+            f"{v['feature_name']}: {v['constraint_check_type']} ({v['description']})" for v in found[:5]
+        )
+        raise StepFailed(f"{len(found)} data-quality violations against the baseline: {summary}")
+    used = new if _flag(job.fields.get("RegisterNewBaseline")) or previous is None else previous
+    return {
+        **arguments,
+        "CalculatedBaselineStatistics": new["statistics"],
+        "CalculatedBaselineConstraints": new["constraints"],
+        "BaselineUsedForDriftCheckStatistics": used["statistics"],
+        "BaselineUsedForDriftCheckConstraints": used["constraints"],
+    }
+
+
+def _write(path, document: dict) -> None:
+    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+
+
+def _check(job: Job, columns: dict, previous: dict | None, output_dir) -> list[dict]:
+    if previous is None:
+        raise StepFailed(
+            "no baseline to check against: supply SuppliedBaselineConstraints, approve a model package with "
+            f"DriftCheckBaselines in group {job.fields.get('ModelPackageGroupName')!r}, or skip the check"
+        )
+    storage = job.run.storage
+    reference_statistics = storage.read_json(previous["statistics"]) if previous.get("statistics") else None
+    report = baseline.violations(columns, storage.read_json(previous["constraints"]), reference_statistics)
+    _write(output_dir / VIOLATIONS, report)
+    return report["violations"]
+
+
+def _previous_baseline(job: Job) -> dict[str, str] | None:
+    """The supplied baseline, else the one of the group's latest Approved model package."""
+    supplied = job.fields.get("SuppliedBaselineConstraints")
+    if supplied:
+        return {"constraints": supplied, "statistics": job.fields.get("SuppliedBaselineStatistics") or ""}
+    group = job.fields.get("ModelPackageGroupName")
+    if not group:
+        return None
+    client = job.run.clients("sagemaker")
+    try:
+        listed = client.list_model_packages(
+            ModelPackageGroupName=group,
+            ModelApprovalStatus="Approved",
+            SortBy="CreationTime",
+            SortOrder="Descending",
+            MaxResults=1,
+        )["ModelPackageSummaryList"]
+    except client.exceptions.ClientError:
+        return None
+    if not listed:
+        return None
+    package = client.describe_model_package(ModelPackageName=listed[0]["ModelPackageArn"])
+    quality = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality") or {}
+    if not quality.get("Constraints"):
+        return None
+    return {
+        "constraints": quality["Constraints"]["S3Uri"],
+        "statistics": (quality.get("Statistics") or {}).get("S3Uri", ""),
+    }

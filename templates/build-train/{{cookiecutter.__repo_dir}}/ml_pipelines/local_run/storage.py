@@ -1,0 +1,111 @@
+"""S3 as the steps see it, through plain boto3 (so `AWS_ENDPOINT_URL` decides where it lives)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .errors import ExpressionError, LocalRunError
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """`s3://bucket/key` -> (bucket, key)."""
+    if not isinstance(uri, str) or not uri.startswith("s3://") or len(uri) <= len("s3://"):
+        raise LocalRunError(f"{uri!r} is not an S3 URI (s3://bucket/key)")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    return bucket, key
+
+
+def join_uri(uri: str, *parts: str) -> str:
+    """Append key parts to an S3 URI with exactly one slash between them."""
+    return "/".join([uri.rstrip("/"), *(part.strip("/") for part in parts)])
+
+
+def _relative_key(prefix: str, key: str) -> str | None:
+    """Where an object under an S3Prefix input lands relative to the input's local path.
+
+    `prefix/a/b.csv` -> `a/b.csv`; the object the prefix names exactly lands under its own name.
+    Keys that merely share leading characters (`prefix2/...`) are not part of the input.
+    """
+    if key == prefix:
+        return PurePosixPath(key).name
+    directory = prefix if prefix.endswith("/") or not prefix else prefix + "/"
+    return key[len(directory) :] if key.startswith(directory) else None
+
+
+class Storage:
+    """S3 reads and writes of one run; remembers what each step wrote (the step cache keeps it)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.written: list[tuple[str, Path]] = []
+
+    def objects(self, uri: str) -> list[dict]:
+        """Every object an S3Prefix input `uri` covers, with its path relative to the input."""
+        bucket, prefix = split_uri(uri)
+        found = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    relative = _relative_key(prefix, item["Key"])
+                    if relative and not item["Key"].endswith("/"):
+                        found.append(
+                            {"Key": item["Key"], "Relative": relative, "ETag": item["ETag"], "Size": item["Size"]}
+                        )
+        except self.client.exceptions.NoSuchBucket:
+            return []
+        return found
+
+    def download(self, uri: str, destination: Path) -> int:
+        """Copy every object under `uri` into `destination`; the number of files copied."""
+        bucket, _ = split_uri(uri)
+        items = self.objects(uri)
+        for item in items:
+            target = destination / item["Relative"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.client.download_file(bucket, item["Key"], str(target))
+        return len(items)
+
+    def download_object(self, uri: str, target: Path) -> None:
+        """Copy one object to a local file."""
+        bucket, key = split_uri(uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.client.download_file(bucket, key, str(target))
+
+    def upload_file(self, path: Path, uri: str) -> None:
+        """Write one file to S3 and remember it."""
+        bucket, key = split_uri(uri)
+        self.client.upload_file(str(path), bucket, key)
+        self.written.append((uri, path))
+
+    def upload_dir(self, directory: Path, uri: str) -> int:
+        """Write a directory tree under an S3 prefix; the number of files written."""
+        files = sorted(path for path in directory.rglob("*") if path.is_file())
+        for path in files:
+            self.upload_file(path, join_uri(uri, path.relative_to(directory).as_posix()))
+        return len(files)
+
+    def read_json(self, uri: str) -> Any:
+        """Fetch and parse a JSON object (property files, JsonGet on S3)."""
+        bucket, key = split_uri(uri)
+        try:
+            body = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except (self.client.exceptions.NoSuchKey, self.client.exceptions.NoSuchBucket):
+            raise ExpressionError(f"{uri} does not exist") from None
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise ExpressionError(f"{uri} is not JSON") from None
+
+    def ensure_bucket(self, name: str) -> None:
+        """Create a bucket in the emulator unless it exists."""
+        try:
+            self.client.head_bucket(Bucket=name)
+        except self.client.exceptions.ClientError:
+            self.client.create_bucket(Bucket=name, **self._location())
+
+    def _location(self) -> dict:
+        region = self.client.meta.region_name
+        return {} if region in (None, "us-east-1") else {"CreateBucketConfiguration": {"LocationConstraint": region}}

@@ -1,0 +1,1 @@
+"""Hand-written pipeline definitions and step scripts that exercise the local executor."""

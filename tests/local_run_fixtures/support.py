@@ -1,0 +1,102 @@
+"""Helpers shared by the local-run tests: the template's executor on sys.path, a seeded emulator."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import logging
+import os
+import random
+import sys
+import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests import bakery
+
+PAYLOAD = bakery.payload_dir("build-train")
+FIXTURES = Path(__file__).resolve().parent
+CODE = FIXTURES / "code"
+BUCKET = "local-run-test"
+PREFIX = f"s3://{BUCKET}/proj"
+GROUP = "local-run-models"
+
+# The executor is plain Python inside the template payload: import it from there.
+if str(PAYLOAD) not in sys.path:
+    sys.path.insert(0, str(PAYLOAD))
+
+
+def definition() -> dict:
+    """A fresh copy of the hand-written pipeline (prepare, train, evaluate, baseline, condition)."""
+    return copy.deepcopy(json.loads((FIXTURES / "pipeline.json").read_text()))
+
+
+def write(path: Path, document: object) -> Path:
+    """Write a definition (or any JSON) and return its path."""
+    path.write_text(json.dumps(document, indent=1))
+    return path
+
+
+def find_step(document: dict, name: str) -> dict:
+    """A step of a definition by name, branch steps included."""
+    pending = list(document["Steps"])
+    while pending:
+        step = pending.pop()
+        if step["Name"] == name:
+            return step
+        arguments = step.get("Arguments") or {}
+        pending += arguments.get("IfSteps", []) + arguments.get("ElseSteps", [])
+    raise KeyError(name)
+
+
+def sourcedir() -> bytes:
+    """The training code as the sourcedir.tar.gz a framework container unpacks."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(CODE / "train.py", arcname="train.py")
+    return buffer.getvalue()
+
+
+def sample_rows(count: int = 40, seed: int = 0) -> str:
+    """CSV of y = 3 + 2x plus noise."""
+    rng = random.Random(seed)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["x", "y", "group"])
+    for index in range(count):
+        x = index / 4
+        writer.writerow([f"{x:.2f}", f"{3 + 2 * x + rng.gauss(0, 0.5):.4f}", "ab"[index % 2]])
+    return buffer.getvalue()
+
+
+def seed_bucket(s3) -> None:
+    """Bucket, raw data and step code the hand-written pipeline expects."""
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key="proj/input/data.csv", Body=sample_rows().encode())
+    for name in ("prepare.py", "evaluate.py"):
+        s3.put_object(Bucket=BUCKET, Key=f"proj/code/{name}", Body=(CODE / name).read_bytes())
+    s3.put_object(Bucket=BUCKET, Key="proj/code/sourcedir.tar.gz", Body=sourcedir())
+
+
+@contextmanager
+def emulator() -> Iterator[str]:
+    """A moto server on loopback, exported through AWS_ENDPOINT_URL for the executor and its steps."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    saved = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
+    try:
+        yield os.environ["AWS_ENDPOINT_URL"]
+    finally:
+        server.stop()
+        if saved is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = saved
