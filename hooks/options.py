@@ -36,13 +36,37 @@ UNSUPPORTED: dict[str, list[Rule]] = {
             {"inference_mode": "batch", "deployment_strategy": "linear"},
             "deployment_strategy linear shifts endpoint traffic: use all-at-once with inference_mode batch",
         ),
+        Rule(
+            {"api_gateway": "no", "api_auth": "api_key"},
+            "api_auth api_key configures the REST API: use api_gateway=yes, or keep api_auth=iam",
+        ),
     ],
 }
 
 # (option, value) -> paths (relative to the generated repo) that the option removes.
 PRUNE: dict[str, dict[tuple[str, str], list[str]]] = {
     "build-train": {},
-    "deploy": {},
+    "deploy": {
+        ("inference_mode", "realtime"): [
+            "app_infra/batch_inference",
+            "app_infra/event_bridge/batch_schedule.yaml",
+            "app_infra/event_bridge/test/test_batch_schedule.py",
+            "tests/integration_test/test_batch_inference.py",
+        ],
+        ("inference_mode", "batch"): [
+            "app_infra/endpoint",
+            "tests/integration_test/test_endpoint.py",
+            "tests/stress_test",
+        ],
+        ("api_gateway", "no"): [
+            "app_infra/api_gateway",
+            "app_infra/lambda",
+            "tests/integration_test/test_api.py",
+        ],
+        ("multi_account", "no"): [
+            "app_infra/cross_account",
+        ],
+    },
 }
 
 # Shared modules copied verbatim from hooks/ into generated repos: source -> destination.

@@ -1,0 +1,1 @@
+"""Deployment code of the project: configuration, build and deploy steps, local endpoint."""

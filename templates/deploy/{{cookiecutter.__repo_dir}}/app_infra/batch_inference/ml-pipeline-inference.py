@@ -1,0 +1,384 @@
+"""The batch inference pipeline of a deployment stage: the only module that uses the SageMaker SDK.
+
+PrepareInferenceData (the training preprocessing in transform mode: no split, no label; keeps
+the ids) -> BatchTransform (the approved model on the raw records) -> PostprocessPredictions
+(joins the ids back, summarises the distribution of the predictions) -> DataQualityCheck (the
+prepared features against the baseline registered with the model).
+
+Commands (from the repository root):
+
+    python app_infra/batch_inference/ml-pipeline-inference.py definition --stage staging
+
+The definition is built offline. The build step writes it to build/<stage>/batch-pipeline.json;
+the deploy step rebuilds it with the stage's stack outputs and creates or updates the pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# Run as a script, only this folder is on sys.path; the repository root holds `app_infra`.
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from app_infra import naming  # noqa: E402
+from app_infra.errors import DeployError  # noqa: E402
+from app_infra.model_registry import ApprovedModel  # noqa: E402
+from app_infra.settings import Settings  # noqa: E402
+
+os.environ.setdefault("AWS_DEFAULT_REGION", Settings.from_env().region)
+
+import boto3  # noqa: E402
+from sagemaker.core.model_monitor.dataset_format import DatasetFormat  # noqa: E402
+from sagemaker.core.processing import Processor  # noqa: E402
+from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output  # noqa: E402
+from sagemaker.core.transformer import Transformer  # noqa: E402
+from sagemaker.core.workflow.execution_variables import ExecutionVariables  # noqa: E402
+from sagemaker.core.workflow.functions import Join  # noqa: E402
+from sagemaker.core.workflow.parameters import ParameterBoolean, ParameterInteger, ParameterString  # noqa: E402
+from sagemaker.core.workflow.pipeline_context import PipelineSession  # noqa: E402
+from sagemaker.mlops.workflow.check_job_config import CheckJobConfig  # noqa: E402
+from sagemaker.mlops.workflow.pipeline import Pipeline  # noqa: E402
+from sagemaker.mlops.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep  # noqa: E402
+from sagemaker.mlops.workflow.steps import ProcessingStep, TransformStep  # noqa: E402
+
+PROCESSING_ROOT = "/opt/ml/processing"
+# Where the build/train repository keeps a build's step code and outputs (its S3 data layout).
+TRAINING_CODE_AREA = "code"
+TRAINING_OUTPUTS_AREA = "ml-pipeline-outputs"
+TRAINING_PREPARE_STEP = "PrepareData"
+PREPARE_SCRIPT = "preprocessing/prepare_data/__main__.py"
+POSTPROCESS_CODE_DIR = "batch_inference/postprocess"
+
+PREPARE = "PrepareInferenceData"
+TRANSFORM = "BatchTransform"
+POSTPROCESS = "PostprocessPredictions"
+DATA_QUALITY = "DataQualityCheck"
+
+OFFLINE_ENVIRONMENT = {"SAGEMAKER_VALIDATE_ROLE": "false", "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+@dataclass(frozen=True)
+class StageResources:
+    """What the stage's batch stack provides to the pipeline (its outputs)."""
+
+    role_arn: str
+    bucket: str
+    model_name: str
+    kms_key_arn: str
+
+
+def expected_resources(settings: Settings, stage: str, account_id: str) -> StageResources:
+    """The names the batch stack will create, for building the definition before it exists."""
+    role = naming.iam_role(settings.project_id, f"{stage}-batch-pipeline")
+    return StageResources(
+        role_arn=f"arn:aws:iam::{account_id}:role/{role}",
+        bucket=naming.stage_bucket(settings.project_id, stage, "batch"),
+        model_name="deployed-by-the-batch-stack",
+        kms_key_arn=naming.kms_alias(settings.project_id, stage, "batch"),
+    )
+
+
+def training_uris(settings: Settings, model: ApprovedModel) -> tuple[str, str]:
+    """The step code and the fitted preprocessor of the training build that produced `model`."""
+    build_id = model.metadata.get("build_id")
+    if not build_id:
+        raise DeployError(
+            f"model package {model.arn} has no build_id metadata: batch inference reuses the "
+            "preprocessing of the training build, so register models with their build id"
+        )
+    root = f"s3://{settings.artifact_bucket}/{naming.s3_prefix(settings.project_name)}"
+    return (
+        f"{root}/{TRAINING_CODE_AREA}/{build_id}/algorithms/",
+        f"{root}/{TRAINING_OUTPUTS_AREA}/{build_id}/{TRAINING_PREPARE_STEP}/preprocessor/",
+    )
+
+
+def pipeline_name(settings: Settings, stage: str) -> str:
+    """The SageMaker pipeline of a stage's batch inference."""
+    return naming.pipeline(settings.project_name, settings.project_id, f"batch-inference-{stage}")
+
+
+def postprocess_code_uri(settings: Settings) -> str:
+    """Where the build step uploads this repository's postprocessing code."""
+    return f"s3://{settings.artifact_bucket}/{settings.deploy_prefix()}/{POSTPROCESS_CODE_DIR}/"
+
+
+def processing_input(name: str, s3_uri: Any, container_dir: str) -> ProcessingInput:
+    """An S3 prefix downloaded to /opt/ml/processing/<container_dir> before the step runs."""
+    return ProcessingInput(
+        input_name=name,
+        s3_input=ProcessingS3Input(
+            s3_uri=s3_uri,
+            local_path=f"{PROCESSING_ROOT}/{container_dir}",
+            s3_data_type="S3Prefix",
+            s3_input_mode="File",
+            s3_data_distribution_type="FullyReplicated",
+        ),
+    )
+
+
+class _Builder:
+    """Parameters and steps, in the order they run."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        stage: str,
+        batch: dict[str, Any],
+        model: ApprovedModel,
+        resources: StageResources,
+        session: PipelineSession,
+    ) -> None:
+        self.settings, self.stage, self.batch, self.model = settings, stage, batch, model
+        self.resources, self.session = resources, session
+        self.code_uri, self.preprocessor_uri = training_uris(settings, model)
+        has_baseline = bool(model.baseline_statistics_uri and model.baseline_constraints_uri)
+        bucket = f"s3://{resources.bucket}"
+        self.input_data = ParameterString("InputDataUri", default_value=f"{bucket}/{batch['input_prefix']}")
+        self.output_data = ParameterString("OutputDataUri", default_value=f"{bucket}/{batch['output_prefix']}")
+        self.model_name = ParameterString("ModelName", default_value=resources.model_name)
+        self.processing_instance = ParameterString(
+            "ProcessingInstanceType", default_value=batch["processing_instance_type"]
+        )
+        self.transform_instance = ParameterString("TransformInstanceType", default_value=batch["instance_type"])
+        self.transform_count = ParameterInteger("TransformInstanceCount", default_value=batch["instance_count"])
+        # Without a registered baseline there is nothing to compare with: the check is skipped.
+        self.skip_check = ParameterBoolean(
+            "SkipDataQualityCheck", default_value=not (batch.get("data_quality_check", True) and has_baseline)
+        )
+        self.triggered_by = ParameterString("TriggeredBy", default_value="manual")
+
+    def parameters(self) -> list:
+        return [
+            self.input_data,
+            self.output_data,
+            self.model_name,
+            self.processing_instance,
+            self.transform_instance,
+            self.transform_count,
+            self.skip_check,
+            self.triggered_by,
+        ]
+
+    def output_uri(self, name: str) -> Join:
+        # One folder per execution keeps every run's results for audit.
+        return Join(on="/", values=[self.output_data, ExecutionVariables.PIPELINE_EXECUTION_ID, name])
+
+    def processor(self, script: str) -> Processor:
+        return Processor(
+            role=self.resources.role_arn,
+            image_uri=self.model.image,
+            instance_type=self.processing_instance,
+            instance_count=1,
+            entrypoint=["python3", f"{PROCESSING_ROOT}/input/code/{script}"],
+            volume_kms_key=self.resources.kms_key_arn,
+            output_kms_key=self.resources.kms_key_arn,
+            sagemaker_session=self.session,
+        )
+
+    def output(self, name: str) -> ProcessingOutput:
+        return ProcessingOutput(
+            output_name=name,
+            s3_output=ProcessingS3Output(
+                s3_uri=self.output_uri(name), local_path=f"{PROCESSING_ROOT}/output/{name}", s3_upload_mode="EndOfJob"
+            ),
+        )
+
+    def prepare(self) -> ProcessingStep:
+        step_args = self.processor(PREPARE_SCRIPT).run(
+            inputs=[
+                processing_input("code", self.code_uri, "input/code"),
+                processing_input("data", self.input_data, "input/data"),
+                processing_input("preprocessor", self.preprocessor_uri, "input/preprocessor"),
+            ],
+            outputs=[self.output("features"), self.output("ids")],
+            arguments=[
+                "--mode", "transform",
+                "--input-dir", f"{PROCESSING_ROOT}/input/data",
+                "--output-dir", f"{PROCESSING_ROOT}/output",
+                "--preprocessor-dir", f"{PROCESSING_ROOT}/input/preprocessor",
+            ],  # fmt: skip
+        )
+        return ProcessingStep(name=PREPARE, step_args=step_args)
+
+    def transform(self, prepare: ProcessingStep) -> TransformStep:
+        transformer = Transformer(
+            model_name=self.model_name,
+            instance_count=self.transform_count,
+            instance_type=self.transform_instance,
+            # One request per input file: the handler reads a whole CSV file, header included.
+            strategy="SingleRecord",
+            assemble_with="None",
+            accept="application/json",
+            max_payload=self.batch.get("max_payload_mb", 6),
+            output_path=self.output_uri("transform"),
+            output_kms_key=self.resources.kms_key_arn,
+            volume_kms_key=self.resources.kms_key_arn,
+            sagemaker_session=self.session,
+        )
+        step_args = transformer.transform(data=self.input_data, content_type="text/csv", split_type="None")
+        # The records are only worth predicting once the preprocessing accepted them.
+        return TransformStep(name=TRANSFORM, step_args=step_args, depends_on=[prepare])
+
+    def postprocess(self, prepare: ProcessingStep, transform: TransformStep) -> ProcessingStep:
+        outputs = prepare.properties.ProcessingOutputConfig.Outputs
+        step_args = self.processor("__main__.py").run(
+            inputs=[
+                processing_input("code", postprocess_code_uri(self.settings), "input/code"),
+                processing_input("ids", outputs["ids"].S3Output.S3Uri, "input/ids"),
+                processing_input("transform", transform.properties.TransformOutput.S3OutputPath, "input/transform"),
+            ],
+            outputs=[self.output("predictions")],
+            arguments=[
+                "--ids-dir", f"{PROCESSING_ROOT}/input/ids",
+                "--transform-dir", f"{PROCESSING_ROOT}/input/transform",
+                "--output-dir", f"{PROCESSING_ROOT}/output/predictions",
+                "--triggered-by", self.triggered_by,
+            ],  # fmt: skip
+        )
+        return ProcessingStep(name=POSTPROCESS, step_args=step_args)
+
+    def data_quality(self, prepare: ProcessingStep, postprocess: ProcessingStep) -> QualityCheckStep:
+        features = prepare.properties.ProcessingOutputConfig.Outputs["features"].S3Output.S3Uri
+        return QualityCheckStep(
+            name=DATA_QUALITY,
+            quality_check_config=DataQualityCheckConfig(
+                baseline_dataset=features,
+                dataset_format=DatasetFormat.csv(header=True),
+                output_s3_uri=self.output_uri("data-quality"),
+            ),
+            check_job_config=CheckJobConfig(
+                role=self.resources.role_arn,
+                instance_type=self.processing_instance,
+                instance_count=1,
+                volume_kms_key=self.resources.kms_key_arn,
+                output_kms_key=self.resources.kms_key_arn,
+                sagemaker_session=self.session,
+            ),
+            skip_check=self.skip_check,
+            fail_on_violation=True,
+            register_new_baseline=False,
+            supplied_baseline_statistics=self.model.baseline_statistics_uri or None,
+            supplied_baseline_constraints=self.model.baseline_constraints_uri or None,
+            depends_on=[postprocess],
+        )
+
+    def steps(self) -> list:
+        prepare = self.prepare()
+        transform = self.transform(prepare)
+        postprocess = self.postprocess(prepare, transform)
+        return [prepare, transform, postprocess, self.data_quality(prepare, postprocess)]
+
+
+@contextlib.contextmanager
+def _offline() -> Iterator[None]:
+    """No AWS call, no role check, no telemetry, no SDK chatter while the definition is built."""
+    from sagemaker.core.telemetry import telemetry_logging
+
+    saved = {name: os.environ.get(name) for name in OFFLINE_ENVIRONMENT}
+    os.environ.update(OFFLINE_ENVIRONMENT)
+    sender = telemetry_logging._send_telemetry_request
+    telemetry_logging._send_telemetry_request = lambda *args, **kwargs: None
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(previous)
+        telemetry_logging._send_telemetry_request = sender
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _offline_session(settings: Settings, bucket: str) -> PipelineSession:
+    boto_session = boto3.Session(
+        aws_access_key_id="offline", aws_secret_access_key="offline", region_name=settings.region
+    )
+    session = PipelineSession(boto_session=boto_session, default_bucket=bucket)
+    # The SDK asks for the default bucket even when every URI is explicit; set, it is not looked up.
+    session._default_bucket = bucket
+    session.sagemaker_config = {}
+    return session
+
+
+def build_definition(
+    settings: Settings, stage: str, batch: dict[str, Any], model: ApprovedModel, resources: StageResources
+) -> str:
+    """The pipeline definition JSON of `stage`; the same inputs give the same bytes."""
+    if not model.image:
+        raise DeployError(f"model package {model.arn} names no container image")
+    with _offline():
+        session = _offline_session(settings, resources.bucket)
+        builder = _Builder(settings, stage, batch, model, resources, session)
+        pipeline = Pipeline(
+            name=pipeline_name(settings, stage),
+            parameters=builder.parameters(),
+            steps=builder.steps(),
+            sagemaker_session=session,
+            pipeline_experiment_config=None,
+        )
+        return pipeline.definition()
+
+
+def upsert(sagemaker_client: Any, settings: Settings, stage: str, definition: str, role_arn: str) -> str:
+    """Create the stage's batch pipeline, or update it when it exists; return its ARN."""
+    name = pipeline_name(settings, stage)
+    request = {
+        "PipelineName": name,
+        "PipelineDefinition": definition,
+        "PipelineDescription": f"Batch inference of {settings.project_name} ({stage})",
+        "RoleArn": role_arn,
+    }
+    try:
+        arn = sagemaker_client.describe_pipeline(PipelineName=name)["PipelineArn"]
+    except sagemaker_client.exceptions.ResourceNotFound:
+        tags = [{"Key": key, "Value": value} for key, value in settings.tags(stage).items()]
+        return sagemaker_client.create_pipeline(**request, Tags=tags)["PipelineArn"]
+    sagemaker_client.update_pipeline(**request)
+    return arn
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the definition of a stage, built from build/model_package.json."""
+    from app_infra import inference_config
+    from app_infra.settings import BUILD_DIR
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["definition"])
+    parser.add_argument("--stage", choices=naming.STAGES, default="staging")
+    parser.add_argument("--account-id", default="000000000000", help="account of the stage (for the role ARN)")
+    args = parser.parse_args(argv)
+    config = inference_config.load(args.stage)
+    if "batch" not in config:
+        raise DeployError(f"inference_config/{args.stage}/inference_config.json has no batch section")
+    package = BUILD_DIR / "model_package.json"
+    if not package.is_file():
+        raise DeployError(f"{package} does not exist: run `make build` first")
+    model = ApprovedModel(**json.loads(package.read_text(encoding="utf-8")))
+    settings = Settings.from_env()
+    resources = expected_resources(settings, args.stage, args.account_id)
+    print(json.dumps(json.loads(build_definition(settings, args.stage, config["batch"], model, resources)), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    from app_infra.errors import run_cli
+
+    raise SystemExit(run_cli(main))

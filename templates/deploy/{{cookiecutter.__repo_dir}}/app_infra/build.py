@@ -1,0 +1,172 @@
+"""CI build step: resolve the model to deploy and render every stage's stack configuration.
+
+    python -m app_infra.build [--output-dir build]
+
+1. validate inference_config/<stage>/inference_config.json of every stage;
+2. find the newest Approved package of the model package group (stops with one line when none);
+3. read the model's metadata.json (its raw feature columns guard the API);
+4. upload the Lambda code and the batch postprocessing code under <project>/deploy/<build-id>/;
+5. write build/<stage>/<stack>.json (CodePipeline template configurations: parameters and the
+   tags sagemaker:deployment-stage, sagemaker:project-name, sagemaker:project-id), the batch
+   pipeline definition of each stage, build/model_package.json and build/manifest.json.
+
+The output folder is replaced only when everything succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import shutil
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from app_infra import inference_config, naming, stacks
+from app_infra.errors import DeployError, run_cli
+from app_infra.model_registry import ApprovedModel, newest_approved
+from app_infra.settings import BUILD_DIR, REPO_ROOT, Settings
+
+# Zip entries get a fixed time so the same code gives the same archive.
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """`s3://bucket/key` -> (bucket, key)."""
+    if not uri.startswith("s3://"):
+        raise DeployError(f"{uri!r} is not an s3:// URI")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
+
+
+def bundle_metadata(s3_client: Any, model_data_url: str) -> dict[str, Any]:
+    """metadata.json of the model bundle at `model_data_url` (a model.tar.gz)."""
+    bucket, key = split_s3_uri(model_data_url)
+    try:
+        body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as problem:
+        raise DeployError(f"cannot read the model artifact {model_data_url}: {problem}") from None
+    try:
+        with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
+            member = archive.extractfile("metadata.json")
+            return json.loads(member.read()) if member else {}
+    except (tarfile.TarError, KeyError, json.JSONDecodeError):
+        raise DeployError(f"the model artifact {model_data_url} holds no readable metadata.json") from None
+
+
+def code_archive(directory: Path) -> bytes:
+    """A zip of the Python files of `directory` (tests left out), byte-identical for identical files."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.glob("*.py")):
+            info = zipfile.ZipInfo(path.name, ZIP_TIME)
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def upload_lambda_code(s3_client: Any, settings: Settings) -> str:
+    """Upload the inference function's code; returns its key in the artifact bucket."""
+    key = f"{settings.deploy_prefix()}/lambda/invoke_endpoint.zip"
+    s3_client.put_object(Bucket=settings.artifact_bucket, Key=key, Body=code_archive(REPO_ROOT / stacks.LAMBDA_CODE_DIR))
+    return key
+
+
+def upload_postprocess_code(s3_client: Any, settings: Settings, batch_pipeline: Any) -> None:
+    """Upload the batch postprocessing step next to the build's other deploy files."""
+    bucket, prefix = split_s3_uri(batch_pipeline.postprocess_code_uri(settings))
+    script = REPO_ROOT / "app_infra" / "batch_inference" / "postprocess" / "__main__.py"
+    s3_client.put_object(Bucket=bucket, Key=f"{prefix}__main__.py", Body=script.read_bytes())
+
+
+def _write_json(path: Path, document: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def render_stage(
+    ctx: stacks.StageContext, output_dir: Path, account_id: str, batch_pipeline: Any
+) -> list[dict[str, str]]:
+    """Write one stage's stack configurations (and batch pipeline definition); the manifest entries."""
+    entries = []
+    for spec in stacks.stage_stacks(ctx.config):
+        configuration = f"{ctx.stage}/{spec.part}.json"
+        _write_json(output_dir / configuration, stacks.template_configuration(ctx, spec))
+        entries.append(
+            {
+                "part": spec.part,
+                "stack_name": ctx.settings.stack_name(ctx.stage, spec.part),
+                "template": spec.template,
+                "configuration": configuration,
+            }
+        )
+    if "batch" in ctx.config:
+        stage_account = ctx.config.get("account", {}).get("id", account_id)
+        resources = batch_pipeline.expected_resources(ctx.settings, ctx.stage, stage_account)
+        definition = batch_pipeline.build_definition(
+            ctx.settings, ctx.stage, ctx.config["batch"], ctx.model, resources
+        )
+        _write_json(output_dir / ctx.stage / "batch-pipeline.json", json.loads(definition))
+    return entries
+
+
+def build(settings: Settings, output_dir: Path, session: Any) -> dict[str, Any]:
+    """Run the build step; returns the manifest written to `output_dir`."""
+    configs = {stage: inference_config.load(stage) for stage in naming.STAGES}
+    s3_client = session.client("s3")
+    model: ApprovedModel = newest_approved(session.client("sagemaker"), settings.model_package_group)
+    metadata = bundle_metadata(s3_client, model.model_data_url)
+    needs_batch = any("batch" in config for config in configs.values())
+    batch_pipeline = None
+    if needs_batch:
+        from app_infra.batch_inference import pipeline_module
+
+        batch_pipeline = pipeline_module()
+        upload_postprocess_code(s3_client, settings, batch_pipeline)
+    lambda_key = upload_lambda_code(s3_client, settings) if any("api" in c for c in configs.values()) else ""
+    account_id = session.client("sts").get_caller_identity()["Account"]
+
+    staging_dir = output_dir.with_name(output_dir.name + ".partial")
+    shutil.rmtree(staging_dir, ignore_errors=True)
+    manifest: dict[str, Any] = {"build_id": settings.build_id, "model_package_arn": model.arn, "stages": {}}
+    for stage, config in configs.items():
+        ctx = stacks.StageContext(
+            settings=settings,
+            stage=stage,
+            config=config,
+            model=model,
+            feature_columns=list(metadata.get("raw_feature_columns", [])),
+            lambda_code_key=lambda_key,
+        )
+        manifest["stages"][stage] = render_stage(ctx, staging_dir, account_id, batch_pipeline)
+    _write_json(staging_dir / "model_package.json", model.to_json())
+    _write_json(staging_dir / "model_metadata.json", metadata)
+    _write_json(staging_dir / "manifest.json", manifest)
+    shutil.rmtree(output_dir, ignore_errors=True)
+    staging_dir.rename(output_dir)
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Resolve the Approved model and render every stage's stacks")
+    parser.add_argument("--output-dir", type=Path, default=BUILD_DIR)
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    try:
+        session = boto3.Session(region_name=settings.region)
+        manifest = build(settings, args.output_dir, session)
+    except (BotoCoreError, ClientError) as problem:
+        raise DeployError(f"AWS call failed: {problem}") from None
+    for stage, entries in manifest["stages"].items():
+        print(f"{stage}: {', '.join(entry['stack_name'] for entry in entries)}")
+    print(f"model package {manifest['model_package_arn']} -> {args.output_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

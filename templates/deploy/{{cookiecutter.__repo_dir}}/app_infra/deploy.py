@@ -1,0 +1,182 @@
+"""CI deploy step: deploy the stacks of one stage from the build output, in order.
+
+    python -m app_infra.deploy --stage staging|prod [--build-dir build]
+    python -m app_infra.deploy --trigger     # the model-approval rule, in the registry's account
+
+With `account` in the stage's inference_config.json (multi-account projects) the step first
+assumes the stage's deploy role; otherwise it deploys with the credentials it runs with. A stack
+that fails rolls back and the step stops with the first failure CloudFormation reported.
+After the batch stack, the batch inference pipeline is created or updated with the stack's
+outputs (role, bucket, model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+
+from app_infra import inference_config, naming, stacks
+from app_infra.errors import DeployError, run_cli
+from app_infra.model_registry import ApprovedModel
+from app_infra.settings import BUILD_DIR, REPO_ROOT, Settings
+
+CAPABILITIES = ["CAPABILITY_NAMED_IAM"]
+NO_UPDATES = "No updates are to be performed"
+WAITER_CONFIG = {"Delay": 15, "MaxAttempts": 240}
+
+
+def stage_session(settings: Settings, stage: str, config: dict[str, Any], base: Any) -> Any:
+    """The session to deploy `stage` with: the stage account's deploy role when it has its own account."""
+    account = config.get("account")
+    if not account:
+        return base
+    try:
+        credentials = base.client("sts").assume_role(
+            RoleArn=account["deploy_role_arn"],
+            RoleSessionName=f"sagemaker-{settings.project_id}-deploy-{stage}",
+        )["Credentials"]
+    except ClientError as problem:
+        raise DeployError(f"cannot assume {account['deploy_role_arn']} to deploy {stage}: {problem}") from None
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=settings.region,
+    )
+
+
+def _first_failure(cfn: Any, stack_name: str) -> str:
+    events = cfn.describe_stack_events(StackName=stack_name)["StackEvents"]
+    for event in reversed(events):
+        if event.get("ResourceStatus", "").endswith("_FAILED"):
+            return f"{event['LogicalResourceId']}: {event.get('ResourceStatusReason', 'no reason given')}"
+    return "no failed resource reported"
+
+
+def _stack_status(cfn: Any, stack_name: str) -> str | None:
+    try:
+        return cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
+    except ClientError as problem:
+        if "does not exist" in str(problem):
+            return None
+        raise
+
+
+def deploy_stack(
+    cfn: Any, stack_name: str, template_body: str, parameters: dict[str, str], tags: dict[str, str]
+) -> dict[str, str]:
+    """Create or update one stack and wait for it; returns its outputs."""
+    request = {
+        "StackName": stack_name,
+        "TemplateBody": template_body,
+        "Parameters": [{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
+        "Tags": [{"Key": key, "Value": value} for key, value in tags.items()],
+        "Capabilities": CAPABILITIES,
+    }
+    status = _stack_status(cfn, stack_name)
+    if status == "ROLLBACK_COMPLETE":
+        # A first create that failed leaves a stack that can only be deleted.
+        cfn.delete_stack(StackName=stack_name)
+        cfn.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAITER_CONFIG)
+        status = None
+    try:
+        if status is None:
+            cfn.create_stack(**request)
+            cfn.get_waiter("stack_create_complete").wait(StackName=stack_name, WaiterConfig=WAITER_CONFIG)
+        else:
+            try:
+                cfn.update_stack(**request)
+            except ClientError as problem:
+                if NO_UPDATES not in str(problem):
+                    raise
+            else:
+                cfn.get_waiter("stack_update_complete").wait(StackName=stack_name, WaiterConfig=WAITER_CONFIG)
+    except WaiterError:
+        raise DeployError(f"stack {stack_name} failed: {_first_failure(cfn, stack_name)}") from None
+    outputs = cfn.describe_stacks(StackName=stack_name)["Stacks"][0].get("Outputs", [])
+    return {output["OutputKey"]: output["OutputValue"] for output in outputs}
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DeployError(f"{path} does not exist: run the build step (`make build`) first") from None
+
+
+def upsert_batch_pipeline(
+    session: Any, settings: Settings, stage: str, config: dict[str, Any], model: ApprovedModel, outputs: dict
+) -> str:
+    """Build the stage's batch pipeline from the batch stack's outputs and create or update it."""
+    from app_infra.batch_inference import pipeline_module
+
+    batch_pipeline = pipeline_module()
+    resources = batch_pipeline.StageResources(
+        role_arn=outputs["PipelineRoleArn"],
+        bucket=outputs["BatchBucketName"],
+        model_name=outputs["ModelName"],
+        kms_key_arn=outputs["BatchKeyArn"],
+    )
+    definition = batch_pipeline.build_definition(settings, stage, config["batch"], model, resources)
+    return batch_pipeline.upsert(session.client("sagemaker"), settings, stage, definition, resources.role_arn)
+
+
+def deploy_stage(settings: Settings, stage: str, build_dir: Path, base_session: Any) -> dict[str, dict[str, str]]:
+    """Deploy every stack of `stage` listed in the build manifest; returns each stack's outputs."""
+    manifest = _read_json(build_dir / "manifest.json")
+    if stage not in manifest.get("stages", {}):
+        raise DeployError(f"{build_dir / 'manifest.json'} has no stage {stage!r}")
+    config = inference_config.load(stage)
+    model = ApprovedModel(**_read_json(build_dir / "model_package.json"))
+    session = stage_session(settings, stage, config, base_session)
+    cfn = session.client("cloudformation")
+    results = {}
+    for entry in manifest["stages"][stage]:
+        configuration = _read_json(build_dir / entry["configuration"])
+        template = (REPO_ROOT / entry["template"]).read_text(encoding="utf-8")
+        outputs = deploy_stack(cfn, entry["stack_name"], template, configuration["Parameters"], configuration["Tags"])
+        results[entry["part"]] = outputs
+        print(f"{stage}: {entry['stack_name']} deployed")
+        if entry["part"] == "batch":
+            arn = upsert_batch_pipeline(session, settings, stage, config, model, outputs)
+            print(f"{stage}: batch inference pipeline {arn} upserted")
+    return results
+
+
+def deploy_trigger(settings: Settings, session: Any, environ: dict[str, str]) -> dict[str, str]:
+    """Deploy the rule that starts the deploy pipeline when a model package is approved."""
+    template = (REPO_ROOT / stacks.MODEL_APPROVAL_TEMPLATE).read_text(encoding="utf-8")
+    parameters = stacks.model_approval_parameters(settings, stacks.deploy_pipeline_name(settings, environ))
+    tags = {key: value for key, value in settings.tags("staging").items() if key != "sagemaker:deployment-stage"}
+    name = naming.stack(settings.project_name, settings.project_id, "deploy-trigger")
+    return deploy_stack(session.client("cloudformation"), name, template, parameters, tags)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Deploy a stage's stacks from the build output")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--stage", choices=naming.STAGES)
+    target.add_argument("--trigger", action="store_true", help="deploy the model-approval rule")
+    parser.add_argument("--build-dir", type=Path, default=BUILD_DIR)
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    session = boto3.Session(region_name=settings.region)
+    try:
+        if args.trigger:
+            outputs = deploy_trigger(settings, session, dict(os.environ))
+            print(f"model-approval rule {outputs.get('RuleArn', '')} deployed")
+        else:
+            deploy_stage(settings, args.stage, args.build_dir, session)
+    except (BotoCoreError, ClientError) as problem:
+        raise DeployError(f"AWS call failed: {problem}") from None
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

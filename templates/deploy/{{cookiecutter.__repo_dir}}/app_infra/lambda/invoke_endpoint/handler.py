@@ -1,0 +1,193 @@
+"""API Gateway (proxy integration) -> SageMaker endpoint.
+
+The function checks the request before it reaches the model, so a bad request gets a 4xx with
+a message that says what to fix instead of a model error: wrong content type (415), a body
+that is too large (413), a body that does not parse or lacks the model's columns (400).
+Everything it needs comes from environment variables set by `lambda.yaml`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+JSON = "application/json"
+CSV = "text/csv"
+SUPPORTED_TYPES = (JSON, CSV)
+SCALAR_TYPES = (str, int, float, bool, type(None))
+
+# Runtime errors that say the caller should retry later, with the status to pass on.
+RETRYABLE = {"ThrottlingException": 429, "ServiceUnavailable": 503}
+
+_runtime_client = None
+
+
+class RequestError(Exception):
+    """A request the function refuses; `status` is the 4xx status code to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the function accepts, read from its environment."""
+
+    max_payload_bytes: int
+    max_records: int
+    feature_columns: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        columns = os.environ.get("FEATURE_COLUMNS", "")
+        return cls(
+            max_payload_bytes=int(os.environ.get("MAX_PAYLOAD_BYTES", "1000000")),
+            max_records=int(os.environ.get("MAX_RECORDS", "500")),
+            feature_columns=tuple(name for name in columns.split(",") if name),
+        )
+
+
+def _runtime() -> Any:
+    global _runtime_client
+    if _runtime_client is None:
+        _runtime_client = boto3.client("sagemaker-runtime")
+    return _runtime_client
+
+
+def _header(event: dict[str, Any], name: str) -> str:
+    headers = event.get("headers") or {}
+    for key, value in headers.items():
+        if key.lower() == name:
+            return (value or "").split(";")[0].strip().lower()
+    return ""
+
+
+def _body(event: dict[str, Any], limits: Limits) -> bytes:
+    raw = event.get("body")
+    if raw is None or raw == "":
+        raise RequestError(400, "the request has no body: send records as application/json or text/csv")
+    if event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise RequestError(400, "the body is marked base64-encoded but is not valid base64") from None
+    else:
+        body = raw.encode("utf-8")
+    if len(body) > limits.max_payload_bytes:
+        raise RequestError(
+            413, f"the body is {len(body)} bytes; the limit is {limits.max_payload_bytes} bytes: send fewer records"
+        )
+    return body
+
+
+def _check_count(count: int, limits: Limits) -> None:
+    if count == 0:
+        raise RequestError(400, "the request holds no records")
+    if count > limits.max_records:
+        raise RequestError(413, f"the request holds {count} records; the limit is {limits.max_records}")
+
+
+def _check_json(text: str, limits: Limits) -> None:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as problem:
+        raise RequestError(400, f"the body is not valid JSON: {problem.msg} at position {problem.pos}") from None
+    records = document.get("instances") if isinstance(document, dict) else document
+    if not isinstance(records, list):
+        raise RequestError(400, 'send {"instances": [{column: value, ...}, ...]} or a list of such records')
+    _check_count(len(records), limits)
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise RequestError(400, f"record {index} is not an object of column: value pairs")
+        if not all(isinstance(value, SCALAR_TYPES) for value in record.values()):
+            raise RequestError(400, f"record {index} holds a nested value; values must be numbers, strings or null")
+        missing = [name for name in limits.feature_columns if name not in record]
+        if missing:
+            raise RequestError(400, f"record {index} lacks the column(s) {', '.join(missing)}")
+
+
+def _check_csv(text: str, limits: Limits) -> None:
+    try:
+        rows = [row for row in csv.reader(io.StringIO(text)) if row]
+    except csv.Error as problem:
+        raise RequestError(400, f"the body is not valid CSV: {problem}") from None
+    expected = len(limits.feature_columns)
+    header = rows[0] if rows and expected and set(limits.feature_columns) <= set(rows[0]) else None
+    records = rows[1:] if header else rows
+    _check_count(len(records), limits)
+    width = len(header) if header else expected or len(records[0])
+    for index, row in enumerate(records):
+        if len(row) != width:
+            raise RequestError(400, f"CSV record {index} has {len(row)} fields; expected {width}")
+
+
+def parse_request(event: dict[str, Any], limits: Limits) -> tuple[bytes, str, str]:
+    """Validate an API Gateway proxy event: (body, content type, accept) or RequestError."""
+    method = event.get("httpMethod", "POST")
+    if method != "POST":
+        raise RequestError(405, f"method {method} is not allowed: use POST")
+    content_type = _header(event, "content-type")
+    if content_type not in SUPPORTED_TYPES:
+        shown = content_type or "none"
+        raise RequestError(415, f"content type {shown} is not supported: use {' or '.join(SUPPORTED_TYPES)}")
+    accept = _header(event, "accept")
+    if accept in ("", "*/*"):
+        accept = JSON
+    if accept not in SUPPORTED_TYPES:
+        raise RequestError(406, f"accept type {accept} is not supported: use {' or '.join(SUPPORTED_TYPES)}")
+    body = _body(event, limits)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestError(400, "the body is not UTF-8 text") from None
+    if content_type == JSON:
+        _check_json(text, limits)
+    else:
+        _check_csv(text, limits)
+    return body, content_type, accept
+
+
+def _answer(status: int, body: str, content_type: str = JSON) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"Content-Type": content_type}, "isBase64Encoded": False, "body": body}
+
+
+def _error(status: int, message: str) -> dict[str, Any]:
+    return _answer(status, json.dumps({"message": message}))
+
+
+def _runtime_error(problem: ClientError) -> dict[str, Any]:
+    error = problem.response.get("Error", {})
+    code = error.get("Code", "")
+    if code in RETRYABLE:
+        return _error(RETRYABLE[code], "the endpoint is busy: retry with backoff")
+    if code == "ModelError":
+        original = int(problem.response.get("OriginalStatusCode", 500))
+        if 400 <= original < 500:
+            return _error(original, f"the model refused the request: {problem.response.get('OriginalMessage', '')}")
+        return _error(502, "the model failed to answer; see the endpoint logs")
+    return _error(502, f"the endpoint could not be called ({code})")
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Entry point: validate, invoke the endpoint, return its answer (or a clear error)."""
+    try:
+        body, content_type, accept = parse_request(event, Limits.from_env())
+    except RequestError as problem:
+        return _error(problem.status, str(problem))
+    try:
+        response = _runtime().invoke_endpoint(
+            EndpointName=os.environ["ENDPOINT_NAME"], Body=body, ContentType=content_type, Accept=accept
+        )
+    except ClientError as problem:
+        return _runtime_error(problem)
+    return _answer(200, response["Body"].read().decode("utf-8"), response.get("ContentType", accept))

@@ -1,0 +1,162 @@
+"""Serve a model bundle locally, test against it, or benchmark it.
+
+    python -m app_infra.local_endpoint serve --model registry|sample|PATH|s3://...
+    python -m app_infra.local_endpoint test  --model ...   # tests/ against the local endpoint
+    python -m app_infra.local_endpoint bench --model ...   # latency, throughput, overhead
+
+`registry` takes the newest Approved package of the project's model package group (boto3 honours
+AWS_ENDPOINT_URL, so a local AWS emulator's registry works); `sample` trains the sample model of
+app_infra/local_endpoint/sample_bundle.py; anything else is a model.tar.gz path or S3 URI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+
+from app_infra import naming
+from app_infra.build import split_s3_uri
+from app_infra.errors import run_cli
+from app_infra.local_endpoint import benchmark
+from app_infra.local_endpoint.sample_bundle import build_sample_bundle
+from app_infra.local_endpoint.server import RunningEndpoint
+from app_infra.model_registry import newest_approved
+from app_infra.settings import BUILD_DIR, PROBLEM_TYPE, REPO_ROOT, Settings
+
+STRESS_REPORT = BUILD_DIR / "stress_report.json"
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """A model to serve and what its tests compare against (paths or s3:// URIs; '' when unknown)."""
+
+    model_data: Path
+    evaluation: str
+    test_data: str
+
+
+def _download(uri: str, destination: Path) -> Path:
+    bucket, key = split_s3_uri(uri)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    boto3.client("s3").download_file(bucket, key, str(destination))
+    return destination
+
+
+def resolve_model(choice: str, workdir: Path, evaluation: str = "", test_data: str = "") -> LocalModel:
+    """The bundle to serve for `choice` (registry | sample | a path | an s3:// URI)."""
+    settings = Settings.from_env()
+    if choice == "sample":
+        sample = build_sample_bundle(workdir, PROBLEM_TYPE)
+        return LocalModel(sample.model_data, evaluation or str(sample.evaluation), test_data or str(sample.test_data))
+    if choice == "registry":
+        client = boto3.client("sagemaker", region_name=settings.region)
+        model = newest_approved(client, settings.model_package_group)
+        print(f"serving {model.arn}")
+        default_data = f"s3://{settings.artifact_bucket}/{naming.s3_prefix(settings.project_name)}/input/"
+        return LocalModel(
+            _download(model.model_data_url, workdir / "model.tar.gz"),
+            evaluation or model.evaluation_uri,
+            test_data or default_data,
+        )
+    if choice.startswith("s3://"):
+        return LocalModel(_download(choice, workdir / "model.tar.gz"), evaluation, test_data)
+    return LocalModel(Path(choice), evaluation, test_data)
+
+
+def _serve(endpoint: RunningEndpoint) -> int:
+    print(f"endpoint {endpoint.endpoint_name} serving at {endpoint.url} (GET /ping, POST /invocations)")
+    print(f"boto3 / the Lambda handler: AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={endpoint.url}")
+    print("Ctrl-C stops it")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _test_environment(endpoint: RunningEndpoint, model: LocalModel, stage: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "TARGET": "local",
+            "STAGE": stage,
+            "ENDPOINT_NAME": endpoint.endpoint_name,
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint.url,
+            "MODEL_DATA": str(model.model_data),
+            "EVALUATION": model.evaluation,
+            "TEST_DATA": model.test_data,
+            "STRESS_REPORT": str(STRESS_REPORT),
+        }
+    )
+    # The runtime client signs requests; the local endpoint ignores the signature.
+    env.setdefault("AWS_ACCESS_KEY_ID", "local")
+    env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    env.setdefault("AWS_DEFAULT_REGION", Settings.from_env().region)
+    return env
+
+
+def print_stress_report(path: Path) -> None:
+    """The latency table the stress test wrote, if it ran."""
+    if not path.is_file():
+        return
+    report = json.loads(path.read_text(encoding="utf-8"))
+    print(f"\n{'path':<16}{'clients':>8}{'requests':>10}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'req/s':>9}")
+    for row in report["series"]:
+        print(
+            f"{row['path']:<16}{row['clients']:>8}{row['requests']:>10}{row['errors']:>8}"
+            f"{row['p50_ms']:>9.2f}{row['p95_ms']:>9.2f}{row['p99_ms']:>9.2f}{row['throughput_rps']:>9.1f}"
+        )
+
+
+def _test(endpoint: RunningEndpoint, model: LocalModel, stage: str, pytest_args: list[str]) -> int:
+    STRESS_REPORT.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "pytest", "tests", "-p", "no:cacheprovider", *pytest_args]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=_test_environment(endpoint, model, stage), check=False)
+    print_stress_report(STRESS_REPORT)
+    return result.returncode
+
+
+def _bench(model: LocalModel) -> int:
+    from app_infra.local_endpoint.sample_bundle import sample_records
+
+    records = sample_records(PROBLEM_TYPE)
+    features = [name for name in records.columns if name not in ("id", "progression", "high_progression")]
+    record = records[features].head(1).to_csv(header=False, index=False)
+    report = benchmark.run_benchmark(model.model_data, record)
+    print(benchmark.format_report(report))
+    BUILD_DIR.mkdir(exist_ok=True)
+    (BUILD_DIR / "benchmark.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Serve, test or benchmark a model bundle on 127.0.0.1")
+    parser.add_argument("command", choices=["serve", "test", "bench"])
+    parser.add_argument("--model", default="registry", help="registry | sample | path or s3:// URI of model.tar.gz")
+    parser.add_argument("--evaluation", default="", help="evaluation.json the ML tests compare against")
+    parser.add_argument("--test-data", default="", help="labelled raw records (CSV file, folder or s3:// prefix)")
+    parser.add_argument("--stage", choices=naming.STAGES, default="staging")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    args, pytest_args = parser.parse_known_args(argv)
+    settings = Settings.from_env()
+    with tempfile.TemporaryDirectory(prefix="local-model-") as workdir:
+        model = resolve_model(args.model, Path(workdir), args.evaluation, args.test_data)
+        if args.command == "bench":
+            return _bench(model)
+        with RunningEndpoint(model.model_data, settings.endpoint_name(args.stage), args.port) as endpoint:
+            if args.command == "serve":
+                return _serve(endpoint)
+            return _test(endpoint, model, args.stage, pytest_args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

@@ -1,0 +1,96 @@
+"""Serving handler of the sample bundle (becomes code/inference.py inside its model.tar.gz).
+
+It follows the framework-container contract the build/train repository's handler follows:
+raw records in as text/csv (with or without a header row) or application/json
+({"instances": [...]} or a list of records); {"predictions": [...]} or CSV lines out;
+ValueError with the reason for anything it cannot serve.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+
+CSV = "text/csv"
+JSON = "application/json"
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def model_fn(model_dir: str) -> dict[str, Any]:
+    """Load the fitted scikit-learn pipeline and the metadata that names its columns."""
+    directory = Path(model_dir)
+    metadata = json.loads((directory / "metadata.json").read_text(encoding="utf-8"))
+    return {"pipeline": joblib.load(directory / "model.joblib"), "metadata": metadata}
+
+
+def input_fn(request_body: bytes | str, request_content_type: str | None) -> pd.DataFrame | list[list[str]]:
+    """Named records (a DataFrame) for JSON and headed CSV; positional rows for CSV without a header."""
+    text = request_body.decode("utf-8") if isinstance(request_body, bytes) else request_body
+    if not text.strip():
+        raise ValueError("the request body is empty: send at least one record")
+    media_type = _media_type(request_content_type)
+    if media_type == JSON:
+        try:
+            body = json.loads(text)
+        except json.JSONDecodeError as problem:
+            raise ValueError(f"malformed JSON body: {problem}") from None
+        records = body.get("instances") if isinstance(body, dict) else body
+        if not isinstance(records, list) or not records or not all(isinstance(item, dict) for item in records):
+            raise ValueError('JSON body must be {"instances": [{column: value, ...}, ...]} or a list of records')
+        return pd.DataFrame.from_records(records)
+    if media_type == CSV:
+        rows = [line.split(",") for line in text.splitlines() if line.strip()]
+        return [[value.strip() for value in row] for row in rows]
+    raise ValueError(f"unsupported content type {request_content_type!r}: send {CSV} or {JSON}")
+
+
+def _named(rows: pd.DataFrame | list[list[str]], columns: list[str]) -> pd.DataFrame:
+    if isinstance(rows, pd.DataFrame):
+        missing = [name for name in columns if name not in rows.columns]
+        if missing:
+            raise ValueError(f"records lack the column(s) {', '.join(missing)}")
+        return rows[columns]
+    if set(columns) <= set(rows[0]):
+        header, rows = rows[0], rows[1:]
+        if not rows:
+            raise ValueError("the CSV body holds a header row but no records")
+        return pd.DataFrame(rows, columns=header)[columns]
+    widths = {len(row) for row in rows}
+    if widths != {len(columns)}:
+        raise ValueError(f"CSV rows must hold {len(columns)} values ({', '.join(columns)}) or start with a header row")
+    return pd.DataFrame(rows, columns=columns)
+
+
+def predict_fn(input_data: pd.DataFrame | list[list[str]], model: dict[str, Any]) -> pd.DataFrame:
+    """`prediction` (and `probability` for classification) for every record."""
+    metadata = model["metadata"]
+    records = _named(input_data, metadata["raw_feature_columns"])
+    categorical = set(metadata["categorical_columns"])
+    for column in records.columns:
+        if column not in categorical:
+            values = pd.to_numeric(records[column], errors="coerce")
+            if values.isna().any():
+                raise ValueError(f"column {column} must hold numbers")
+            records = records.assign(**{column: values})
+    pipeline = model["pipeline"]
+    if metadata["problem_type"] == "binary_classification":
+        probability = pipeline.predict_proba(records)[:, 1]
+        return pd.DataFrame({"prediction": (probability >= 0.5).astype(int), "probability": probability})
+    return pd.DataFrame({"prediction": pipeline.predict(records)})
+
+
+def output_fn(prediction: pd.DataFrame, accept: str | None) -> tuple[str, str]:
+    """Serialise as the client accepts; (body, content type) as the framework containers expect."""
+    media_type = _media_type(accept)
+    if media_type in (JSON, "*/*", ""):
+        return json.dumps({"predictions": prediction.to_dict(orient="records")}), JSON
+    if media_type == CSV:
+        return prediction.to_csv(header=False, index=False), CSV
+    raise ValueError(f"unsupported accept type {accept!r}: ask for {JSON} or {CSV}")

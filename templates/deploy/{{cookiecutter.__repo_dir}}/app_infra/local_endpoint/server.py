@@ -1,0 +1,260 @@
+"""A local stand-in for a SageMaker endpoint: the model bundle behind a real HTTP server.
+
+The bundle (model.tar.gz: model files, metadata.json, code/inference.py) is loaded and served
+through its serving functions exactly as the framework container calls them:
+`model_fn(model_dir)` once, then `input_fn(body, content_type)` -> `predict_fn(data, model)` ->
+`output_fn(prediction, accept)` per request, where `output_fn` may return the body or a
+`(body, content_type)` pair. As in the container, text/csv and application/json bodies reach
+`input_fn` as text, a missing Content-Type means application/json, a missing or `*/*` Accept
+means SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT (application/json), and an exception in a serving
+function answers 500.
+
+Two sets of routes:
+- the container contract: `GET /ping`, `POST /invocations`;
+- the SageMaker runtime API: `POST /endpoints/<name>/invocations`, so
+  `boto3.client("sagemaker-runtime", endpoint_url=...)` (or AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME)
+  works unchanged. A model failure there is a `ModelError` (HTTP 424) carrying the container's
+  status and message, as InvokeEndpoint reports it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import sys
+import tarfile
+import tempfile
+import threading
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from app_infra.errors import DeployError
+
+JSON = "application/json"
+UTF8_TYPES = (JSON, "text/csv")
+DEFAULT_CONTENT_TYPE = JSON
+PROGRAM = "inference.py"
+CODE_DIR = "code"
+# A local safety limit on request bodies (real-time InvokeEndpoint payloads are a few MB).
+MAX_BODY_BYTES = 25 * 1024 * 1024
+RUNTIME_PATH = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
+LOCAL_ACCOUNT = "000000000000"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the model container answers to one request."""
+
+    status: int
+    body: bytes
+    content_type: str
+
+
+def extract_bundle(model_data: Path, destination: Path) -> Path:
+    """Unpack model.tar.gz into `destination` (as SageMaker does into /opt/ml/model)."""
+    model_data = Path(model_data)
+    if model_data.is_dir():
+        return model_data
+    if not model_data.is_file():
+        raise DeployError(f"model bundle {model_data} does not exist")
+    try:
+        with tarfile.open(model_data, "r:gz") as archive:
+            archive.extractall(destination, filter="data")
+    except (tarfile.TarError, OSError) as problem:
+        raise DeployError(f"model bundle {model_data} is not a readable .tar.gz: {problem}") from None
+    return destination
+
+
+def _import_program(code_dir: Path) -> ModuleType:
+    script = code_dir / PROGRAM
+    if not script.is_file():
+        raise DeployError(f"the model bundle has no {CODE_DIR}/{PROGRAM} (the serving handler)")
+    # The container puts the submit directory on sys.path so the handler can import its neighbours.
+    if str(code_dir) not in sys.path:
+        sys.path.insert(0, str(code_dir))
+    # A unique module name keeps two bundles served by one process apart.
+    name = f"serving_handler_{abs(hash(str(code_dir)))}"
+    spec = importlib.util.spec_from_file_location(name, script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for function in ("model_fn", "input_fn", "predict_fn", "output_fn"):
+        if not callable(getattr(module, function, None)):
+            raise DeployError(f"{CODE_DIR}/{PROGRAM} does not define {function}()")
+    return module
+
+
+class ModelContainer:
+    """The serving functions of one bundle, called as the framework container calls them."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self.model_dir = Path(model_dir)
+        self.handler = _import_program(self.model_dir / CODE_DIR)
+        self.model = self.handler.model_fn(str(self.model_dir))
+        self.default_accept = os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", JSON)
+
+    def _accept(self, accept: str | None) -> str:
+        return self.default_accept if not accept or accept == "*/*" else accept
+
+    def predict(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[Any, str]:
+        """input_fn -> predict_fn -> output_fn; returns (serialised body, content type)."""
+        content_type = content_type or DEFAULT_CONTENT_TYPE
+        accept = self._accept(accept)
+        media_type = content_type.split(";")[0].strip().lower()
+        data: bytes | str = body.decode("utf-8", errors="replace") if media_type in UTF8_TYPES else body
+        prediction = self.handler.predict_fn(self.handler.input_fn(data, content_type), self.model)
+        result = self.handler.output_fn(prediction, accept)
+        if isinstance(result, tuple):
+            return result[0], result[1]
+        return result, accept
+
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> Answer:
+        """One /invocations request: 200 with the prediction, or 500 when a serving function raises."""
+        try:
+            payload, response_type = self.predict(body, content_type, accept)
+        except Exception as problem:  # the container turns any handler error into a 500
+            message = json.dumps({"error": type(problem).__name__, "error-message": str(problem)})
+            return Answer(HTTPStatus.INTERNAL_SERVER_ERROR, message.encode("utf-8"), JSON)
+        encoded = payload if isinstance(payload, bytes) else str(payload).encode("utf-8")
+        return Answer(HTTPStatus.OK, encoded, response_type)
+
+
+def _model_error(endpoint: str, answer: Answer) -> tuple[int, dict[str, Any]]:
+    kind = "client" if answer.status < 500 else "server"
+    original = answer.body.decode("utf-8", errors="replace")
+    log_group = f"/aws/sagemaker/Endpoints/{endpoint}"
+    return HTTPStatus.FAILED_DEPENDENCY, {
+        "ErrorCode": f"{kind.upper()}_ERROR_FROM_MODEL",
+        "Message": f'Received {kind} error ({answer.status}) from primary with message "{original}". '
+        f"See the log group {log_group} for more information.",
+        "OriginalStatusCode": answer.status,
+        "OriginalMessage": original,
+        "LogStreamArn": f"arn:aws:logs:local:{LOCAL_ACCOUNT}:log-group:{log_group}",
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Small request/response pairs: Nagle's algorithm would add tens of milliseconds.
+    disable_nagle_algorithm = True
+    server: LocalEndpointServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _send_error_json(self, status: int, error_type: str, document: dict[str, Any]) -> None:
+        body = json.dumps(document).encode("utf-8")
+        # botocore reads the error code from this header for rest-json services.
+        self._send(status, body, JSON, {"x-amzn-ErrorType": error_type})
+
+    def _read_body(self) -> bytes | None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self._send_error_json(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                "ValidationError",
+                {"message": f"request body of {length} bytes exceeds the local limit of {MAX_BODY_BYTES}"},
+            )
+            self.close_connection = True
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def do_GET(self) -> None:
+        if self.path == "/ping":
+            self._send(HTTPStatus.OK, b"", JSON)
+        else:
+            self._send_error_json(HTTPStatus.NOT_FOUND, "NotFound", {"message": f"no route GET {self.path}"})
+
+    def do_POST(self) -> None:
+        body = self._read_body()
+        if body is None:
+            return
+        content_type, accept = self.headers.get("Content-Type"), self.headers.get("Accept")
+        if self.path == "/invocations":
+            answer = self.server.container.invoke(body, content_type, accept)
+            self._send(answer.status, answer.body, answer.content_type)
+            return
+        match = RUNTIME_PATH.match(self.path.split("?")[0])
+        if not match:
+            self._send_error_json(HTTPStatus.NOT_FOUND, "NotFound", {"message": f"no route POST {self.path}"})
+            return
+        self._runtime_invoke(match["name"], body, content_type, accept)
+
+    def _runtime_invoke(self, name: str, body: bytes, content_type: str | None, accept: str | None) -> None:
+        if name != self.server.endpoint_name:
+            message = f"Endpoint {name} of account {LOCAL_ACCOUNT} not found."
+            self._send_error_json(HTTPStatus.BAD_REQUEST, "ValidationError", {"message": message})
+            return
+        answer = self.server.container.invoke(body, content_type, accept)
+        if answer.status != HTTPStatus.OK:
+            status, document = _model_error(name, answer)
+            self._send_error_json(status, "ModelError", document)
+            return
+        self._send(answer.status, answer.body, answer.content_type, {"x-Amzn-Invoked-Production-Variant": "AllTraffic"})
+
+
+class LocalEndpointServer(ThreadingHTTPServer):
+    """A ThreadingHTTPServer on 127.0.0.1 serving one model bundle under one endpoint name."""
+
+    daemon_threads = True
+
+    def __init__(self, container: ModelContainer, endpoint_name: str, port: int = 0, verbose: bool = False) -> None:
+        self.container = container
+        self.endpoint_name = endpoint_name
+        self.verbose = verbose
+        super().__init__(("127.0.0.1", port), _Handler)
+
+    @property
+    def url(self) -> str:
+        """Base URL: use it as the sagemaker-runtime endpoint_url or POST {url}/invocations."""
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+
+class RunningEndpoint:
+    """A local endpoint serving in a background thread; a context manager that stops it on exit."""
+
+    def __init__(self, model_data: Path, endpoint_name: str, port: int = 0, verbose: bool = False) -> None:
+        self._workdir = tempfile.TemporaryDirectory(prefix="local-endpoint-")
+        model_dir = extract_bundle(Path(model_data), Path(self._workdir.name))
+        self.server = LocalEndpointServer(ModelContainer(model_dir), endpoint_name, port, verbose)
+        self._thread = threading.Thread(target=self.server.serve_forever, name="local-endpoint", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def endpoint_name(self) -> str:
+        return self.server.endpoint_name
+
+    def start(self) -> RunningEndpoint:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
+        self._workdir.cleanup()
+
+    def __enter__(self) -> RunningEndpoint:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
