@@ -135,7 +135,7 @@ def check_parameters(definition: Mapping[str, Any]) -> list[str]:
         if kind not in PARAMETER_TYPES:
             found.append(f"parameter {name!r} has type {kind!r}; allowed: {', '.join(PARAMETER_TYPES)}")
         elif "DefaultValue" in parameter and not _fits(parameter["DefaultValue"], kind):
-            found.append(f"parameter {name!r} default {parameter['DefaultValue']!r} is not a {kind}")
+            found.append(f"parameter {name!r} default {parameter['DefaultValue']!r} does not fit its type {kind}")
     used = set()
     for target in expressions(definition.get("Steps", [])):
         match = PARAMETER_REFERENCE.match(target)
@@ -218,7 +218,11 @@ def _is_expression(value: Any) -> bool:
 def _substitute(value: Any, shape: Any, defaults: Mapping[str, Any], where: str, found: list[str]) -> Any:
     """`value` with expressions replaced by typed placeholders; constraint breaks go to `found`."""
     if _is_expression(value):
-        return _placeholder(value, shape, defaults)
+        placeholder = _placeholder(value, shape, defaults)
+        if _parameter_name(value):
+            # A parameter's default is a real value the API receives unless overridden.
+            found.extend(_constraint_problems(placeholder, shape, f"{where} (default of {_parameter_name(value)})"))
+        return placeholder
     kind = shape.type_name
     if kind == "structure" and isinstance(value, Mapping):
         return {
@@ -237,10 +241,16 @@ def _substitute(value: Any, shape: Any, defaults: Mapping[str, Any], where: str,
     return value
 
 
+def _parameter_name(expression: Mapping[str, Any]) -> str | None:
+    target = expression.get("Get")
+    match = PARAMETER_REFERENCE.match(target) if isinstance(target, str) else None
+    return match.group(1) if match else None
+
+
 def _placeholder(expression: Mapping[str, Any], shape: Any, defaults: Mapping[str, Any]) -> Any:
+    if _parameter_name(expression):
+        return defaults.get(_parameter_name(expression))
     ((kind, body),) = expression.items()
-    if kind == "Get" and PARAMETER_REFERENCE.match(body):
-        return defaults.get(PARAMETER_REFERENCE.match(body).group(1))
     if kind == "Std:Join" or (kind == "Get" and body.startswith("Execution.")):
         return "placeholder"
     return _value_of_type(shape)
@@ -332,3 +342,23 @@ def mermaid(definition: Mapping[str, Any]) -> str:
 
 def _node(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+DIAGRAM_START = "<!-- pipeline-diagram:start -->"
+DIAGRAM_END = "<!-- pipeline-diagram:end -->"
+
+
+def readme_diagram(readme: str) -> str:
+    """The Mermaid source between the README's diagram markers (empty when there is none)."""
+    if DIAGRAM_START not in readme or DIAGRAM_END not in readme:
+        raise DefinitionError(f"the README has no {DIAGRAM_START} ... {DIAGRAM_END} block")
+    block = readme.split(DIAGRAM_START, 1)[1].split(DIAGRAM_END, 1)[0].strip()
+    return block.removeprefix("```mermaid").removesuffix("```").strip()
+
+
+def with_readme_diagram(readme: str, diagram: str) -> str:
+    """The README with its diagram block replaced by `diagram`."""
+    readme_diagram(readme)  # raises when the markers are missing
+    head, rest = readme.split(DIAGRAM_START, 1)
+    tail = rest.split(DIAGRAM_END, 1)[1]
+    return f"{head}{DIAGRAM_START}\n```mermaid\n{diagram}\n```\n{DIAGRAM_END}{tail}"

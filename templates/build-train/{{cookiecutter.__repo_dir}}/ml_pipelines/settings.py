@@ -104,8 +104,18 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
 
     project_name = value("SAGEMAKER_PROJECT_NAME", PROJECT_NAME)
     project_id = value("SAGEMAKER_PROJECT_ID", PROJECT_ID)
-    _require(naming.SAGEMAKER_NAME, project_name, "SAGEMAKER_PROJECT_NAME", "letters, digits and single hyphens")
-    _require(naming.SAGEMAKER_NAME, project_id, "SAGEMAKER_PROJECT_ID", "letters, digits and single hyphens")
+    _require(
+        naming.SAGEMAKER_NAME, project_name, "SAGEMAKER_PROJECT_NAME", "letters, digits and hyphens, not first or last"
+    )
+    _require(
+        naming.SAGEMAKER_NAME, project_id, "SAGEMAKER_PROJECT_ID", "letters, digits and hyphens, not first or last"
+    )
+    for name, text, limit in (
+        ("SAGEMAKER_PROJECT_NAME", project_name, naming.MAX_PROJECT_NAME),
+        ("SAGEMAKER_PROJECT_ID", project_id, naming.MAX_PROJECT_ID),
+    ):
+        if len(text) > limit:
+            raise SettingsError(f"{name}={text!r} is {len(text)} characters; SageMaker allows {limit}")
     try:
         default_bucket = naming.artifact_bucket(project_id)
         default_group = naming.model_package_group(project_name, project_id)
@@ -123,6 +133,10 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     )
     _require(REGION_NAME, settings.region, "AWS_REGION", "a region name such as us-east-1")
     _require(naming.BUCKET_NAME, settings.bucket, "ARTIFACT_BUCKET", "a lower-case S3 bucket name")
+    if len(settings.model_package_group) > naming.LIMITS["model_package_group"]:
+        raise SettingsError(
+            f"MODEL_PACKAGE_GROUP_NAME is longer than {naming.LIMITS['model_package_group']} characters"
+        )
     _require(
         naming.SAGEMAKER_NAME, settings.model_package_group, "MODEL_PACKAGE_GROUP_NAME", "a model package group name"
     )
@@ -133,9 +147,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
 
 def check_build_id(build_id: str) -> str:
     """Return `build_id` when it is usable in S3 keys and SageMaker names, else raise SettingsError."""
-    _require(
-        naming.SAGEMAKER_NAME, build_id, "BUILD_ID", "letters, digits and single hyphens, e.g. 20261122T133000Z-1a2b3c4"
-    )
+    _require(naming.SAGEMAKER_NAME, build_id, "BUILD_ID", "letters, digits and hyphens, e.g. 20261122T133000Z-1a2b3c4")
     if len(build_id) > MAX_BUILD_ID:
         raise SettingsError(f"BUILD_ID {build_id!r} is {len(build_id)} characters; the limit is {MAX_BUILD_ID}")
     return build_id

@@ -102,6 +102,7 @@ OFFLINE_ENVIRONMENT = {"SAGEMAKER_VALIDATE_ROLE": "false", "AWS_EC2_METADATA_DIS
 os.environ.setdefault("AWS_DEFAULT_REGION", project_settings.REGION)
 
 import boto3  # noqa: E402
+from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 from sagemaker.core import image_uris  # noqa: E402
 from sagemaker.core.drift_check_baselines import DriftCheckBaselines  # noqa: E402
 from sagemaker.core.model_metrics import MetricsSource, ModelMetrics  # noqa: E402
@@ -752,12 +753,23 @@ def upsert(settings: project_settings.Settings, definition: str, sagemaker_clien
         "PipelineDescription": f"Training pipeline of SageMaker project {settings.project_name}",
         "RoleArn": settings.role_arn,
     }
+    tags = project_tags(settings)
     try:
-        arn = client.describe_pipeline(PipelineName=settings.pipeline_name)["PipelineArn"]
-    except client.exceptions.ResourceNotFound:
-        return client.create_pipeline(**request, Tags=project_tags(settings))["PipelineArn"]
-    client.update_pipeline(**request)
+        return client.create_pipeline(**request, Tags=tags)["PipelineArn"]
+    except ClientError as error:
+        if not _already_exists(error):
+            raise
+    arn = client.update_pipeline(**request)["PipelineArn"]
+    client.add_tags(ResourceArn=arn, Tags=tags)
     return arn
+
+
+def _already_exists(error: ClientError) -> bool:
+    # CreatePipeline reports a name collision as a validation error, not a dedicated code.
+    details = error.response.get("Error", {})
+    return details.get("Code") in ("ValidationException", "ResourceInUse") and any(
+        text in details.get("Message", "") for text in ("already exists", "already existing", "must be unique")
+    )
 
 
 def start(
@@ -791,13 +803,16 @@ def wait(execution_arn: str, sagemaker_client: Any = None, poll_seconds: float =
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; bad settings or config print one line and return 2."""
+    """Command-line entry point: bad settings or config print one line and return 2, AWS errors 1."""
     args = _parser().parse_args(argv)
     try:
         return args.command(args)
     except (project_settings.SettingsError, ConfigError, pipeline_definition.DefinitionError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except (BotoCoreError, ClientError) as error:
+        print(f"error: AWS call failed: {error}", file=sys.stderr)
+        return 1
 
 
 def _definition_command(args: argparse.Namespace) -> int:
@@ -808,7 +823,16 @@ def _definition_command(args: argparse.Namespace) -> int:
 
 def _mermaid_command(args: argparse.Namespace) -> int:
     definition = build_definition(project_settings.from_env(), load_config(args.config))
-    print(pipeline_definition.mermaid(json.loads(definition)))
+    diagram = pipeline_definition.mermaid(json.loads(definition))
+    if args.readme is None:
+        print(diagram)
+        return 0
+    try:
+        readme = args.readme.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read {args.readme}: {error.strerror}") from None
+    args.readme.write_text(pipeline_definition.with_readme_diagram(readme, diagram), encoding="utf-8")
+    print(f"updated the pipeline diagram in {args.readme}")
     return 0
 
 
@@ -872,6 +896,8 @@ def _parser() -> argparse.ArgumentParser:
     ):
         command = commands.add_parser(name, help=text, description=text)
         command.set_defaults(command=handler)
+        if name == "mermaid":
+            command.add_argument("--readme", type=Path, help="rewrite the diagram block of this README instead")
         if name == "start":
             command.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE")
             command.add_argument("--wait", action="store_true", help="wait for the execution; fail unless it succeeds")

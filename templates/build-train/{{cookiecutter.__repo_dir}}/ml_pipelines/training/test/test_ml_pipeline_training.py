@@ -1,0 +1,620 @@
+"""Tests of the training pipeline: its definition is built offline and deterministically, every
+step is valid for the AWS API it calls, the checker catches broken definitions, and the
+commands that upload code and talk to SageMaker do what they say (against moto)."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tarfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ml_pipelines import naming, pipeline_definition, settings, training
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+ALGORITHMS = REPO_ROOT / "algorithms"
+BUILD_ID = "20261122T133000Z-1a2b3c4"
+ROLE_ARN = "arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsExecutionRole"
+CI_ENVIRONMENT = {"BUILD_ID": BUILD_ID, "SAGEMAKER_PIPELINE_ROLE_ARN": ROLE_ARN}
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
+
+pipeline = training.load()
+
+
+def no_network(*args, **kwargs):
+    raise OSError("network access during an offline build")
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    return pipeline.load_config()
+
+
+@pytest.fixture(scope="module")
+def project() -> settings.Settings:
+    return settings.from_env(CI_ENVIRONMENT)
+
+
+@pytest.fixture(scope="module")
+def raw_definition(project, config) -> str:
+    """Built with no credentials anywhere and every socket refused."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in CREDENTIAL_VARIABLES:
+            patch.delenv(name, raising=False)
+        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        patch.setenv("AWS_CONFIG_FILE", os.devnull)
+        patch.setattr(socket.socket, "connect", no_network)
+        patch.setattr(socket, "getaddrinfo", no_network)
+        return pipeline.build_definition(project, config)
+
+
+@pytest.fixture(scope="module")
+def definition(raw_definition) -> dict:
+    return json.loads(raw_definition)
+
+
+def steps_by_name(definition: dict) -> dict[str, dict]:
+    return {step["Name"]: step for step in pipeline_definition.iter_steps(definition)}
+
+
+def training_step(definition: dict) -> dict:
+    steps = steps_by_name(definition)
+    return steps.get(pipeline.TRAIN_MODEL) or steps[pipeline.TUNE_MODEL]
+
+
+def find(steps: list, step_type: str) -> list[dict]:
+    return [step for step in steps if step["Type"] == step_type]
+
+
+# --------------------------------------------------------------------------- the definition
+
+
+def test_definition_built_offline_breaks_no_rule(definition):
+    assert pipeline_definition.problems(definition) == []
+
+
+def test_same_build_id_gives_byte_identical_definitions_across_processes(raw_definition):
+    script = (
+        "from ml_pipelines import settings, training; m = training.load(); "
+        "print(m.build_definition(settings.from_env(), m.load_config()), end='')"
+    )
+    environment = {**os.environ, **CI_ENVIRONMENT}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, env=environment, capture_output=True, text=True, check=True
+    )
+    assert result.stdout == raw_definition
+
+
+def test_build_id_is_the_only_thing_that_changes_between_builds(raw_definition, config):
+    other = pipeline.build_definition(
+        settings.from_env({**CI_ENVIRONMENT, "BUILD_ID": "20270101T000000Z-fedcba9"}), config
+    )
+    assert other != raw_definition
+    assert other.replace("20270101T000000Z-fedcba9", BUILD_ID) == raw_definition
+
+
+def test_step_names_are_unique_and_valid(definition):
+    names = [step["Name"] for step in pipeline_definition.iter_steps(definition)]
+    assert len(names) == len(set(names))
+    assert all(re.fullmatch(r"[A-Za-z0-9\-_]{1,64}", name) for name in names)
+
+
+def test_every_parameter_is_declared_used_and_defaults_to_input_json(definition, config, project):
+    declared = {parameter["Name"]: parameter for parameter in definition["Parameters"]}
+    referenced = {
+        target.removeprefix("Parameters.")
+        for target in pipeline_definition.expressions(definition["Steps"])
+        if target.startswith("Parameters.")
+    }
+    assert referenced == set(declared)
+    for name, value in config["parameters"].items():
+        assert declared[name]["DefaultValue"] == value
+    assert declared[pipeline.INPUT_DATA_URL]["DefaultValue"] == project.input_uri()
+    for metric, bound in config["thresholds"].items():
+        ((side, value),) = bound.items()
+        assert declared[pipeline.threshold_parameter(metric, side)] == {
+            "Name": pipeline.threshold_parameter(metric, side),
+            "Type": "Float",
+            "DefaultValue": float(value),
+        }
+
+
+def test_every_step_validates_against_the_api_it_calls(definition, config):
+    called = set()
+    for step in pipeline_definition.iter_steps(definition):
+        assert pipeline_definition.check_step_arguments(step, definition) == [], step["Name"]
+        if step["Type"] in pipeline_definition.STEP_APIS:
+            called.add(pipeline_definition.STEP_APIS[step["Type"]][0])
+    training_api = "CreateHyperParameterTuningJob" if "tuning" in config else "CreateTrainingJob"
+    assert called == {"CreateProcessingJob", training_api, "CreateModelPackage"}
+
+
+# --------------------------------------------------------------------------- the checker
+
+
+def set_in(path: list, value):
+    def mutate(definition: dict) -> None:
+        target = definition
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+
+    return mutate
+
+
+def prepare(definition: dict) -> dict:
+    return steps_by_name(definition)[pipeline.PREPARE_DATA]
+
+
+def register(definition: dict) -> dict:
+    return steps_by_name(definition)[pipeline.REGISTER_MODEL]
+
+
+def retype_parameter(name: str, kind: str, default) -> callable:
+    def mutate(definition: dict) -> None:
+        parameter = next(item for item in definition["Parameters"] if item["Name"] == name)
+        parameter.update(Type=kind, DefaultValue=default)
+
+    return mutate
+
+
+MUTATIONS = {
+    "count given as text": (
+        lambda d: prepare(d)["Arguments"]["ProcessingResources"]["ClusterConfig"].update(InstanceCount="one"),
+        "Invalid type for parameter ProcessingResources.ClusterConfig.InstanceCount",
+    ),
+    "argument the API does not know": (
+        lambda d: prepare(d)["Arguments"].update(ProcessingJobTimeout=60),
+        'Unknown parameter in input: "ProcessingJobTimeout"',
+    ),
+    "required argument missing": (
+        lambda d: prepare(d)["Arguments"].pop("RoleArn"),
+        'Missing required parameter in input: "RoleArn"',
+    ),
+    "String parameter in an Integer field": (
+        retype_parameter(pipeline.PROCESSING_INSTANCE_COUNT, "String", "1"),
+        "Invalid type for parameter ProcessingResources.ClusterConfig.InstanceCount",
+    ),
+    "instance type outside the API's list": (
+        retype_parameter(pipeline.PROCESSING_INSTANCE_TYPE, "String", "m5.large"),
+        "'m5.large' is not one of the allowed values",
+    ),
+    "approval status outside the API's list": (
+        lambda d: register(d)["Arguments"].update(ModelApprovalStatus="Yes"),
+        "'Yes' is not one of the allowed values",
+    ),
+    "S3 URI that is not one": (
+        lambda d: prepare(d)["Arguments"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"].update(S3Uri="bucket/x"),
+        "'bucket/x' does not match",
+    ),
+    "undeclared parameter": (
+        lambda d: d["Parameters"].pop(0),
+        f"parameter '{pipeline.INPUT_DATA_URL}' is referenced but not declared",
+    ),
+    "declared parameter no step uses": (
+        lambda d: d["Parameters"].append({"Name": "Unused", "Type": "String", "DefaultValue": "x"}),
+        "parameter 'Unused' is declared but no step uses it",
+    ),
+    "parameter default of the wrong type": (
+        retype_parameter(pipeline.TRAINING_INSTANCE_COUNT, "Integer", "2"),
+        f"parameter '{pipeline.TRAINING_INSTANCE_COUNT}' default '2' does not fit its type Integer",
+    ),
+    "two steps with one name": (
+        lambda d: d["Steps"][1].update(Name=pipeline.PREPARE_DATA),
+        f"step name '{pipeline.PREPARE_DATA}' is used more than once",
+    ),
+    "step name with a space": (
+        lambda d: d["Steps"][0].update(Name="Prepare Data"),
+        "step name 'Prepare Data' does not match",
+    ),
+    "property file the step does not declare": (
+        lambda d: steps_by_name(d)[pipeline.EVALUATE_MODEL].update(PropertyFiles=[]),
+        "is not declared by step 'EvaluateModel'",
+    ),
+    "unknown condition": (
+        lambda d: find(d["Steps"], "Condition")[0]["Arguments"]["Conditions"][0].update(Type="Roughly"),
+        "is not one of",
+    ),
+}
+
+
+@pytest.mark.parametrize("mutation", list(MUTATIONS), ids=list(MUTATIONS))
+def test_checker_rejects_a_broken_definition(definition, mutation):
+    mutate, expected = MUTATIONS[mutation]
+    broken = copy.deepcopy(definition)
+    mutate(broken)
+    found = pipeline_definition.problems(broken)
+    assert any(expected in problem for problem in found), found
+    with pytest.raises(pipeline_definition.DefinitionError):
+        pipeline_definition.check(broken)
+
+
+# --------------------------------------------------------------------------- the steps
+
+
+def test_processing_steps_run_the_uploaded_code(definition, project):
+    steps = steps_by_name(definition)
+    for name in (pipeline.PREPARE_DATA, pipeline.EVALUATE_MODEL):
+        arguments = steps[name]["Arguments"]
+        entrypoint = arguments["AppSpecification"]["ContainerEntrypoint"]
+        assert entrypoint == ["python3", f"/opt/ml/processing/input/code/{pipeline.SCRIPTS[name]}"]
+        assert (ALGORITHMS / pipeline.SCRIPTS[name]).is_file()
+        code = next(item for item in arguments["ProcessingInputs"] if item["InputName"] == "code")
+        assert code["S3Input"]["S3Uri"] == project.algorithms_uri()
+        assert code["S3Input"]["LocalPath"] == "/opt/ml/processing/input/code"
+
+
+def test_prepare_step_passes_the_data_settings_of_input_json(definition, config):
+    arguments = prepare(definition)["Arguments"]["AppSpecification"]["ContainerArguments"]
+    options = dict(zip(arguments[::2], arguments[1::2], strict=True))
+    data = config["data"]
+    assert options["--target-column"] == data["target_column"]
+    assert options["--categorical-columns"] == ",".join(data["categorical_columns"])
+    assert float(options["--test-fraction"]) == data["test_fraction"]
+    assert options["--problem-type"] == config["problem_type"]
+    data_input = next(
+        item for item in prepare(definition)["Arguments"]["ProcessingInputs"] if item["InputName"] == "data"
+    )
+    assert data_input["S3Input"]["S3Uri"] == {"Get": f"Parameters.{pipeline.INPUT_DATA_URL}"}
+
+
+def test_training_runs_the_uploaded_source_dir_in_script_mode(definition, config, project):
+    arguments = training_step(definition)["Arguments"]
+    job = arguments.get("TrainingJobDefinition", arguments)
+    encoded = job.get("StaticHyperParameters") or job["HyperParameters"]
+    hyperparameters = {name: json.loads(value) for name, value in encoded.items()}
+    assert hyperparameters["sagemaker_program"] == pipeline.SCRIPTS[pipeline.TRAIN_MODEL]
+    assert (ALGORITHMS / hyperparameters["sagemaker_program"]).is_file()
+    assert hyperparameters["sagemaker_submit_directory"] == project.source_dir_uri()
+    assert hyperparameters["problem_type"] == config["problem_type"]
+    tuned = set(config.get("tuning", {}).get("ranges", {}))
+    for name, value in config["hyperparameters"].items():
+        assert hyperparameters.get(name) == (None if name in tuned else value)
+    # No SDK-managed channels (they would be uploaded under timestamped keys).
+    channels = {channel["ChannelName"]: channel for channel in job["InputDataConfig"]}
+    assert set(channels) == set(pipeline.TRAINING_CHANNELS)
+    for name, channel in channels.items():
+        source = channel["DataSource"]["S3DataSource"]["S3Uri"]
+        assert source == {"Get": f"Steps.PrepareData.ProcessingOutputConfig.Outputs['{name}'].S3Output.S3Uri"}
+    assert "ContainerEntrypoint" not in job["AlgorithmSpecification"]
+
+
+def test_tuning_reads_the_objective_from_the_training_log(definition, config):
+    if "tuning" not in config:
+        pytest.skip("this repository trains without tuning")
+    arguments = training_step(definition)["Arguments"]
+    objective = arguments["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+    metric = config["tuning"]["objective_metric"]
+    assert objective["MetricName"] == f"validation:{metric}"
+    regex = next(
+        item["Regex"]
+        for item in arguments["TrainingJobDefinition"]["AlgorithmSpecification"]["MetricDefinitions"]
+        if item["Name"] == objective["MetricName"]
+    )
+    # The line train_model prints for every validation metric.
+    assert float(re.search(regex, f"validation:{metric}=0.912345").group(1)) == 0.912345
+
+
+def test_hyperparameters_decode_the_same_under_both_container_toolkits():
+    encoded = pipeline.encode_hyperparameters({"sagemaker_program": "a/b.py", "max_depth": 3, "eta": 0.1})
+    # sagemaker-training decodes each value; sagemaker-containers all of them or none.
+    assert {name: json.loads(value) for name, value in encoded.items()} == {
+        "sagemaker_program": "a/b.py",
+        "max_depth": 3,
+        "eta": 0.1,
+    }
+
+
+def test_every_output_follows_the_build_layout(definition, project):
+    for step in pipeline_definition.iter_steps(definition):
+        for output in step.get("Arguments", {}).get("ProcessingOutputConfig", {}).get("Outputs", []):
+            uri = output["S3Output"]["S3Uri"]
+            assert uri.startswith(project.s3_uri("ml-pipeline-outputs", BUILD_ID, step["Name"]) + "/"), uri
+    job = training_step(definition)["Arguments"]
+    output_path = job.get("TrainingJobDefinition", job)["OutputDataConfig"]["S3OutputPath"]
+    assert output_path == project.output_uri(training_step(definition)["Name"], "model")
+
+
+def test_evaluation_gates_and_reaches_the_registered_model(definition, config, project):
+    steps = steps_by_name(definition)
+    evaluate = steps[pipeline.EVALUATE_MODEL]
+    assert evaluate["PropertyFiles"] == [
+        {"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": "evaluation.json"}
+    ]
+    section = pipeline.METRICS[config["problem_type"]][0]
+    gates = [steps[f"Check{metric.capitalize()}"] for metric in config["thresholds"]]
+    for metric, gate in zip(config["thresholds"], gates, strict=True):
+        (condition,) = gate["Arguments"]["Conditions"]
+        assert condition["LeftValue"]["Std:JsonGet"]["Path"] == f"{section}.{metric}.value"
+    assert [step["Name"] for step in gates[-1]["Arguments"]["IfSteps"]] == [pipeline.REGISTER_MODEL]
+
+    arguments = steps[pipeline.REGISTER_MODEL]["Arguments"]
+    assert arguments["ModelPackageGroupName"] == project.model_package_group
+    assert arguments["ModelApprovalStatus"] == {"Get": f"Parameters.{pipeline.MODEL_APPROVAL_STATUS}"}
+    statistics = arguments["ModelMetrics"]["ModelQuality"]["Statistics"]
+    assert statistics["S3Uri"] == {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                {"Get": "Steps.EvaluateModel.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"},
+                "evaluation.json",
+            ],
+        }
+    }
+    (container,) = arguments["InferenceSpecification"]["Containers"]
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
+    assert container["Image"] == training_image(definition)
+    assert "ModelDataUrl" in container
+
+
+def training_image(definition: dict) -> str:
+    job = training_step(definition)["Arguments"]
+    return job.get("TrainingJobDefinition", job)["AlgorithmSpecification"]["TrainingImage"]
+
+
+def test_data_quality_baseline_is_registered_with_the_model(definition, config):
+    steps = steps_by_name(definition)
+    arguments = steps[pipeline.REGISTER_MODEL]["Arguments"]
+    if pipeline.SKIP_DATA_QUALITY_CHECK not in config["parameters"]:
+        assert pipeline.DATA_QUALITY_BASELINE not in steps
+        assert "ModelDataQuality" not in arguments["ModelMetrics"] and "DriftCheckBaselines" not in arguments
+        return
+    baseline = steps[pipeline.DATA_QUALITY_BASELINE]
+    assert baseline["CheckType"] == "DATA_QUALITY"
+    (dataset,) = baseline["Arguments"]["ProcessingInputs"]
+    assert dataset["S3Input"]["S3Uri"] == {
+        "Get": "Steps.PrepareData.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"
+    }
+    quality = arguments["ModelMetrics"]["ModelDataQuality"]
+    drift = arguments["DriftCheckBaselines"]["ModelDataQuality"]
+    assert quality["Statistics"]["S3Uri"] == {"Get": "Steps.DataQualityBaseline.CalculatedBaselineStatistics"}
+    assert quality["Constraints"]["S3Uri"] == {"Get": "Steps.DataQualityBaseline.CalculatedBaselineConstraints"}
+    assert drift["Statistics"]["S3Uri"] == {"Get": "Steps.DataQualityBaseline.BaselineUsedForDriftCheckStatistics"}
+
+
+def test_each_failure_names_the_metric_that_missed(definition, config):
+    failures = find(list(pipeline_definition.iter_steps(definition)), "Fail")
+    assert len(failures) == len(config["thresholds"])
+    for metric, bound in config["thresholds"].items():
+        (side,) = bound
+        name = f"{metric.capitalize()}{'BelowMinimum' if side == 'min' else 'AboveMaximum'}"
+        (failure,) = [step for step in failures if step["Name"] == name]
+        values = failure["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
+        assert values[0] == f"{metric} ="
+        assert {"Get": f"Parameters.{pipeline.threshold_parameter(metric, side)}"} in values
+
+
+def test_every_step_caches_its_job(definition):
+    for step in pipeline_definition.iter_steps(definition):
+        if step["Type"] in ("Processing", "Training", "Tuning", "QualityCheck"):
+            assert step["CacheConfig"] == {"Enabled": True, "ExpireAfter": pipeline.CACHE_EXPIRY}
+
+
+# --------------------------------------------------------------------------- the diagram
+
+
+def test_readme_diagram_is_the_rendered_definition(definition):
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert pipeline_definition.readme_diagram(readme) == pipeline_definition.mermaid(definition), (
+        "README.md shows another pipeline: run "
+        "`python ml_pipelines/training/ml-pipeline-training.py mermaid --readme README.md`"
+    )
+
+
+def test_diagram_has_every_step_and_labels_the_branches(definition):
+    lines = [line.strip() for line in pipeline_definition.mermaid(definition).splitlines()]
+    for step in pipeline_definition.iter_steps(definition):
+        name = step["Name"]
+        assert any(line.startswith(name) and line[len(name)] in "[({" for line in lines), name
+    diagram = "\n".join(lines)
+    gate = find(definition["Steps"], "Condition")[0]["Name"]
+    assert re.search(rf"{gate} -->\|else\| \w+", diagram)
+
+
+def test_readme_diagram_can_be_rewritten(tmp_path):
+    readme = f"# x\n\n{pipeline_definition.DIAGRAM_START}\nold\n{pipeline_definition.DIAGRAM_END}\n\ntail\n"
+    updated = pipeline_definition.with_readme_diagram(readme, "flowchart TD\n    A --> B")
+    assert pipeline_definition.readme_diagram(updated) == "flowchart TD\n    A --> B"
+    assert updated.endswith("\n\ntail\n")
+    with pytest.raises(pipeline_definition.DefinitionError):
+        pipeline_definition.readme_diagram("# no diagram here")
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+BAD_CONFIGS = {
+    "unknown problem type": (lambda c: c.update(problem_type="clustering"), "problem_type must be one of"),
+    "missing threshold section": (lambda c: c.pop("thresholds"), "thresholds is missing"),
+    "metric of another problem type": (lambda c: c["thresholds"].update(mape={"max": 1}), "thresholds.mape"),
+    "threshold with two bounds": (
+        lambda c: c["thresholds"].update({next(iter(c["thresholds"])): {"min": 0, "max": 1}}),
+        "must hold one bound",
+    ),
+    "reserved hyperparameter": (
+        lambda c: c["hyperparameters"].update(sagemaker_program="x.py"),
+        "hyperparameters.sagemaker_program",
+    ),
+    "instance count of zero": (lambda c: c["parameters"].update(TrainingInstanceCount=0), "whole number >= 1"),
+    "fractions leaving nothing to train on": (
+        lambda c: c["data"].update(validation_fraction=0.5, test_fraction=0.5),
+        "leave rows to train on",
+    ),
+    "approval status SageMaker does not know": (
+        lambda c: c["parameters"].update(ModelApprovalStatus="Maybe"),
+        "ModelApprovalStatus must be one of",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CONFIGS), ids=list(BAD_CONFIGS))
+def test_bad_config_fails_with_one_line_and_no_output(case, config, tmp_path, capsys, monkeypatch):
+    mutate, expected = BAD_CONFIGS[case]
+    bad = copy.deepcopy(config)
+    mutate(bad)
+    path = tmp_path / "input.json"
+    path.write_text(json.dumps(bad))
+    with pytest.raises(pipeline.ConfigError, match=re.escape(expected)):
+        pipeline.load_config(path)
+    monkeypatch.setenv("BUILD_ID", BUILD_ID)
+    assert pipeline.main(["--config", str(path), "definition"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1 and expected in captured.err
+
+
+def test_unreadable_config_fails_with_one_line(tmp_path, capsys):
+    path = tmp_path / "input.json"
+    path.write_text("{not json")
+    assert pipeline.main(["--config", str(path), "definition"]) == 2
+    assert capsys.readouterr().err.startswith("error: input.json: cannot read it as JSON")
+
+
+def test_tuning_ranges_must_name_hyperparameters(config):
+    tuned = copy.deepcopy(config)
+    tuned["tuning"] = {
+        "objective_metric": next(iter(config["thresholds"])),
+        "strategy": "Bayesian",
+        "max_jobs": 4,
+        "max_parallel_jobs": 2,
+        "ranges": {"not_a_hyperparameter": {"type": "Integer", "min": 1, "max": 3}},
+    }
+    with pytest.raises(pipeline.ConfigError, match="tune only hyperparameters listed"):
+        pipeline.check_config(tuned)
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def test_settings_default_to_the_answers_of_this_repository():
+    defaults = settings.from_env({})
+    assert defaults.project_name == settings.PROJECT_NAME and defaults.project_id == settings.PROJECT_ID
+    assert defaults.bucket == naming.artifact_bucket(settings.PROJECT_ID)
+    assert defaults.model_package_group == naming.model_package_group(settings.PROJECT_NAME, settings.PROJECT_ID)
+    assert defaults.build_id == settings.LOCAL_BUILD_ID and defaults.role_arn == settings.LOCAL_ROLE_ARN
+
+
+def test_settings_follow_the_ci_environment():
+    resolved = settings.from_env(
+        {
+            "SAGEMAKER_PROJECT_NAME": "churn",
+            "SAGEMAKER_PROJECT_ID": "p-abcdefabcdef",
+            "AWS_REGION": "eu-west-1",
+            "ARTIFACT_BUCKET": "my-bucket",
+            "MODEL_PACKAGE_GROUP_NAME": "churn-models",
+            "SAGEMAKER_PIPELINE_ROLE_ARN": ROLE_ARN,
+            "BUILD_ID": BUILD_ID,
+        }
+    )
+    assert resolved.pipeline_name == "churn-p-abcdefabcdef-training"
+    assert resolved.input_uri() == "s3://my-bucket/churn/input/"
+    assert resolved.algorithms_uri() == f"s3://my-bucket/churn/code/{BUILD_ID}/algorithms/"
+    assert resolved.source_dir_uri() == f"s3://my-bucket/churn/code/{BUILD_ID}/sourcedir.tar.gz"
+    assert resolved.config_uri() == f"s3://my-bucket/churn/code/{BUILD_ID}/input.json"
+    assert (
+        resolved.output_uri("TrainModel", "model")
+        == f"s3://my-bucket/churn/ml-pipeline-outputs/{BUILD_ID}/TrainModel/model"
+    )
+
+
+@pytest.mark.parametrize(
+    "variable,value",
+    [
+        ("BUILD_ID", "2026/11/22"),
+        ("BUILD_ID", "x" * 65),
+        ("AWS_REGION", "Virginia"),
+        ("ARTIFACT_BUCKET", "My_Bucket"),
+        ("SAGEMAKER_PIPELINE_ROLE_ARN", "admin"),
+        ("SAGEMAKER_PROJECT_NAME", "-starts-with-a-hyphen"),
+        ("SAGEMAKER_PROJECT_NAME", "n" * 33),
+    ],
+)
+def test_bad_settings_name_the_variable(variable, value):
+    with pytest.raises(settings.SettingsError, match=variable):
+        settings.from_env({variable: value})
+
+
+def test_build_id_is_utc_time_and_short_commit():
+    moment = datetime(2026, 11, 22, 13, 30, tzinfo=UTC)
+    assert settings.new_build_id(moment, "1A2B3C4D5E6F") == "20261122T133000Z-1a2b3c4"
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-z]{5,7}", settings.new_build_id())
+
+
+# --------------------------------------------------------------------------- AWS commands
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield
+
+
+def test_upload_code_ships_the_step_code_and_config_under_the_build_id(aws, project):
+    s3 = boto3.client("s3", region_name=project.region)
+    s3.create_bucket(Bucket=project.bucket)
+    uploaded = pipeline.upload_code(project, s3)
+    keys = {item["Key"] for item in s3.list_objects_v2(Bucket=project.bucket)["Contents"]}
+    prefix = f"{project.project_name}/code/{BUILD_ID}/"
+    assert keys == {uri.removeprefix(f"s3://{project.bucket}/") for uri in uploaded}
+    assert all(key.startswith(prefix) for key in keys)
+    for script in pipeline.SCRIPTS.values():
+        assert f"{prefix}algorithms/{script}" in keys
+    assert not any("/test/" in key or "__pycache__" in key for key in keys)
+    config_body = s3.get_object(Bucket=project.bucket, Key=f"{prefix}input.json")["Body"].read()
+    assert config_body == (REPO_ROOT / "ml_pipelines" / "training" / "input.json").read_bytes()
+    archive = s3.get_object(Bucket=project.bucket, Key=f"{prefix}sourcedir.tar.gz")["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        names = set(tar.getnames())
+    assert pipeline.SCRIPTS[pipeline.TRAIN_MODEL] in names and "shared_libraries/__init__.py" in names
+
+
+def test_source_dir_archive_is_reproducible():
+    assert pipeline.source_dir_archive() == pipeline.source_dir_archive()
+
+
+def test_upsert_creates_then_updates_the_tagged_pipeline(aws, project, raw_definition):
+    client = boto3.client("sagemaker", region_name=project.region)
+    arn = pipeline.upsert(project, raw_definition, client)
+    assert pipeline.upsert(project, raw_definition, client) == arn
+    described = client.describe_pipeline(PipelineName=project.pipeline_name)
+    assert json.loads(described["PipelineDefinition"]) == json.loads(raw_definition)
+    assert described["RoleArn"] == ROLE_ARN
+    tags = {(tag["Key"], tag["Value"]) for tag in client.list_tags(ResourceArn=arn)["Tags"]}
+    assert tags == {("sagemaker:project-name", project.project_name), ("sagemaker:project-id", project.project_id)}
+
+
+def test_start_names_the_execution_after_the_build(aws, project, raw_definition):
+    client = boto3.client("sagemaker", region_name=project.region)
+    pipeline.upsert(project, raw_definition, client)
+    execution = pipeline.start(project, {pipeline.MODEL_APPROVAL_STATUS: "Approved"}, client)
+    described = client.describe_pipeline_execution(PipelineExecutionArn=execution)
+    assert described["PipelineExecutionDisplayName"] == BUILD_ID
+    parameters = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=execution)["PipelineParameters"]
+    assert {"Name": pipeline.MODEL_APPROVAL_STATUS, "Value": "Approved"} in parameters
+
+
+def test_upsert_refuses_the_local_role_when_talking_to_aws(monkeypatch, raw_definition):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with pytest.raises(settings.SettingsError, match="SAGEMAKER_PIPELINE_ROLE_ARN"):
+        pipeline.upsert(settings.from_env({}), raw_definition, sagemaker_client=object())
+
+
+def test_start_refuses_parameters_the_pipeline_does_not_declare(monkeypatch, capsys):
+    monkeypatch.setenv("BUILD_ID", BUILD_ID)
+    assert pipeline.main(["start", "--parameter", "MinAccuracyy=0.9"]) == 2
+    assert "unknown pipeline parameter MinAccuracyy" in capsys.readouterr().err
