@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import gzip
 import io
 import json
 import logging
@@ -11,6 +12,7 @@ import os
 import random
 import sys
 import tarfile
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,8 +30,38 @@ GROUP = "local-run-models"
 if str(PAYLOAD) not in sys.path:
     sys.path.insert(0, str(PAYLOAD))
 
+from ml_pipelines.local_run import (  # noqa: E402
+    baseline,
+    cache,
+    conditions,
+    definition,
+    errors,
+    expressions,
+    report,
+    steps,
+    storage,
+    training,
+    tuning,
+)
+from ml_pipelines.local_run.__main__ import main  # noqa: E402
 
-def definition() -> dict:
+__all__ = [
+    "baseline",
+    "cache",
+    "conditions",
+    "definition",
+    "errors",
+    "expressions",
+    "main",
+    "report",
+    "steps",
+    "storage",
+    "training",
+    "tuning",
+]
+
+
+def fixture_pipeline() -> dict:
     """A fresh copy of the hand-written pipeline (prepare, train, evaluate, baseline, condition)."""
     return copy.deepcopy(json.loads((FIXTURES / "pipeline.json").read_text()))
 
@@ -55,8 +87,12 @@ def find_step(document: dict, name: str) -> dict:
 def sourcedir() -> bytes:
     """The training code as the sourcedir.tar.gz a framework container unpacks."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        tar.add(CODE / "train.py", arcname="train.py")
+    # Reproducible, like the pipeline module's archive: same code, same bytes, same cache key.
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as zipped, tarfile.open(fileobj=zipped, mode="w") as tar:
+        data = (CODE / "train.py").read_bytes()
+        info = tarfile.TarInfo("train.py")
+        info.size, info.mode = len(data), 0o644
+        tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
 
 
@@ -90,6 +126,8 @@ def emulator() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    # moto keeps its state per process, not per server: start every emulator empty.
+    urllib.request.urlopen(urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")).close()
     saved = os.environ.get("AWS_ENDPOINT_URL")
     os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
     try:

@@ -23,6 +23,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--flag", default="unset")
     parser.add_argument("--mode", default="plain")
+    parser.add_argument("--_tuning_objective_metric", default=None)
     args = parser.parse_args()
     points = load(os.environ["SM_CHANNEL_TRAIN"])
     n = len(points)

@@ -103,15 +103,14 @@ class Runner:
         started = time.monotonic()
         try:
             result.status, properties = self._properties(step)
+            result.detail = _detail(step, properties)
         except StepFailed as error:
             result.status, result.detail = "failed", _shorten(str(error))
             raise
         finally:
             result.seconds = time.monotonic() - started
-            if result.status != "not run":
-                self.run.console.step_finished(result)
+            self.run.console.step_finished(result)
         self.scope.steps[step.name] = properties
-        result.detail = _detail(step, properties)
 
     def _properties(self, step: Step) -> tuple[str, dict[str, Any]]:
         """Resolve the step, then reuse a cached run or execute it; errors become StepFailed."""
