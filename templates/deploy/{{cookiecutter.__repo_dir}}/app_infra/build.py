@@ -73,7 +73,9 @@ def code_archive(directory: Path) -> bytes:
 def upload_lambda_code(s3_client: Any, settings: Settings) -> str:
     """Upload the inference function's code; returns its key in the artifact bucket."""
     key = f"{settings.deploy_prefix()}/lambda/invoke_endpoint.zip"
-    s3_client.put_object(Bucket=settings.artifact_bucket, Key=key, Body=code_archive(REPO_ROOT / stacks.LAMBDA_CODE_DIR))
+    s3_client.put_object(
+        Bucket=settings.artifact_bucket, Key=key, Body=code_archive(REPO_ROOT / stacks.LAMBDA_CODE_DIR)
+    )
     return key
 
 
@@ -108,9 +110,7 @@ def render_stage(
     if "batch" in ctx.config:
         stage_account = ctx.config.get("account", {}).get("id", account_id)
         resources = batch_pipeline.expected_resources(ctx.settings, ctx.stage, stage_account)
-        definition = batch_pipeline.build_definition(
-            ctx.settings, ctx.stage, ctx.config["batch"], ctx.model, resources
-        )
+        definition = batch_pipeline.build_definition(ctx.settings, ctx.stage, ctx.config["batch"], ctx.model, resources)
         _write_json(output_dir / ctx.stage / "batch-pipeline.json", json.loads(definition))
     return entries
 

@@ -19,6 +19,7 @@ import importlib.util
 import io
 import json
 import os
+import sys
 import tarfile
 import time
 import urllib.error
@@ -59,7 +60,9 @@ def _csv_sources(session: Any, location: str) -> list[bytes]:
     if location.startswith("s3://"):
         bucket, prefix = split_s3_uri(location)
         pages = session.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        keys = sorted(item["Key"] for page in pages for item in page.get("Contents", []) if item["Key"].endswith(".csv"))
+        keys = sorted(
+            item["Key"] for page in pages for item in page.get("Contents", []) if item["Key"].endswith(".csv")
+        )
         return [_read_bytes(session, f"s3://{bucket}/{key}") for key in keys]
     path = Path(location)
     files = sorted(path.rglob("*.csv")) if path.is_dir() else [path]
@@ -86,6 +89,8 @@ def load_module(path: Path, name: str) -> Any:
     """Import a file that is not part of a package (the Lambda handler, a step script)."""
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    # Registered first: dataclasses look their module up while the file runs.
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -249,7 +254,9 @@ def target() -> Target:
     if "api" in config:
         features = list(metadata["raw_feature_columns"])
         api_call = (
-            _local_api(config, endpoint_name, features) if mode == "local" else _aws_api(session, settings, stage, config)
+            _local_api(config, endpoint_name, features)
+            if mode == "local"
+            else _aws_api(session, settings, stage, config)
         )
     return Target(stage, mode, settings, session, config, endpoint_name, metadata, evaluation, records, api_call)
 

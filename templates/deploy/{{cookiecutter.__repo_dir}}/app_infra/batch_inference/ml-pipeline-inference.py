@@ -40,13 +40,14 @@ from app_infra.settings import Settings  # noqa: E402
 os.environ.setdefault("AWS_DEFAULT_REGION", Settings.from_env().region)
 
 import boto3  # noqa: E402
+from botocore.exceptions import ClientError  # noqa: E402
 from sagemaker.core.model_monitor.dataset_format import DatasetFormat  # noqa: E402
 from sagemaker.core.processing import Processor  # noqa: E402
 from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output  # noqa: E402
 from sagemaker.core.transformer import Transformer  # noqa: E402
 from sagemaker.core.workflow.execution_variables import ExecutionVariables  # noqa: E402
 from sagemaker.core.workflow.functions import Join  # noqa: E402
-from sagemaker.core.workflow.parameters import ParameterBoolean, ParameterInteger, ParameterString  # noqa: E402
+from sagemaker.core.workflow.parameters import ParameterBoolean, ParameterString  # noqa: E402
 from sagemaker.core.workflow.pipeline_context import PipelineSession  # noqa: E402
 from sagemaker.mlops.workflow.check_job_config import CheckJobConfig  # noqa: E402
 from sagemaker.mlops.workflow.pipeline import Pipeline  # noqa: E402
@@ -152,8 +153,6 @@ class _Builder:
         self.processing_instance = ParameterString(
             "ProcessingInstanceType", default_value=batch["processing_instance_type"]
         )
-        self.transform_instance = ParameterString("TransformInstanceType", default_value=batch["instance_type"])
-        self.transform_count = ParameterInteger("TransformInstanceCount", default_value=batch["instance_count"])
         # Without a registered baseline there is nothing to compare with: the check is skipped.
         self.skip_check = ParameterBoolean(
             "SkipDataQualityCheck", default_value=not (batch.get("data_quality_check", True) and has_baseline)
@@ -166,8 +165,6 @@ class _Builder:
             self.output_data,
             self.model_name,
             self.processing_instance,
-            self.transform_instance,
-            self.transform_count,
             self.skip_check,
             self.triggered_by,
         ]
@@ -205,19 +202,24 @@ class _Builder:
             ],
             outputs=[self.output("features"), self.output("ids")],
             arguments=[
-                "--mode", "transform",
-                "--input-dir", f"{PROCESSING_ROOT}/input/data",
-                "--output-dir", f"{PROCESSING_ROOT}/output",
-                "--preprocessor-dir", f"{PROCESSING_ROOT}/input/preprocessor",
+                "--mode",
+                "transform",
+                "--input-dir",
+                f"{PROCESSING_ROOT}/input/data",
+                "--output-dir",
+                f"{PROCESSING_ROOT}/output",
+                "--preprocessor-dir",
+                f"{PROCESSING_ROOT}/input/preprocessor",
             ],  # fmt: skip
         )
         return ProcessingStep(name=PREPARE, step_args=step_args)
 
     def transform(self, prepare: ProcessingStep) -> TransformStep:
+        # The SDK's transform request takes plain values here, not pipeline parameters.
         transformer = Transformer(
             model_name=self.model_name,
-            instance_count=self.transform_count,
-            instance_type=self.transform_instance,
+            instance_count=self.batch["instance_count"],
+            instance_type=self.batch["instance_type"],
             # One request per input file: the handler reads a whole CSV file, header included.
             strategy="SingleRecord",
             assemble_with="None",
@@ -242,10 +244,14 @@ class _Builder:
             ],
             outputs=[self.output("predictions")],
             arguments=[
-                "--ids-dir", f"{PROCESSING_ROOT}/input/ids",
-                "--transform-dir", f"{PROCESSING_ROOT}/input/transform",
-                "--output-dir", f"{PROCESSING_ROOT}/output/predictions",
-                "--triggered-by", self.triggered_by,
+                "--ids-dir",
+                f"{PROCESSING_ROOT}/input/ids",
+                "--transform-dir",
+                f"{PROCESSING_ROOT}/input/transform",
+                "--output-dir",
+                f"{PROCESSING_ROOT}/output/predictions",
+                "--triggered-by",
+                self.triggered_by,
             ],  # fmt: skip
         )
         return ProcessingStep(name=POSTPROCESS, step_args=step_args)
@@ -348,11 +354,19 @@ def upsert(sagemaker_client: Any, settings: Settings, stage: str, definition: st
     }
     try:
         arn = sagemaker_client.describe_pipeline(PipelineName=name)["PipelineArn"]
-    except sagemaker_client.exceptions.ResourceNotFound:
+    except ClientError as problem:
+        if not _not_found(problem):
+            raise
         tags = [{"Key": key, "Value": value} for key, value in settings.tags(stage).items()]
         return sagemaker_client.create_pipeline(**request, Tags=tags)["PipelineArn"]
     sagemaker_client.update_pipeline(**request)
     return arn
+
+
+def _not_found(problem: ClientError) -> bool:
+    # SageMaker answers ResourceNotFound; some emulators a ValidationException saying so.
+    error = problem.response.get("Error", {})
+    return error.get("Code") == "ResourceNotFound" or "Could not find" in error.get("Message", "")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ app_infra/local_endpoint/sample_bundle.py; anything else is a model.tar.gz path 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -76,10 +77,8 @@ def _serve(endpoint: RunningEndpoint) -> int:
     print(f"endpoint {endpoint.endpoint_name} serving at {endpoint.url} (GET /ping, POST /invocations)")
     print(f"boto3 / the Lambda handler: AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={endpoint.url}")
     print("Ctrl-C stops it")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
@@ -109,7 +108,9 @@ def print_stress_report(path: Path) -> None:
     if not path.is_file():
         return
     report = json.loads(path.read_text(encoding="utf-8"))
-    print(f"\n{'path':<16}{'clients':>8}{'requests':>10}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'req/s':>9}")
+    print(
+        f"\n{'path':<16}{'clients':>8}{'requests':>10}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'req/s':>9}"
+    )
     for row in report["series"]:
         print(
             f"{row['path']:<16}{row['clients']:>8}{row['requests']:>10}{row['errors']:>8}"

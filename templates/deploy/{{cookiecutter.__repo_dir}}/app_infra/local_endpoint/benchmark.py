@@ -11,6 +11,7 @@ The serving overhead is the HTTP p50 at one client minus the in-process p50.
 from __future__ import annotations
 
 import http.client
+import math
 import statistics
 import threading
 import time
@@ -51,7 +52,7 @@ class Measurement:
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (nearest rank on the sorted values)."""
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
     return ordered[rank]
 
 

@@ -72,13 +72,11 @@ def predict_fn(input_data: pd.DataFrame | list[list[str]], model: dict[str, Any]
     """`prediction` (and `probability` for classification) for every record."""
     metadata = model["metadata"]
     records = _named(input_data, metadata["raw_feature_columns"])
-    categorical = set(metadata["categorical_columns"])
-    for column in records.columns:
-        if column not in categorical:
-            values = pd.to_numeric(records[column], errors="coerce")
-            if values.isna().any():
-                raise ValueError(f"column {column} must hold numbers")
-            records = records.assign(**{column: values})
+    numeric = [name for name in records.columns if name not in set(metadata["categorical_columns"])]
+    try:
+        records = records.astype(dict.fromkeys(numeric, float))
+    except (TypeError, ValueError):
+        raise ValueError(f"columns {', '.join(numeric)} must hold numbers") from None
     pipeline = model["pipeline"]
     if metadata["problem_type"] == "binary_classification":
         probability = pipeline.predict_proba(records)[:, 1]

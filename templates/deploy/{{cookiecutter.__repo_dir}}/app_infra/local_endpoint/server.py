@@ -82,6 +82,8 @@ def _import_program(code_dir: Path) -> ModuleType:
     name = f"serving_handler_{abs(hash(str(code_dir)))}"
     spec = importlib.util.spec_from_file_location(name, script)
     module = importlib.util.module_from_spec(spec)
+    # Registered first: dataclasses look their module up while the file runs.
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     for function in ("model_fn", "input_fn", "predict_fn", "output_fn"):
         if not callable(getattr(module, function, None)):
@@ -212,12 +214,19 @@ class LocalEndpointServer(ThreadingHTTPServer):
     """A ThreadingHTTPServer on 127.0.0.1 serving one model bundle under one endpoint name."""
 
     daemon_threads = True
+    # Many clients connect at once in load tests; the default backlog of 5 would refuse some.
+    request_queue_size = 128
 
     def __init__(self, container: ModelContainer, endpoint_name: str, port: int = 0, verbose: bool = False) -> None:
         self.container = container
         self.endpoint_name = endpoint_name
         self.verbose = verbose
         super().__init__(("127.0.0.1", port), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client closing its keep-alive connection is normal; anything else is reported.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:

@@ -2,8 +2,10 @@
 
 The function checks the request before it reaches the model, so a bad request gets a 4xx with
 a message that says what to fix instead of a model error: wrong content type (415), a body
-that is too large (413), a body that does not parse or lacks the model's columns (400).
-Everything it needs comes from environment variables set by `lambda.yaml`.
+that is too large (413), a body that does not parse or lacks the model's columns (400), values
+the model cannot score (422). 5xx answers are left for an endpoint that cannot be reached (502)
+or is overloaded (503; 429 when throttled). Everything it needs comes from environment
+variables set by `lambda.yaml`.
 """
 
 from __future__ import annotations
@@ -171,10 +173,13 @@ def _runtime_error(problem: ClientError) -> dict[str, Any]:
     if code in RETRYABLE:
         return _error(RETRYABLE[code], "the endpoint is busy: retry with backoff")
     if code == "ModelError":
+        # The request passed every check above, so a model that cannot score it is refusing its
+        # content (a value of the wrong type, say): 422 for the caller. A model broken for every
+        # request still shows: the endpoint's Invocation5XXErrors alarm counts these failures.
         original = int(problem.response.get("OriginalStatusCode", 500))
-        if 400 <= original < 500:
-            return _error(original, f"the model refused the request: {problem.response.get('OriginalMessage', '')}")
-        return _error(502, "the model failed to answer; see the endpoint logs")
+        status = original if 400 <= original < 500 else 422
+        detail = problem.response.get("OriginalMessage", "")
+        return _error(status, f"the model could not score the request: {detail}"[:1000])
     return _error(502, f"the endpoint could not be called ({code})")
 
 

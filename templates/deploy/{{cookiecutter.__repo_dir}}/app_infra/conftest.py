@@ -1,0 +1,168 @@
+"""Fixtures shared by the unit tests under app_infra/: fake AWS credentials, a local AWS (moto),
+a model registry with packages in every approval state, and real sample model bundles."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from app_infra.local_endpoint.sample_bundle import SampleBundle, build_sample_bundle
+from app_infra.settings import PROBLEM_TYPE, Settings
+
+REGION = "us-east-1"
+FRAMEWORK_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
+TRAINING_BUILD_ID = "20261122T133000Z-1a2b3c4"
+
+
+@contextlib.contextmanager
+def offline_environment() -> Iterator[None]:
+    """No test may reach AWS: fake credentials, a fixed region, no endpoint overrides."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            patch.delenv(name, raising=False)
+        for name in ("SAGEMAKER_PROJECT_NAME", "SAGEMAKER_PROJECT_ID", "ARTIFACT_BUCKET", "MODEL_PACKAGE_GROUP_NAME"):
+            patch.delenv(name, raising=False)
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        patch.setenv("AWS_DEFAULT_REGION", REGION)
+        patch.setenv("AWS_REGION", REGION)
+        patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        patch.setenv("BUILD_ID", "20261122T140000Z-9f8e7d6")
+        yield
+
+
+@pytest.fixture(autouse=True)
+def offline_aws() -> Iterator[None]:
+    with offline_environment():
+        yield
+
+
+@pytest.fixture(scope="session")
+def sample_bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SampleBundle]:
+    """A real sample bundle for each problem type (trained once per test session)."""
+    root = tmp_path_factory.mktemp("bundles")
+    return {kind: build_sample_bundle(root / kind, kind) for kind in ("binary_classification", "regression")}
+
+
+@pytest.fixture(scope="session")
+def sample_bundle(sample_bundles: dict[str, SampleBundle]) -> SampleBundle:
+    """The sample bundle of this repository's problem type."""
+    return sample_bundles[PROBLEM_TYPE]
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@pytest.fixture
+def aws() -> Iterator[boto3.Session]:
+    """A boto3 session talking to moto's in-memory AWS."""
+    with mock_aws():
+        yield boto3.Session(region_name=REGION)
+
+
+def _register_package(
+    sagemaker_client, group: str, status: str, model_data_url: str, metadata: dict | None = None, **metrics: str
+) -> str:
+    """Register one model package version the way the training pipeline does; returns its ARN."""
+    model_metrics = {}
+    if "evaluation" in metrics:
+        model_metrics["ModelQuality"] = {
+            "Statistics": {"ContentType": "application/json", "S3Uri": metrics["evaluation"]}
+        }
+    if "statistics" in metrics:
+        model_metrics["ModelDataQuality"] = {
+            "Statistics": {"ContentType": "application/json", "S3Uri": metrics["statistics"]},
+            "Constraints": {"ContentType": "application/json", "S3Uri": metrics["constraints"]},
+        }
+    arn = sagemaker_client.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus=status,
+        InferenceSpecification={
+            "Containers": [{"Image": FRAMEWORK_IMAGE, "ModelDataUrl": model_data_url}],
+            "SupportedContentTypes": ["text/csv", "application/json"],
+            "SupportedResponseMIMETypes": ["application/json", "text/csv"],
+        },
+        ModelMetrics=model_metrics,
+        CustomerMetadataProperties=metadata or {"build_id": TRAINING_BUILD_ID},
+    )["ModelPackageArn"]
+    # CreationTime has millisecond resolution: keep registrations apart so their order is real.
+    time.sleep(0.01)
+    return arn
+
+
+def populate_registry(session: boto3.Session, settings: Settings, bundle: SampleBundle) -> dict[str, str]:
+    """The artifact bucket with the bundle, and a model package group holding an old Approved
+    package, the newest Approved one, then a Rejected and a PendingManualApproval one."""
+    s3 = session.client("s3")
+    s3.create_bucket(Bucket=settings.artifact_bucket)
+    prefix = f"{settings.project_name}/ml-pipeline-outputs/{TRAINING_BUILD_ID}"
+    model_key = f"{prefix}/TrainModel/model/model.tar.gz"
+    s3.upload_file(str(bundle.model_data), settings.artifact_bucket, model_key)
+    s3.upload_file(str(bundle.evaluation), settings.artifact_bucket, f"{prefix}/EvaluateModel/evaluation.json")
+    model_data_url = f"s3://{settings.artifact_bucket}/{model_key}"
+    evaluation = f"s3://{settings.artifact_bucket}/{prefix}/EvaluateModel/evaluation.json"
+    baseline = f"s3://{settings.artifact_bucket}/{prefix}/DataQualityBaseline/baseline"
+    sagemaker = session.client("sagemaker")
+    group = settings.model_package_group
+    sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    arns = {
+        "old": _register_package(sagemaker, group, "Approved", model_data_url, evaluation=evaluation),
+        "approved": _register_package(
+            sagemaker,
+            group,
+            "Approved",
+            model_data_url,
+            evaluation=evaluation,
+            statistics=f"{baseline}/statistics.json",
+            constraints=f"{baseline}/constraints.json",
+        ),
+        "rejected": _register_package(sagemaker, group, "Rejected", model_data_url),
+        "pending": _register_package(sagemaker, group, "PendingManualApproval", model_data_url),
+    }
+    return {**arns, "model_data_url": model_data_url, "evaluation": evaluation}
+
+
+@pytest.fixture
+def registry(aws: boto3.Session, settings: Settings, sample_bundle: SampleBundle) -> dict[str, str]:
+    """A populated registry in the test's moto (see populate_registry)."""
+    return populate_registry(aws, settings, sample_bundle)
+
+
+@dataclass(frozen=True)
+class Built:
+    """One build step run against a populated moto registry, shared by a test module."""
+
+    session: boto3.Session
+    settings: Settings
+    registry: dict[str, str]
+    manifest: dict
+    build_dir: Path
+
+
+@pytest.fixture(scope="module")
+def built(sample_bundle: SampleBundle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    """The build step, run once per module (it takes seconds) inside its own moto."""
+    from app_infra import build
+
+    with offline_environment(), mock_aws():
+        session = boto3.Session(region_name=REGION)
+        settings = Settings.from_env()
+        registry = populate_registry(session, settings, sample_bundle)
+        build_dir = tmp_path_factory.mktemp("build") / "build"
+        manifest = build.build(settings, build_dir, session)
+        yield Built(session, settings, registry, manifest, build_dir)
+
+
+@pytest.fixture
+def register_package():
+    """Registers a model package version (see _register_package)."""
+    return _register_package

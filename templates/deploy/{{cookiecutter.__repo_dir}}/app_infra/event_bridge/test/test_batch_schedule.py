@@ -1,0 +1,34 @@
+"""The batch schedule rule starts the stage's batch inference pipeline on the configured schedule."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from app_infra import deploy, naming, stacks
+from app_infra.inference_config import load
+from app_infra.model_registry import ApprovedModel
+from app_infra.settings import REPO_ROOT
+
+
+@pytest.mark.parametrize("stage", naming.STAGES)
+def test_schedule_rule_targets_the_stage_pipeline(aws, settings, stage):
+    config = load(stage)
+    model = ApprovedModel("arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1", "g", 1, "s3://b/m", "image")
+    spec = next(spec for spec in stacks.STACKS if spec.part == "batch-schedule")
+    parameters = {k: str(v) for k, v in spec.parameters(stacks.StageContext(settings, stage, config, model)).items()}
+    template = (REPO_ROOT / spec.template).read_text(encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        deploy.deploy_stack(aws.client("cloudformation"), "schedule", template, parameters, settings.tags(stage))
+    events = aws.client("events")
+    rule = events.describe_rule(Name=parameters["RuleName"])
+    assert rule["ScheduleExpression"] == config["batch"]["schedule"]
+    target = events.list_targets_by_rule(Rule=parameters["RuleName"])["Targets"][0]
+    pipeline = naming.pipeline(settings.project_name, settings.project_id, f"batch-inference-{stage}").lower()
+    assert target["Arn"].endswith(f":pipeline/{pipeline}")
+    assert target["RoleArn"].endswith(f"role/{parameters['RoleName']}")
+    assert target["SageMakerPipelineParameters"]["PipelineParameterList"] == [
+        {"Name": "TriggeredBy", "Value": "schedule"}
+    ]

@@ -1,0 +1,212 @@
+"""The local endpoint follows the framework container and the SageMaker runtime contracts."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import tarfile
+import threading
+from pathlib import Path
+
+import boto3
+import pandas as pd
+import pytest
+from botocore.exceptions import ClientError
+
+from app_infra.errors import DeployError
+from app_infra.local_endpoint.server import ModelContainer, RunningEndpoint, extract_bundle
+
+ENDPOINT = "local-test-endpoint"
+JSON = "application/json"
+CSV = "text/csv"
+
+
+@pytest.fixture(scope="module")
+def endpoint(sample_bundle):
+    with RunningEndpoint(sample_bundle.model_data, ENDPOINT) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def features(sample_bundle) -> pd.DataFrame:
+    frame = pd.read_csv(sample_bundle.test_data)
+    return frame.drop(columns=[c for c in ("id", "progression", "high_progression") if c in frame])
+
+
+def _post(endpoint, path: str, body: bytes, headers: dict) -> tuple[int, bytes, dict]:
+    host, port = endpoint.server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=10)
+    connection.request("POST", path, body=body, headers=headers)
+    response = connection.getresponse()
+    payload = response.read()
+    connection.close()
+    return response.status, payload, {key.lower(): value for key, value in response.getheaders()}
+
+
+def _runtime(endpoint):
+    return boto3.client("sagemaker-runtime", endpoint_url=endpoint.url, region_name="us-east-1")
+
+
+def test_ping_answers_200(endpoint):
+    host, port = endpoint.server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=5)
+    connection.request("GET", "/ping")
+    assert connection.getresponse().status == 200
+
+
+def test_invocations_with_csv_and_json(endpoint, features):
+    rows = features.head(3)
+    status, body, headers = _post(endpoint, "/invocations", rows.to_csv(index=False, header=False).encode(), {
+        "Content-Type": CSV,
+        "Accept": JSON,
+    })  # fmt: skip
+    assert status == 200 and headers["content-type"] == JSON
+    from_csv = json.loads(body)["predictions"]
+    payload = json.dumps({"instances": json.loads(rows.to_json(orient="records"))}).encode()
+    status, body, _ = _post(endpoint, "/invocations", payload, {"Content-Type": JSON, "Accept": JSON})
+    assert status == 200
+    assert json.loads(body)["predictions"] == from_csv
+    assert len(from_csv) == 3
+
+
+def test_missing_content_type_and_any_accept_mean_json(endpoint, features):
+    payload = json.dumps({"instances": json.loads(features.head(1).to_json(orient="records"))}).encode()
+    status, body, headers = _post(endpoint, "/invocations", payload, {"Accept": "*/*"})
+    assert status == 200 and headers["content-type"] == JSON
+    assert len(json.loads(body)["predictions"]) == 1
+
+
+def test_csv_accept_gets_csv(endpoint, features):
+    body = features.head(2).to_csv(index=False, header=False).encode()
+    status, payload, headers = _post(endpoint, "/invocations", body, {"Content-Type": CSV, "Accept": CSV})
+    assert status == 200 and headers["content-type"] == CSV
+    assert len(payload.decode().strip().splitlines()) == 2
+
+
+def test_a_handler_error_is_a_500_from_the_container(endpoint):
+    status, body, _ = _post(endpoint, "/invocations", b"{broken", {"Content-Type": JSON})
+    assert status == 500
+    assert json.loads(body)["error"] == "ValueError"
+
+
+def test_runtime_api_works_through_boto3(endpoint, features):
+    response = _runtime(endpoint).invoke_endpoint(
+        EndpointName=ENDPOINT, Body=features.head(2).to_csv(index=False), ContentType=CSV, Accept=JSON
+    )
+    assert response["ContentType"] == JSON
+    assert response["InvokedProductionVariant"] == "AllTraffic"
+    assert len(json.loads(response["Body"].read())["predictions"]) == 2
+
+
+def test_runtime_api_reports_model_errors_like_sagemaker(endpoint):
+    with pytest.raises(ClientError) as raised:
+        _runtime(endpoint).invoke_endpoint(EndpointName=ENDPOINT, Body=b"{broken", ContentType=JSON)
+    error = raised.value.response
+    assert error["Error"]["Code"] == "ModelError"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 424
+    assert error["OriginalStatusCode"] == 500
+    assert "malformed JSON" in error["OriginalMessage"]
+
+
+def test_runtime_api_refuses_an_unknown_endpoint(endpoint):
+    with pytest.raises(ClientError) as raised:
+        _runtime(endpoint).invoke_endpoint(EndpointName="another-endpoint", Body=b"{}", ContentType=JSON)
+    assert raised.value.response["Error"]["Code"] == "ValidationError"
+    assert "another-endpoint" in raised.value.response["Error"]["Message"]
+
+
+def test_concurrent_clients_all_get_answers(endpoint, features):
+    body = features.head(1).to_csv(index=False, header=False).encode()
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        for _ in range(5):
+            status, _, _ = _post(endpoint, "/invocations", body, {"Content-Type": CSV})
+            with lock:
+                statuses.append(status)
+
+    threads = [threading.Thread(target=client) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 80
+
+
+def _bundle(tmp_path: Path, files: dict[str, str]) -> Path:
+    root = tmp_path / "bundle"
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(root.rglob("*")):
+            tar.add(path, arcname=str(path.relative_to(root)), recursive=False)
+    return archive
+
+
+# A handler shaped like the build/train repository's: a dataclass, a helper package next to it,
+# and (body, content type) returned by output_fn.
+DATACLASS_HANDLER = """
+import json
+from dataclasses import dataclass
+
+from helpers.scale import factor
+
+
+@dataclass(frozen=True)
+class Records:
+    values: list
+
+
+def model_fn(model_dir):
+    with open(f"{model_dir}/weights.json") as handle:
+        return json.load(handle)
+
+
+def input_fn(body, content_type):
+    return Records([float(value) for value in body.split(",")])
+
+
+def predict_fn(data, model):
+    return [value * model["weight"] * factor() for value in data.values]
+
+
+def output_fn(prediction, accept):
+    return json.dumps({"predictions": prediction}), "application/json"
+"""
+
+
+def test_handlers_with_dataclasses_and_neighbour_packages_are_served(tmp_path):
+    archive = _bundle(
+        tmp_path,
+        {
+            "weights.json": '{"weight": 2}',
+            "code/inference.py": DATACLASS_HANDLER,
+            "code/helpers/__init__.py": "",
+            "code/helpers/scale.py": "def factor():\n    return 10\n",
+        },
+    )
+    with RunningEndpoint(archive, "custom") as running:
+        response = _runtime(running).invoke_endpoint(EndpointName="custom", Body=b"1,2", ContentType=CSV)
+        assert json.loads(response["Body"].read()) == {"predictions": [20.0, 40.0]}
+
+
+def test_a_bundle_without_a_serving_handler_is_refused(tmp_path):
+    archive = _bundle(tmp_path, {"metadata.json": "{}"})
+    with pytest.raises(DeployError, match="code/inference.py"):
+        ModelContainer(extract_bundle(archive, tmp_path / "extracted"))
+
+
+def test_a_handler_missing_a_serving_function_is_refused(tmp_path):
+    archive = _bundle(tmp_path, {"code/inference.py": "def model_fn(model_dir):\n    return None\n"})
+    with pytest.raises(DeployError, match="input_fn"):
+        ModelContainer(extract_bundle(archive, tmp_path / "extracted"))
+
+
+def test_a_file_that_is_not_a_bundle_is_refused(tmp_path):
+    broken = tmp_path / "model.tar.gz"
+    broken.write_bytes(b"plain text")
+    with pytest.raises(DeployError, match="not a readable"):
+        extract_bundle(broken, tmp_path / "out")

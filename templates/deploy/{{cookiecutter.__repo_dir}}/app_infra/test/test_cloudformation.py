@@ -1,0 +1,196 @@
+"""Every CloudFormation template: cfn-lint clean, secure by default, and in step with stacks.py."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import cfn_yaml
+
+from app_infra import inference_config, stacks
+from app_infra.model_registry import ApprovedModel
+from app_infra.settings import REPO_ROOT
+
+TEMPLATES = sorted((REPO_ROOT / "app_infra").glob("*/*.yaml"))
+
+
+def _load(path: Path) -> dict[str, Any]:
+    return cfn_yaml.load(str(path))
+
+
+def _resources(kind: str) -> list[tuple[Path, str, dict]]:
+    found = []
+    for path in TEMPLATES:
+        for name, resource in _load(path).get("Resources", {}).items():
+            if resource["Type"] == kind:
+                found.append((path, name, resource.get("Properties", {})))
+    return found
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(document: dict) -> list[dict]:
+    statements = []
+    for statement in _as_list(document.get("Statement", [])):
+        # Conditional statements: `!If [condition, statement, AWS::NoValue]`.
+        if isinstance(statement, dict) and "Fn::If" in statement:
+            statements += [
+                branch for branch in statement["Fn::If"][1:] if isinstance(branch, dict) and "Effect" in branch
+            ]
+        else:
+            statements.append(statement)
+    return statements
+
+
+def _policy_documents() -> list[tuple[str, dict]]:
+    documents = []
+    for path, name, properties in _resources("AWS::IAM::Role"):
+        for policy in properties.get("Policies", []):
+            documents.append((f"{path.name}:{name}", policy["PolicyDocument"]))
+    for path, name, properties in _resources("AWS::IAM::Policy"):
+        documents.append((f"{path.name}:{name}", properties["PolicyDocument"]))
+    return documents
+
+
+def test_templates_are_found():
+    assert TEMPLATES, "no CloudFormation templates under app_infra/"
+
+
+@pytest.mark.slow
+def test_cfn_lint_reports_no_errors():
+    result = subprocess.run(
+        [sys.executable, "-m", "cfnlint", *map(str, TEMPLATES)], capture_output=True, text=True, check=False
+    )
+    # Exit codes: 2 = errors, 4 = warnings, 8 = informational; errors fail, warnings are shown.
+    assert result.returncode & 2 == 0, result.stdout + result.stderr
+
+
+def test_no_statement_allows_every_action_on_every_resource():
+    for where, document in _policy_documents():
+        for statement in _statements(document):
+            actions, resources = _as_list(statement.get("Action", [])), _as_list(statement.get("Resource", []))
+            wildcard_action = any(action == "*" or str(action).endswith(":*") for action in actions)
+            assert not (wildcard_action and "*" in resources), f"{where}: {statement}"
+
+
+def test_roles_only_grant_named_actions():
+    for where, document in _policy_documents():
+        for statement in _statements(document):
+            for action in _as_list(statement["Action"]):
+                assert "*" not in action, f"{where}: wildcard action {action}"
+
+
+def test_role_statements_on_every_resource_are_the_unscoped_apis_only():
+    # These APIs have no resource-level permissions; everything else names its resources.
+    unscoped = {
+        "ecr:GetAuthorizationToken",
+        "cloudwatch:PutMetricData",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }
+    for where, document in _policy_documents():
+        for statement in _statements(document):
+            if "*" in _as_list(statement["Resource"]):
+                assert set(_as_list(statement["Action"])) <= unscoped, f"{where}: {statement}"
+
+
+def test_every_bucket_is_kms_encrypted_private_and_tls_only():
+    buckets = _resources("AWS::S3::Bucket")
+    policies = {
+        properties["Bucket"]["Ref"]: properties["PolicyDocument"]
+        for _, _, properties in _resources("AWS::S3::BucketPolicy")
+    }
+    for path, name, properties in buckets:
+        encryption = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms", name
+        assert "KMSMasterKeyID" in encryption["ServerSideEncryptionByDefault"], name
+        assert all(properties["PublicAccessBlockConfiguration"].values()), name
+        assert len(properties["PublicAccessBlockConfiguration"]) == 4, name
+        denies = [
+            statement
+            for statement in _statements(policies[name])
+            if statement["Effect"] == "Deny" and statement["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+        ]
+        assert denies, f"{path.name}:{name} has no TLS-only bucket policy"
+
+
+def test_kms_keys_rotate():
+    for path, name, properties in _resources("AWS::KMS::Key"):
+        assert properties["EnableKeyRotation"] is True, f"{path.name}:{name}"
+
+
+def test_data_capture_and_endpoint_storage_are_encrypted():
+    for _, name, properties in _resources("AWS::SageMaker::EndpointConfig"):
+        assert properties["DataCaptureConfig"]["KmsKeyId"], name
+        assert properties["KmsKeyId"], name
+
+
+def test_log_groups_are_encrypted_and_expire():
+    for _, name, properties in _resources("AWS::Logs::LogGroup"):
+        assert properties["KmsKeyId"] and properties["RetentionInDays"], name
+
+
+def test_endpoint_rolls_back_on_its_alarms():
+    for _, _, properties in _resources("AWS::SageMaker::Endpoint"):
+        alarms = properties["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+        assert {alarm["AlarmName"]["Ref"] for alarm in alarms} == {"ErrorsAlarm", "LatencyAlarm"}
+
+
+# A configuration with every section, so every stack's parameters can be rendered.
+COMPLETE_CONFIG = {
+    "stage": "staging",
+    "realtime": {
+        "instance_type": "ml.m5.large",
+        "initial_instance_count": 2,
+        "autoscaling": {"min_capacity": 2, "max_capacity": 4, "target_invocations_per_instance": 100},
+        "data_capture": {"enabled": True, "sampling_percentage": 50},
+        "deployment": {
+            "strategy": "linear",
+            "linear_step_percent": 25,
+            "wait_interval_seconds": 60,
+            "maximum_execution_timeout_seconds": 1800,
+        },
+        "alarms": {"invocation_5xx_errors_threshold": 1, "model_latency_p99_ms": 250},
+    },
+    "api": {
+        "auth": "api_key",
+        "throttling_rate_limit": 10,
+        "throttling_burst_limit": 20,
+        "max_payload_bytes": 100000,
+        "max_records": 50,
+    },
+    "batch": {
+        "instance_type": "ml.m5.large",
+        "instance_count": 1,
+        "processing_instance_type": "ml.m5.large",
+        "schedule": "rate(1 day)",
+        "input_prefix": "in/",
+        "output_prefix": "out/",
+    },
+}
+
+
+def test_the_complete_configuration_is_valid():
+    inference_config.validate(COMPLETE_CONFIG, "staging")
+
+
+@pytest.mark.parametrize("spec", stacks.STACKS, ids=lambda spec: spec.part)
+def test_rendered_parameters_match_the_template(spec, settings):
+    if not spec.template_path.is_file():
+        pytest.skip(f"{spec.template} is not part of this repository")
+    declared = _load(spec.template_path)["Parameters"]
+    model = ApprovedModel("arn:aws:sagemaker:us-east-1:111111111111:model-package/g/1", "g", 1, "s3://b/m.tar.gz", "i")
+    rendered = set(spec.parameters(stacks.StageContext(settings, "staging", COMPLETE_CONFIG, model)))
+    required = {name for name, parameter in declared.items() if "Default" not in parameter}
+    assert rendered <= set(declared), f"{spec.template} lacks {rendered - set(declared)}"
+    assert required <= rendered, f"stacks.py does not set {required - rendered}"
+
+
+def test_model_approval_parameters_match_the_template(settings):
+    declared = set(_load(REPO_ROOT / stacks.MODEL_APPROVAL_TEMPLATE)["Parameters"])
+    assert set(stacks.model_approval_parameters(settings, "pipeline")) == declared

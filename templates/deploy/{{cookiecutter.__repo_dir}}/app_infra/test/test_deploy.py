@@ -1,0 +1,113 @@
+"""The deploy step creates each stage's stacks in moto's CloudFormation, for the types moto creates.
+
+moto 5.2.5 creates, of the types these templates use: KMS keys and aliases, S3 buckets, IAM roles
+and policies, SageMaker models, endpoint configs and endpoints, Lambda functions and permissions,
+API Gateway REST APIs, resources, methods and deployments, EventBridge rules and log groups. It
+skips (with a warning) bucket policies, CloudWatch alarms, autoscaling targets and policies, and
+the other API Gateway types; the template tests check those.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+
+from app_infra import deploy, naming
+from app_infra.inference_config import load
+
+
+def _deploy(settings, stage, build_dir, aws):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Tried to parse")
+        return deploy.deploy_stage(settings, stage, build_dir, aws)
+
+
+def _stack_status(aws, name: str) -> str:
+    return aws.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+
+
+@pytest.fixture(autouse=True)
+def one_account(monkeypatch):
+    """moto runs one account: a multi-account stage deploys there instead of assuming its role."""
+    monkeypatch.setattr(deploy, "stage_session", lambda settings, stage, config, base: base)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", naming.STAGES)
+def test_every_stack_of_the_stage_is_created(built, stage):
+    aws, settings, build_dir = built.session, built.settings, built.build_dir
+    config = load(stage)
+    outputs = _deploy(settings, stage, build_dir, aws)
+    manifest = built.manifest
+    for entry in manifest["stages"][stage]:
+        assert _stack_status(aws, entry["stack_name"]) == "CREATE_COMPLETE"
+        tags = aws.client("cloudformation").describe_stacks(StackName=entry["stack_name"])["Stacks"][0]["Tags"]
+        assert {"Key": "sagemaker:deployment-stage", "Value": stage} in tags
+    if "realtime" in config:
+        _check_endpoint(aws, settings, stage, outputs["endpoint"])
+    if "api" in config:
+        _check_api(aws, settings, stage, config)
+    if "batch" in config:
+        _check_batch(aws, settings, stage)
+
+
+def _check_endpoint(aws, settings, stage, outputs):
+    sagemaker = aws.client("sagemaker")
+    endpoint = sagemaker.describe_endpoint(EndpointName=outputs["EndpointName"])
+    endpoint_config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    capture = endpoint_config["DataCaptureConfig"]
+    assert capture["KmsKeyId"] == outputs["DataKeyArn"]
+    assert capture["DestinationS3Uri"].startswith(
+        f"s3://{naming.stage_bucket(settings.project_id, stage, 'datacapture')}"
+    )
+    variant = endpoint_config["ProductionVariants"][0]
+    assert variant["InstanceType"] == load(stage)["realtime"]["instance_type"]
+    model = sagemaker.describe_model(ModelName=variant["ModelName"])
+    assert model["ExecutionRoleArn"].endswith(f"role/{naming.iam_role(settings.project_id, f'{stage}-endpoint')}")
+    encryption = aws.client("s3").get_bucket_encryption(Bucket=outputs["DataCaptureBucketName"])
+    rule = encryption["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+
+
+def _check_api(aws, settings, stage, config):
+    function = aws.client("lambda").get_function(
+        FunctionName=naming.lambda_function(settings.project_id, f"{stage}-invoke")
+    )
+    environment = function["Configuration"]["Environment"]["Variables"]
+    assert environment["ENDPOINT_NAME"] == settings.endpoint_name(stage)
+    assert int(environment["MAX_RECORDS"]) == config["api"]["max_records"]
+    apis = aws.client("apigateway").get_rest_apis()["items"]
+    api = next(
+        item for item in apis if item["name"] == naming.rest_api(settings.project_name, settings.project_id, stage)
+    )
+    resources = aws.client("apigateway").get_resources(restApiId=api["id"])["items"]
+    predict = next(resource for resource in resources if resource.get("pathPart") == "predict")
+    method = predict["resourceMethods"]["POST"]
+    expected = "AWS_IAM" if config["api"]["auth"] == "iam" else "NONE"
+    assert method["authorizationType"] == expected
+
+
+def _check_batch(aws, settings, stage):
+    name = naming.pipeline(settings.project_name, settings.project_id, f"batch-inference-{stage}")
+    described = aws.client("sagemaker").describe_pipeline(PipelineName=name)
+    definition = json.loads(described["PipelineDefinition"])
+    parameters = {parameter["Name"]: parameter.get("DefaultValue") for parameter in definition["Parameters"]}
+    # The pipeline runs the model the batch stack created, in the stage's own bucket.
+    batch_stack = aws.client("cloudformation").describe_stacks(StackName=settings.stack_name(stage, "batch"))
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in batch_stack["Stacks"][0]["Outputs"]}
+    assert parameters["ModelName"] == outputs["ModelName"]
+    assert parameters["InputDataUri"].startswith(f"s3://{outputs['BatchBucketName']}/")
+    assert described["RoleArn"] == outputs["PipelineRoleArn"]
+    rule = aws.client("events").describe_rule(Name=naming.event_rule(settings.project_id, f"{stage}-batch-schedule"))
+    assert rule["ScheduleExpression"] == load(stage)["batch"]["schedule"]
+
+
+@pytest.mark.slow
+def test_deploying_the_same_build_again_keeps_the_stacks(built):
+    first = _deploy(built.settings, "staging", built.build_dir, built.session)
+    second = _deploy(built.settings, "staging", built.build_dir, built.session)
+    assert first == second
+    for entry in built.manifest["stages"]["staging"]:
+        assert _stack_status(built.session, entry["stack_name"]).endswith("_COMPLETE")
