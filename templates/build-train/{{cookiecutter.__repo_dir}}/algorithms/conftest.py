@@ -7,6 +7,7 @@ that breaks the next one fails here rather than in a pipeline run.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import tarfile
 from pathlib import Path
@@ -14,8 +15,13 @@ from types import ModuleType
 
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
 from shared_libraries import defaults, sample_data
+
+# The test data sets are tiny: one thread is faster, and OpenMP thread pools on a busy machine turn
+# milliseconds of boosting into seconds. Subprocesses inherit the variable; this process gets the limit below.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ALGORITHMS = Path(__file__).resolve().parent
 RAW_RECORDS = ALGORITHMS / "preprocessing" / "prepare_data" / "test" / "input" / "records.csv"
@@ -31,6 +37,12 @@ def load_step(relative: str) -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session", autouse=True)
+def single_threaded_numerics():
+    with threadpool_limits(limits=1):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -153,13 +154,15 @@ def test_bundle_serves_with_only_its_own_code(tmp_path, bundle_dir):
         "records = inference.input_fn(body, 'text/csv')\n"
         "print(inference.output_fn(inference.predict_fn(records, model), 'application/json')[0])\n"
     )
+    # Nothing but the bundle's code/ folder may provide shared_libraries.
+    without_pythonpath = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
     result = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         cwd=tmp_path,
         check=False,
-        env={"PATH": "/usr/bin"},
+        env=without_pythonpath,
     )
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)["predictions"]) == len(pd.read_csv(RECORDS))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -87,6 +88,12 @@ def test_problem_type_comes_from_the_argument(tmp_path, prepare_data, train_mode
     assert not (tmp_path / "m2").exists()
 
 
+def test_readme_lists_every_hyperparameter_with_its_default():
+    rows = re.findall(r"^\| `(\w+)` \| ([^|]+) \|", (STEP_DIR / "README.md").read_text(), flags=re.MULTILINE)
+    documented = {name: float(default) for name, default in rows}
+    assert documented == {parameter.name: float(parameter.default) for parameter in model.HYPERPARAMETERS}
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -140,12 +147,12 @@ def test_rejects_bad_channels_in_one_line(tmp_path, train_model, prepared_dir, c
 
 def test_runs_as_a_plain_script_with_sagemaker_environment(tmp_path, prepared_dir):
     environment = {
+        **os.environ,
         "SM_CHANNEL_TRAIN": str(prepared_dir / "train"),
         "SM_CHANNEL_VALIDATION": str(prepared_dir / "validation"),
         "SM_CHANNEL_PREPROCESSOR": str(prepared_dir / "preprocessor"),
         "SM_MODEL_DIR": str(tmp_path / "model"),
         "SM_OUTPUT_DATA_DIR": str(tmp_path / "output"),
-        "PATH": "/usr/bin:/bin",
     }
     result = subprocess.run(
         [sys.executable, str(STEP_DIR / "__main__.py")],
