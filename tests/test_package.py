@@ -1,0 +1,190 @@
+"""`make package`: every published variant baked and zipped reproducibly, products pointing at
+the release's keys, a manifest that tells the truth, and seed zips that are exactly fresh bakes."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from scripts import catalog, package, products
+from scripts.bake import bake
+from tests.test_servicecatalog_support import resolve
+
+VERSION = "1.0.0"
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory) -> Path:
+    return package.build_release(VERSION, tmp_path_factory.mktemp("dist"), report=lambda line: None)
+
+
+@pytest.fixture(scope="module")
+def manifest(release) -> dict:
+    return package.load_manifest(release)
+
+
+def artifacts_of(manifest: dict, kind: str) -> list[dict]:
+    return [record for record in manifest["artifacts"] if record["kind"] == kind]
+
+
+def unzip(path: Path) -> dict[str, tuple[bytes, int]]:
+    with zipfile.ZipFile(path) as archive:
+        return {info.filename: (archive.read(info), info.external_attr >> 16) for info in archive.infolist()}
+
+
+def test_release_holds_every_variant_function_and_product(release, manifest):
+    keys = {record["key"] for record in manifest["artifacts"]}
+    expected = {variant.seed_key(VERSION) for variant in catalog.all_variants()}
+    expected |= {product.template_key(VERSION) for product in catalog.products()}
+    expected.add(f"{VERSION}/functions/project-lifecycle.zip")
+    assert keys == expected
+    assert manifest["version"] == VERSION
+    for record in manifest["artifacts"]:
+        path = release.parent / record["key"]
+        assert package.sha256_of(path) == record["sha256"]
+        assert path.stat().st_size == record["size"]
+    on_disk = {path.relative_to(release.parent).as_posix() for path in release.rglob("*") if path.is_file()}
+    assert on_disk == keys | {f"{VERSION}/manifest.json"}
+
+
+def test_packaging_twice_gives_byte_identical_releases(release, tmp_path):
+    again = package.build_release(VERSION, tmp_path, report=lambda line: None)
+    assert (again / "manifest.json").read_bytes() == (release / "manifest.json").read_bytes()
+
+
+def test_zips_are_sorted_with_fixed_times_and_permissions(manifest, release):
+    for record in [*artifacts_of(manifest, "seed"), *artifacts_of(manifest, "function")]:
+        with zipfile.ZipFile(release.parent / record["key"]) as archive:
+            infos = archive.infolist()
+        names = [info.filename for info in infos]
+        assert names == sorted(names)
+        assert {info.date_time for info in infos} == {package.ZIP_EPOCH}
+        assert {info.external_attr >> 16 for info in infos} <= {0o100644, 0o100755}
+        assert {info.compress_type for info in infos} == {zipfile.ZIP_STORED}
+        assert not [name for name in names if "__pycache__" in name or name.endswith("/")]
+
+
+@pytest.mark.parametrize("variant", catalog.all_variants(), ids=lambda variant: variant.name)
+def test_each_seed_zip_is_exactly_a_fresh_bake_of_its_answers(manifest, release, variant, tmp_path):
+    (record,) = [record for record in artifacts_of(manifest, "seed") if record["key"] == variant.seed_key(VERSION)]
+    assert record["answers"] == variant.answers and record["template"] == variant.template
+    fresh = bake(variant.template, tmp_path, variant.answers)
+    files = {
+        path.relative_to(fresh).as_posix(): (path.read_bytes(), stat.S_IMODE(path.stat().st_mode) & 0o111)
+        for path in package.repo_files(fresh)
+    }
+    zipped = {name: (data, mode & 0o111) for name, (data, mode) in unzip(release.parent / record["key"]).items()}
+    assert sorted(zipped) == sorted(files)
+    assert [name for name in files if zipped[name][0] != files[name][0]] == []
+    assert [name for name in files if bool(zipped[name][1]) != bool(files[name][1])] == []
+
+
+def test_the_function_zip_holds_the_function_and_the_naming_helper(manifest, release):
+    (record,) = artifacts_of(manifest, "function")
+    contents = unzip(release.parent / record["key"])
+    assert sorted(contents) == ["naming.py", "project_lifecycle.py"]
+    for name, source in package.FUNCTION_SOURCES.items():
+        assert contents[name][0] == source.read_bytes()
+
+
+def test_product_templates_are_the_composed_templates_of_the_version(manifest, release):
+    for product in catalog.products():
+        path = release.parent / product.template_key(VERSION)
+        assert path.read_text(encoding="utf-8") == products.render(product, VERSION)
+
+
+def seed_keys(template: dict) -> set[str]:
+    """Every seed key a product template can ask for, over all its Studio option values."""
+    options = {
+        name: spec["AllowedValues"]
+        for name, spec in template["Parameters"].items()
+        if name in {p for t in catalog.seed_templates() for p in catalog.studio_parameters(t).values()}
+    }
+    nodes = []
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::CodeCommit::Repository":
+            nodes.append(resource["Properties"]["Code"]["S3"]["Key"])
+        if resource["Type"] == "Custom::SeedRepository":
+            nodes.append(resource["Properties"]["SeedKey"])
+    keys = set()
+    for combination in itertools.product(*options.values()):
+        values = dict(zip(options, combination, strict=True))
+        keys |= {resolve(node, template, values) for node in nodes}
+    return keys
+
+
+def test_every_seed_key_a_product_can_ask_for_is_in_the_manifest(manifest, release):
+    packaged = {record["key"] for record in artifacts_of(manifest, "seed")}
+    asked = set()
+    for product in catalog.products():
+        template = products.load_cloudformation((release.parent / product.template_key(VERSION)).read_text())
+        keys = seed_keys(template)
+        assert keys and keys <= packaged, sorted(keys - packaged)
+        asked |= keys
+    assert asked == packaged, "every packaged seed is reachable from some product"
+
+
+def test_manifest_describes_each_product_for_publishing(manifest):
+    records = {record["product"]: record for record in artifacts_of(manifest, "product")}
+    for product in catalog.products():
+        assert records[product.key]["name"] == product.name
+        assert records[product.key]["description"] == product.description
+
+
+def test_a_bad_version_is_refused_in_one_line_and_writes_nothing(tmp_path, capsys):
+    assert package.main(["--version", "v1.0", "--dist", str(tmp_path / "dist")]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "ERROR: version 'v1.0' is not allowed: use MAJOR.MINOR.PATCH, e.g. 1.4.0 or 2.0.0-rc.1"
+    ]
+    assert not (tmp_path / "dist" / "v1.0").exists()
+
+
+def test_a_failure_midway_leaves_no_release_and_no_scratch(tmp_path, monkeypatch):
+    baked = []
+
+    def failing_bake(template, output_dir, answers):
+        baked.append(template)
+        if len(baked) == 3:
+            raise RuntimeError("disk full")
+        return bake(template, output_dir, answers)
+
+    monkeypatch.setattr(package, "bake", failing_bake)
+    with pytest.raises(RuntimeError, match="disk full"):
+        package.build_release(VERSION, tmp_path, report=lambda line: None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def covering_variants() -> list[catalog.Variant]:
+    """Fewest variants per template that together use every value of every varied option."""
+    chosen = []
+    for template in catalog.seed_templates():
+        variants = catalog.variants(template)
+        wanted = {(option, value) for variant in variants for option, value in variant.answers.items()
+                  if option in catalog.studio_parameters(template)}  # fmt: skip
+        while wanted:
+            best = max(variants, key=lambda variant: len(wanted & set(variant.answers.items())))
+            chosen.append(best)
+            wanted -= set(best.answers.items())
+    return chosen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", covering_variants(), ids=lambda variant: variant.name)
+def test_the_unzipped_seed_repository_passes_its_own_tests(manifest, release, variant, tmp_path):
+    with zipfile.ZipFile(release.parent / variant.seed_key(VERSION)) as archive:
+        archive.extractall(tmp_path)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout
+    json.loads((tmp_path / ".cruft.json").read_text())  # the record of where the repo came from
