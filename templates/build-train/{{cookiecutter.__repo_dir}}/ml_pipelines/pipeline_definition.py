@@ -118,7 +118,7 @@ def check_names(definition: Mapping[str, Any]) -> list[str]:
         ("parameter", [parameter.get("Name", "") for parameter in definition.get("Parameters", [])]),
     ):
         for name in names:
-            if not NAME.match(name):
+            if not NAME.fullmatch(name):
                 found.append(f"{kind} name {name!r} does not match {NAME.pattern}")
         for name in sorted({name for name in names if names.count(name) > 1}):
             found.append(f"{kind} name {name!r} is used more than once")

@@ -96,7 +96,8 @@ TUNING_STRATEGIES = ("Bayesian", "Random")
 CACHE_EXPIRY = "P30D"
 HYPERPARAMETER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
-# The definition is built offline: fake credentials, no role check, no telemetry (see _offline).
+# The definition is built offline: the session signs with dummy keys, the role is not checked
+# and telemetry is not sent (see _offline and _offline_session).
 OFFLINE_ENVIRONMENT = {"SAGEMAKER_VALIDATE_ROLE": "false", "AWS_EC2_METADATA_DISABLED": "true"}
 # `import sagemaker.mlops` needs a region; a region is all it needs.
 os.environ.setdefault("AWS_DEFAULT_REGION", project_settings.REGION)

@@ -291,9 +291,12 @@ def test_training_runs_the_uploaded_source_dir_in_script_mode(definition, config
 
 
 def test_tuning_reads_the_objective_from_the_training_log(definition, config):
+    step = training_step(definition)
     if "tuning" not in config:
-        pytest.skip("this repository trains without tuning")
-    arguments = training_step(definition)["Arguments"]
+        assert (step["Name"], step["Type"]) == (pipeline.TRAIN_MODEL, "Training")
+        return
+    assert (step["Name"], step["Type"]) == (pipeline.TUNE_MODEL, "Tuning")
+    arguments = step["Arguments"]
     objective = arguments["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
     metric = config["tuning"]["objective_metric"]
     assert objective["MetricName"] == f"validation:{metric}"
