@@ -90,6 +90,14 @@ def test_transform_applies_the_stored_preprocessor_to_unlabelled_records(tmp_pat
     assert ids["id"].tolist() == records["id"].tolist()
 
 
+def test_data_without_ids_keeps_row_numbers_for_batch_prediction(tmp_path, prepare_data):
+    input_dir = labelled_dir(tmp_path, "regression", lambda frame: frame.drop(columns="id"))
+    assert run_fit(prepare_data, input_dir, tmp_path / "fitted", "regression", "--id-column", "") == 0
+    argv = ["--mode", "transform", "--input-dir", str(input_dir), "--output-dir", str(tmp_path / "out")]
+    assert prepare_data.main([*argv, "--preprocessor-dir", str(tmp_path / "fitted" / "preprocessor")]) == 0
+    assert pd.read_csv(tmp_path / "out" / "ids" / "ids.csv")["row"].tolist() == list(range(60))
+
+
 def test_transform_refuses_records_missing_a_feature(tmp_path, prepare_data, prepared_dir, capsys):
     (tmp_path / "data").mkdir()
     pd.read_csv(RECORDS).drop(columns="bmi").to_csv(tmp_path / "data" / "records.csv", index=False)
