@@ -63,9 +63,6 @@ PRUNE: dict[str, dict[tuple[str, str], list[str]]] = {
             "app_infra/lambda",
             "tests/integration_test/test_api.py",
         ],
-        ("multi_account", "no"): [
-            "app_infra/cross_account",
-        ],
     },
 }
 

@@ -2,6 +2,8 @@
 
     python -m app_infra.deploy --stage staging|prod [--build-dir build]
     python -m app_infra.deploy --trigger     # the model-approval rule, in the registry's account
+    python -m app_infra.deploy --stage prod --deploy-role --tooling-account-id 111122223333
+                                             # the stage's deploy role, by an administrator of its account
 
 With `account` in the stage's inference_config.json (multi-account projects) the step first
 assumes the stage's deploy role; otherwise it deploys with the credentials it runs with. A stack
@@ -13,8 +15,10 @@ outputs (role, bucket, model).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +136,8 @@ def deploy_stage(settings: Settings, stage: str, build_dir: Path, base_session: 
     manifest = _read_json(build_dir / "manifest.json")
     if stage not in manifest.get("stages", {}):
         raise DeployError(f"{build_dir / 'manifest.json'} has no stage {stage!r}")
+    # Files the build uploaded live under its build id, whatever BUILD_ID says now.
+    settings = dataclasses.replace(settings, build_id=manifest["build_id"])
     config = inference_config.load(stage)
     model = ApprovedModel(**_read_json(build_dir / "model_package.json"))
     session = stage_session(settings, stage, config, base_session)
@@ -158,19 +164,37 @@ def deploy_trigger(settings: Settings, session: Any, environ: dict[str, str]) ->
     return deploy_stack(session.client("cloudformation"), name, template, parameters, tags)
 
 
+def deploy_role(settings: Settings, stage: str, tooling_account_id: str, session: Any) -> dict[str, str]:
+    """Create or update a stage's deploy role in the account `session` belongs to."""
+    if not re.fullmatch(r"[0-9]{12}", tooling_account_id):
+        raise DeployError(f"--tooling-account-id {tooling_account_id!r} is not an AWS account id: use 12 digits")
+    template = (REPO_ROOT / stacks.DEPLOY_ROLE_TEMPLATE).read_text(encoding="utf-8")
+    parameters = stacks.deploy_role_parameters(settings, stage, tooling_account_id)
+    name = naming.stack(settings.project_name, settings.project_id, f"{stage}-deploy-role")
+    return deploy_stack(session.client("cloudformation"), name, template, parameters, settings.tags(stage))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Deploy a stage's stacks from the build output")
-    target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--stage", choices=naming.STAGES)
-    target.add_argument("--trigger", action="store_true", help="deploy the model-approval rule")
+    parser.add_argument("--stage", choices=naming.STAGES, help="deploy this stage's stacks")
+    parser.add_argument("--trigger", action="store_true", help="deploy the model-approval rule")
+    parser.add_argument(
+        "--deploy-role", action="store_true", help="create --stage's deploy role (in the stage account)"
+    )
+    parser.add_argument("--tooling-account-id", default="", help="with --deploy-role: who may assume it")
     parser.add_argument("--build-dir", type=Path, default=BUILD_DIR)
     args = parser.parse_args(argv)
+    if args.trigger == bool(args.stage):
+        parser.error("give either --stage or --trigger")
     settings = Settings.from_env()
     session = boto3.Session(region_name=settings.region)
     try:
         if args.trigger:
             outputs = deploy_trigger(settings, session, dict(os.environ))
             print(f"model-approval rule {outputs.get('RuleArn', '')} deployed")
+        elif args.deploy_role:
+            outputs = deploy_role(settings, args.stage, args.tooling_account_id, session)
+            print(f"deploy role {outputs['DeployRoleArn']} deployed")
         else:
             deploy_stage(settings, args.stage, args.build_dir, session)
     except (BotoCoreError, ClientError) as problem:

@@ -221,3 +221,19 @@ def model_approval_parameters(settings: Settings, pipeline: str) -> dict[str, st
         "RuleName": naming.event_rule(settings.project_id, "model-approved"),
         "RoleName": naming.iam_role(settings.project_id, "model-approved-trigger"),
     }
+
+
+DEPLOY_ROLE_TEMPLATE = "app_infra/deploy_role/deploy_role.yaml"
+DEPLOY_ROLE_PURPOSE = "cross-account-deploy"
+
+
+def deploy_role_parameters(settings: Settings, stage: str, tooling_account_id: str) -> dict[str, str]:
+    """Parameters of the role an administrator creates in a stage's own account."""
+    return {
+        "ProjectName": settings.project_name,
+        "ProjectId": settings.project_id,
+        "StageName": stage,
+        "ToolingAccountId": tooling_account_id,
+        "ArtifactBucketName": settings.artifact_bucket,
+        "RoleName": naming.iam_role(settings.project_id, DEPLOY_ROLE_PURPOSE),
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -85,18 +86,29 @@ def test_roles_only_grant_named_actions():
                 assert "*" not in action, f"{where}: wildcard action {action}"
 
 
+# APIs without resource-level permissions (see the Service Authorization Reference): the only
+# ones a statement may grant on every resource.
+UNSCOPED_APIS = {
+    "ecr:GetAuthorizationToken",
+    "cloudwatch:PutMetricData",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "kms:CreateKey",
+    "kms:ListAliases",
+    "application-autoscaling:RegisterScalableTarget",
+    "application-autoscaling:DeregisterScalableTarget",
+    "application-autoscaling:DescribeScalableTargets",
+    "application-autoscaling:PutScalingPolicy",
+    "application-autoscaling:DeleteScalingPolicy",
+    "application-autoscaling:DescribeScalingPolicies",
+}
+
+
 def test_role_statements_on_every_resource_are_the_unscoped_apis_only():
-    # These APIs have no resource-level permissions; everything else names its resources.
-    unscoped = {
-        "ecr:GetAuthorizationToken",
-        "cloudwatch:PutMetricData",
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
-    }
     for where, document in _policy_documents():
         for statement in _statements(document):
             if "*" in _as_list(statement["Resource"]):
-                assert set(_as_list(statement["Action"])) <= unscoped, f"{where}: {statement}"
+                assert set(_as_list(statement["Action"])) <= UNSCOPED_APIS, f"{where}: {statement}"
 
 
 def test_every_bucket_is_kms_encrypted_private_and_tls_only():
@@ -185,12 +197,49 @@ def test_rendered_parameters_match_the_template(spec, settings):
         pytest.skip(f"{spec.template} is not part of this repository")
     declared = _load(spec.template_path)["Parameters"]
     model = ApprovedModel("arn:aws:sagemaker:us-east-1:111111111111:model-package/g/1", "g", 1, "s3://b/m.tar.gz", "i")
-    rendered = set(spec.parameters(stacks.StageContext(settings, "staging", COMPLETE_CONFIG, model)))
+    rendered = spec.parameters(stacks.StageContext(settings, "staging", COMPLETE_CONFIG, model))
     required = {name for name, parameter in declared.items() if "Default" not in parameter}
-    assert rendered <= set(declared), f"{spec.template} lacks {rendered - set(declared)}"
-    assert required <= rendered, f"stacks.py does not set {required - rendered}"
+    assert set(rendered) <= set(declared), f"{spec.template} lacks {set(rendered) - set(declared)}"
+    assert required <= set(rendered), f"stacks.py does not set {required - set(rendered)}"
+
+
+@pytest.mark.parametrize("spec", stacks.STACKS, ids=lambda spec: spec.part)
+@pytest.mark.parametrize("stage", ["staging", "prod"])
+def test_rendered_values_meet_the_template_constraints(spec, stage, settings):
+    """CloudFormation would refuse a value outside AllowedPattern, AllowedValues or the bounds."""
+    if not spec.template_path.is_file():
+        pytest.skip(f"{spec.template} is not part of this repository")
+    declared = _load(spec.template_path)["Parameters"]
+    model = ApprovedModel("arn:aws:sagemaker:us-east-1:111111111111:model-package/g/1", "g", 1, "s3://b/m.tar.gz", "i")
+    config = {**COMPLETE_CONFIG, "stage": stage}
+    context = stacks.StageContext(settings, stage, config, model, ["age", "sex"], "project/deploy/x/lambda.zip")
+    for name, value in stacks.template_configuration(context, spec)["Parameters"].items():
+        _check_constraints(f"{spec.template}:{name}", declared[name], value)
+
+
+def _check_constraints(where: str, parameter: dict, value: str) -> None:
+    if "AllowedPattern" in parameter:
+        assert re.fullmatch(parameter["AllowedPattern"], value), f"{where}: {value!r} !~ {parameter['AllowedPattern']}"
+    if "AllowedValues" in parameter:
+        assert value in [str(allowed) for allowed in parameter["AllowedValues"]], f"{where}: {value!r}"
+    if parameter["Type"] == "Number":
+        number = float(value)
+        assert number >= float(parameter.get("MinValue", number)), f"{where}: {value} below MinValue"
+        assert number <= float(parameter.get("MaxValue", number)), f"{where}: {value} above MaxValue"
 
 
 def test_model_approval_parameters_match_the_template(settings):
-    declared = set(_load(REPO_ROOT / stacks.MODEL_APPROVAL_TEMPLATE)["Parameters"])
-    assert set(stacks.model_approval_parameters(settings, "pipeline")) == declared
+    declared = _load(REPO_ROOT / stacks.MODEL_APPROVAL_TEMPLATE)["Parameters"]
+    rendered = stacks.model_approval_parameters(settings, "sagemaker-pipeline")
+    assert set(rendered) == set(declared)
+    for name, value in rendered.items():
+        _check_constraints(name, declared[name], value)
+
+
+@pytest.mark.parametrize("stage", ["staging", "prod"])
+def test_deploy_role_parameters_match_the_template(settings, stage):
+    declared = _load(REPO_ROOT / stacks.DEPLOY_ROLE_TEMPLATE)["Parameters"]
+    rendered = stacks.deploy_role_parameters(settings, stage, "111122223333")
+    assert set(rendered) == set(declared)
+    for name, value in rendered.items():
+        _check_constraints(name, declared[name], value)

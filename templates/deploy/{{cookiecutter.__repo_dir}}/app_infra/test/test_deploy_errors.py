@@ -29,3 +29,18 @@ def test_the_model_approval_rule_is_deployed(aws, settings):
     assert outputs["RuleArn"] == rule["Arn"]
     targets = aws.client("events").list_targets_by_rule(Rule=rule["Name"])["Targets"]
     assert targets[0]["Arn"].endswith(":sagemaker-pipeline-x")
+
+
+def test_the_deploy_role_is_created_with_its_stage_scoped_policy(aws, settings):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outputs = deploy.deploy_role(settings, "prod", "111122223333", aws)
+    role_name = naming.iam_role(settings.project_id, "cross-account-deploy")
+    assert outputs["DeployRoleArn"].endswith(f"role/{role_name}")
+    trust = aws.client("iam").get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"]["AWS"] == "arn:aws:iam::111122223333:root"
+
+
+def test_the_deploy_role_needs_a_tooling_account_id(aws, settings):
+    with pytest.raises(DeployError, match="12 digits"):
+        deploy.deploy_role(settings, "prod", "not-an-account", aws)

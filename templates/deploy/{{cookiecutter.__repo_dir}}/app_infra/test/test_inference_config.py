@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app_infra import inference_config, naming
+from app_infra import inference_config, naming, stacks
 from app_infra.errors import DeployError, run_cli
 from app_infra.settings import CONFIG_DIR
 
@@ -140,3 +140,12 @@ def test_command_line_prints_one_line_and_exits_1(capsys):
 def test_command_line_validates_every_stage(capsys):
     assert run_cli(inference_config.main) == 0
     assert capsys.readouterr().out.count("valid") == len(naming.STAGES)
+
+
+@pytest.mark.parametrize("stage", naming.STAGES)
+def test_a_stage_account_is_entered_through_the_role_deploy_role_yaml_creates(stage, settings):
+    config = inference_config.load(stage)
+    if "account" not in config:
+        pytest.skip("staging and prod share the pipeline's account")
+    role = naming.iam_role(settings.project_id, stacks.DEPLOY_ROLE_PURPOSE)
+    assert config["account"]["deploy_role_arn"] == f"arn:aws:iam::{config['account']['id']}:role/{role}"

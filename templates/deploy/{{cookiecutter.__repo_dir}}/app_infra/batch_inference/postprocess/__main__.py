@@ -43,7 +43,7 @@ def read_predictions(transform_dir: Path) -> pd.DataFrame:
         try:
             records = json.loads(path.read_text(encoding="utf-8"))["predictions"]
         except (json.JSONDecodeError, KeyError, TypeError):
-            raise PostprocessError(f"{path.name} is not a {{'predictions': [...]}} JSON document") from None
+            raise PostprocessError(f"{path.name} is not a JSON document with a predictions list") from None
         frames.append(pd.DataFrame.from_records(records))
     return pd.concat(frames, ignore_index=True)
 
