@@ -162,22 +162,15 @@ def test_a_failure_midway_leaves_no_release_and_no_scratch(tmp_path, monkeypatch
     assert list(tmp_path.iterdir()) == []
 
 
-def covering_variants() -> list[catalog.Variant]:
-    """Fewest variants per template that together use every value of every varied option."""
-    chosen = []
-    for template in catalog.seed_templates():
-        variants = catalog.variants(template)
-        wanted = {(option, value) for variant in variants for option, value in variant.answers.items()
-                  if option in catalog.studio_parameters(template)}  # fmt: skip
-        while wanted:
-            best = max(variants, key=lambda variant: len(wanted & set(variant.answers.items())))
-            chosen.append(best)
-            wanted -= set(best.answers.items())
-    return chosen
+def one_variant_per_template() -> list[catalog.Variant]:
+    """The repo's own tests of every option combination run in the bake tests, and every zip is
+    compared byte for byte with a fresh bake above; what is left to show is that an unzipped
+    archive is a working repository, which one variant per template does."""
+    return [catalog.variants(template)[0] for template in catalog.seed_templates()]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", covering_variants(), ids=lambda variant: variant.name)
+@pytest.mark.parametrize("variant", one_variant_per_template(), ids=lambda variant: variant.name)
 def test_the_unzipped_seed_repository_passes_its_own_tests(manifest, release, variant, tmp_path):
     with zipfile.ZipFile(release.parent / variant.seed_key(VERSION)) as archive:
         archive.extractall(tmp_path)
