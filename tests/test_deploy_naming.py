@@ -1,0 +1,76 @@
+"""Name builders the deploy template added to hooks/naming.py, at the worst case (32-character
+project name, 20-character id) and against each service's rules."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from hooks import naming
+
+NAME = "A" + "b" * 30 + "9"  # 32 characters; project names may hold upper case
+ID = "p-" + "a1" * 9  # 20 characters
+ROLE = re.compile(r"^[\w+=,.@-]{1,64}$")
+ALIAS = re.compile(r"^alias/[a-zA-Z0-9/_-]+$")
+# Purposes the deploy repository uses (app_infra/stacks.py).
+STAGE_ROLES = ("endpoint", "invoke", "batch-pipeline", "batch-schedule")
+STAGE_BUCKETS = ("datacapture", "batch")
+STAGE_KEYS = ("endpoint", "invoke", "api-logs", "batch")
+
+
+@pytest.mark.parametrize("stage", naming.STAGES)
+def test_stage_names_fit_at_the_worst_case(stage):
+    for purpose in STAGE_ROLES:
+        role = naming.iam_role(ID, f"{stage}-{purpose}")
+        assert ROLE.match(role) and role.startswith("sagemaker-")
+    for purpose in STAGE_BUCKETS:
+        bucket = naming.stage_bucket(ID, stage, purpose)
+        assert naming.BUCKET_NAME.match(bucket) and bucket.startswith("sagemaker-")
+    for purpose in STAGE_KEYS:
+        assert ALIAS.match(naming.kms_alias(ID, stage, purpose))
+    for metric in ("invocation-5xx", "model-latency-p99"):
+        assert len(naming.alarm(NAME, ID, stage, metric)) <= naming.LIMITS["alarm"]
+    assert len(naming.rest_api(NAME, ID, stage)) <= naming.LIMITS["api"]
+    assert len(naming.lambda_function(ID, f"{stage}-invoke")) <= naming.LIMITS["lambda_function"]
+    assert len(naming.event_rule(ID, f"{stage}-batch-schedule")) <= naming.LIMITS["event_rule"]
+    assert len(naming.pipeline(NAME, ID, f"batch-inference-{stage}")) <= naming.LIMITS["pipeline"]
+    for part in ("endpoint", "lambda", "api", "batch", "batch-schedule", "deploy-role"):
+        assert len(naming.stack(NAME, ID, f"{stage}-{part}")) <= naming.LIMITS["cloudformation_stack"]
+    assert naming.SAGEMAKER_NAME.match(naming.endpoint(NAME, ID, stage))
+
+
+def test_cross_account_names_fit():
+    assert ROLE.match(naming.iam_role(ID, "cross-account-deploy"))
+    assert ROLE.match(naming.iam_role(ID, "model-approved-trigger"))
+    assert len(naming.event_rule(ID, "model-approved")) <= naming.LIMITS["event_rule"]
+
+
+def test_buckets_are_lower_case_even_for_upper_case_ids():
+    assert naming.stage_bucket("P-ABC", "prod", "batch") == "sagemaker-p-abc-prod-batch"
+
+
+def test_log_groups_follow_the_service_convention():
+    function = naming.lambda_function(ID, "staging-invoke")
+    assert naming.log_group("lambda", function) == f"/aws/lambda/{function}"
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: naming.stage_bucket(ID, "dev", "batch"),
+        lambda: naming.alarm(NAME, ID, "qa", "x"),
+        lambda: naming.rest_api(NAME, ID, "test"),
+        lambda: naming.kms_alias(ID, "production", "x"),
+    ],
+)
+def test_unknown_stages_are_refused(build):
+    with pytest.raises(ValueError, match="stage"):
+        build()
+
+
+def test_a_name_over_its_limit_is_refused():
+    with pytest.raises(naming.NameTooLongError):
+        naming.iam_role(ID, "x" * 40)
+    with pytest.raises(naming.NameTooLongError):
+        naming.stage_bucket(ID, "staging", "y" * 40)
