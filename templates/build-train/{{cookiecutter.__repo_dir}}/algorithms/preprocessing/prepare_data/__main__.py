@@ -66,7 +66,9 @@ def fit(args: argparse.Namespace) -> None:
     )
     # Everything is computed before the first write, so bad data leaves no partial output behind.
     processed = {name: _labelled(preprocessor, part, labels) for name, part in splits._asdict().items()}
-    baseline = processed["train"].drop(columns=args.target_column)
+    # Model Monitor compares this baseline with what an endpoint or a batch job receives: raw
+    # records, before preprocessing. So the baseline is the raw training features.
+    baseline = splits.train[preprocessor.raw_feature_columns]
     for name, part in processed.items():
         write_csv(part, args.output_dir / name / f"{name}.csv")
     write_csv(baseline, args.output_dir / "baseline" / "baseline.csv")
