@@ -181,3 +181,34 @@ def test_the_unzipped_seed_repository_passes_its_own_tests(manifest, release, va
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
     json.loads((tmp_path / ".cruft.json").read_text())  # the record of where the repo came from
+
+
+# CodeBuild projects -> the seed template whose repository they build
+BUILT_FROM = {"ModelBuild": "build-train", "ModelDeploy": "deploy"}
+
+
+def test_every_build_spec_and_variable_a_product_gives_ci_is_used_by_the_seeds(manifest, release):
+    seeds = {record["key"]: record["template"] for record in artifacts_of(manifest, "seed")}
+    checked = 0
+    for product in catalog.products():
+        template = products.compose(product, VERSION)
+        for logical_id, resource in template["Resources"].items():
+            if (
+                resource["Type"] != "AWS::CodeBuild::Project"
+                or resource["Properties"]["Source"]["Type"] != "CODEPIPELINE"
+            ):
+                continue
+            spec = resource["Properties"]["Source"]["BuildSpec"]
+            (seed_template,) = [name for prefix, name in BUILT_FROM.items() if logical_id.startswith(prefix)]
+            for key, template_name in seeds.items():
+                if template_name != seed_template:
+                    continue
+                files = unzip(release.parent / key)
+                assert spec in files, f"{logical_id} runs {spec}, missing from {key}"
+                text = b"\n".join(data for data, _ in files.values())
+                for variable in resource["Properties"]["Environment"]["EnvironmentVariables"]:
+                    assert variable["Name"].encode() in text, (
+                        f"{key} never reads {variable['Name']} that {logical_id} sets"
+                    )
+                checked += 1
+    assert checked
