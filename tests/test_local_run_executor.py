@@ -228,6 +228,17 @@ def test_a_failing_script_stops_the_run_with_its_stderr(aws, capsys, tmp_path):
     assert "invalid float value: 'a quarter'" in err
 
 
+def test_a_script_default_left_at_a_container_path_is_pointed_out(aws, capsys, tmp_path):
+    document = support.fixture_pipeline()
+    arguments = support.find_step(document, "EvaluateModel")["Arguments"]["AppSpecification"]["ContainerArguments"]
+    arguments.remove("--test-dir")
+    arguments.remove("/opt/ml/processing/input/test")
+    code, _, err = run(capsys, tmp_path, document)
+    assert code == 1
+    assert "the test data folder /opt/ml/processing/input/test does not exist" in err
+    assert "after using a path under /opt/ml that the definition does not pass to it" in err
+
+
 def test_a_wrong_property_file_path_names_the_step_and_the_file(aws, capsys, tmp_path):
     document = support.fixture_pipeline()
     support.find_step(document, "EvaluateModel")["PropertyFiles"][0]["FilePath"] = "metrics/evaluation.json"

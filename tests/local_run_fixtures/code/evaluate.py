@@ -15,6 +15,8 @@ def main() -> None:
     args = parser.parse_args()
     with tarfile.open(pathlib.Path(args.model_dir) / "model.tar.gz") as tar:
         model = json.load(tar.extractfile("model.json"))
+    if not pathlib.Path(args.test_dir).is_dir():
+        raise SystemExit(f"evaluate: the test data folder {args.test_dir} does not exist")
     errors = []
     for path in sorted(pathlib.Path(args.test_dir).glob("*.csv")):
         with open(path, newline="") as handle:

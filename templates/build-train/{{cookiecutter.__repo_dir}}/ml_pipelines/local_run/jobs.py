@@ -104,5 +104,10 @@ def run(argv: list[str], *, cwd: Path, env: dict[str, str], label: str, console:
 
 def check(finished: Finished, what: str) -> None:
     """Fail the step when its process did not exit with 0."""
-    if finished.returncode != 0:
-        raise StepFailed(f"{what} exited with code {finished.returncode}", finished.stderr_tail)
+    if finished.returncode == 0:
+        return
+    message = f"{what} exited with code {finished.returncode}"
+    if any(_CONTAINER_PATH.search(line) for line in finished.stderr_tail):
+        # Only paths the definition passes are mapped; a script default still points at /opt/ml.
+        message += f" after using a path under {CONTAINER_ROOT} that the definition does not pass to it"
+    raise StepFailed(message, finished.stderr_tail)

@@ -1,0 +1,73 @@
+"""The baked build/train repo's real pipeline, run locally end to end for every option combination:
+to a registered model with the thresholds of input.json, and into the Fail step when a threshold
+cannot be met. The repo's own command runs in a subprocess against an emulator this test owns,
+so the registry can be inspected afterwards."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import boto3
+import pytest
+
+from tests import bakery
+from tests.local_run_fixtures import support
+
+TEMPLATE = "build-train"
+COMBINATIONS = [
+    pytest.param(combo, id=bakery.combo_id(combo), marks=pytest.mark.slow) for combo in bakery.supported(TEMPLATE)
+]
+
+
+def local_run(project, *arguments):
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    for name in ("BUILD_ID", "ARTIFACT_BUCKET", "MODEL_PACKAGE_GROUP_NAME", "SAGEMAKER_PROJECT_NAME"):
+        env.pop(name, None)
+    # One trial per tuning step: the wiring of tuning is what is checked here; choosing the best of
+    # several trials is tested on the hand-written definitions.
+    command = [sys.executable, "-m", "ml_pipelines.local_run", "--tuning-trials", "1", *arguments]
+    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=1800)
+
+
+def impossible_thresholds(project, first_run_output):
+    """The definition the first run built, again, with every threshold set so that no model passes.
+
+    Running the saved definition skips building it (and importing the SDK) a second time; the
+    pipeline name keeps the step cache of the first run in scope.
+    """
+    saved = project / ".local-run" / "definition.json"
+    names = [parameter["Name"] for parameter in json.loads(saved.read_text())["Parameters"]]
+    thresholds = [name for name in names if name.startswith(("Min", "Max"))]
+    assert thresholds, names
+    pipeline = re.search(r"^Pipeline (\S+): execution", first_run_output, flags=re.MULTILINE).group(1)
+    values = [f"--param={name}={'1e9' if name.startswith('Min') else '-1e9'}" for name in thresholds]
+    return ["--definition", str(saved), "--pipeline-name", pipeline, *values]
+
+
+@pytest.mark.parametrize("combo", COMBINATIONS)
+def test_the_baked_pipeline_registers_a_model_and_fails_on_impossible_thresholds(cookies, combo):
+    result = cookies.bake(extra_context=combo, template=str(bakery.template_dir(TEMPLATE)))
+    assert result.exit_code == 0, result.exception
+    project = result.project_path
+    with support.emulator():
+        sagemaker = boto3.client("sagemaker", region_name="us-east-1")
+        passed = local_run(project)
+        assert passed.returncode == 0, passed.stdout[-4000:] + passed.stderr[-4000:]
+        assert "Pipeline succeeded." in passed.stdout
+        (group,) = sagemaker.list_model_package_groups()["ModelPackageGroupSummaryList"]
+        listed = sagemaker.list_model_packages(ModelPackageGroupName=group["ModelPackageGroupName"])
+        (summary,) = listed["ModelPackageSummaryList"]
+        package = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+        assert package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"].endswith("/evaluation.json")
+        assert ("DriftCheckBaselines" in package) == (combo["data_quality_baseline"] == "yes")
+        assert ("TuneModel" in passed.stdout) == (combo["hyperparameter_tuning"] == "yes")
+
+        failed = local_run(project, *impossible_thresholds(project, passed.stdout))
+        assert failed.returncode == 1, failed.stdout[-4000:] + failed.stderr[-4000:]
+        assert "Fail step reached:" in failed.stderr
+        assert "is below the minimum" in failed.stderr or "is above the maximum" in failed.stderr
+        assert "<== PrepareData: cached" in failed.stdout
+        listed = sagemaker.list_model_packages(ModelPackageGroupName=group["ModelPackageGroupName"])
+        assert len(listed["ModelPackageSummaryList"]) == 1
