@@ -46,6 +46,11 @@ BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 STAGES = ("staging", "prod")
 
+# Feature-branch data lives under `<project>/branches/<slug>/`; slugs in S3 keys are kept as
+# short as a SageMaker name so paths stay readable.
+BRANCHES_KEY = "branches"
+MAX_BRANCH_KEY_SLUG = 63
+
 
 class NameTooLongError(ValueError):
     """A built name exceeds the limit of the service that will receive it."""
@@ -185,6 +190,15 @@ def portfolio_stack() -> str:
 def s3_prefix(project_name: str) -> str:
     """The key prefix under which a project keeps its data in the artifact bucket."""
     return project_name
+
+
+def s3_branch_prefix(project_name: str, branch: str) -> str:
+    """The key prefix of one feature branch's code and pipeline outputs: `<project>/branches/<slug>`.
+
+    Every branch has its own prefix (slugs are unique), and all of them sit under one
+    `<project>/branches/` prefix, so a single S3 lifecycle rule can expire them.
+    """
+    return f"{s3_prefix(project_name)}/{BRANCHES_KEY}/{branch_slug(branch, MAX_BRANCH_KEY_SLUG)}"
 
 
 def _stage(stage: str) -> str:

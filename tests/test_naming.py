@@ -108,3 +108,13 @@ def test_feature_branch_names_fit_at_the_worst_case(branch):
     assert len(group) <= naming.LIMITS["model_package_group"] and naming.SAGEMAKER_NAME.match(group)
     assert len(pipeline) <= naming.LIMITS["pipeline"] and naming.SAGEMAKER_NAME.match(pipeline)
     assert group != naming.model_package_group(WORST_NAME, WORST_ID)
+
+
+def test_branch_data_prefixes_are_unique_and_share_the_branches_prefix():
+    prefixes = [naming.s3_branch_prefix(WORST_NAME, branch) for branch in BRANCHES]
+    assert len(set(prefixes)) == len(prefixes), prefixes
+    for prefix in prefixes:
+        head, slug = prefix.rsplit("/", 1)
+        assert head == f"{naming.s3_prefix(WORST_NAME)}/branches"
+        assert 1 <= len(slug) <= naming.MAX_BRANCH_KEY_SLUG
+        assert re.fullmatch(r"[a-z0-9](-?[a-z0-9])*", slug), slug
