@@ -3,7 +3,7 @@
 One run measures, for single-record requests:
 - in-process: input_fn -> predict_fn -> output_fn called directly (no HTTP);
 - over HTTP: POST /invocations on keep-alive connections at 1 and 32 concurrent clients
-  (p50/p99 latency and throughput);
+  (p50/p99 latency and throughput); at one client in rounds alternating with in-process calls;
 - through boto3's sagemaker-runtime client at 1 client (what the Lambda handler and tests use).
 The serving overhead is the HTTP p50 at one client minus the in-process p50.
 """
@@ -25,6 +25,8 @@ from app_infra.local_endpoint.server import RunningEndpoint
 
 CSV = "text/csv"
 JSON = "application/json"
+WARM_UP = 20
+ROUND = 20
 
 
 @dataclass(frozen=True)
@@ -65,11 +67,41 @@ def _timed(call: Callable[[], None], count: int) -> list[float]:
     return latencies
 
 
-def measure_in_process(endpoint: RunningEndpoint, body: bytes, count: int) -> Measurement:
+def measure_single_client(endpoint: RunningEndpoint, body: bytes, count: int) -> tuple[Measurement, Measurement]:
+    """In-process predict and HTTP at one client, measured in alternating rounds.
+
+    Alternating keeps the comparison fair on a busy machine: whatever else runs slows both
+    series alike, so their difference is the serving overhead.
+    """
     container = endpoint.server.container
-    start = time.perf_counter()
-    latencies = _timed(lambda: container.predict(body, CSV, JSON), count)
-    return Measurement("in-process predict", 1, latencies, time.perf_counter() - start)
+    host, port = endpoint.server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    headers = {"Content-Type": CSV, "Accept": JSON}
+
+    def direct() -> None:
+        container.predict(body, CSV, JSON)
+
+    def over_http() -> None:
+        connection.request("POST", "/invocations", body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"benchmark request failed: HTTP {response.status}")
+
+    _timed(direct, WARM_UP)
+    _timed(over_http, WARM_UP)
+    series: dict[str, list[float]] = {"direct": [], "http": []}
+    walls = {"direct": 0.0, "http": 0.0}
+    for _ in range(max(1, count // ROUND)):
+        for name, call in (("direct", direct), ("http", over_http)):
+            start = time.perf_counter()
+            series[name] += _timed(call, ROUND)
+            walls[name] += time.perf_counter() - start
+    connection.close()
+    return (
+        Measurement("in-process predict", 1, series["direct"], walls["direct"]),
+        Measurement("HTTP /invocations", 1, series["http"], walls["http"]),
+    )
 
 
 def measure_http(endpoint: RunningEndpoint, body: bytes, clients: int, per_client: int) -> Measurement:
@@ -129,13 +161,13 @@ def run_benchmark(model_data: Path, record_csv: str, requests: int = 400, concur
     """Measure everything in one run; returns the figures (milliseconds, requests per second)."""
     body = record_csv.encode("utf-8")
     with RunningEndpoint(model_data, "benchmark") as endpoint:
+        in_process, single = measure_single_client(endpoint, body, requests)
         series = [
-            measure_in_process(endpoint, body, requests),
-            measure_http(endpoint, body, 1, requests),
+            in_process,
+            single,
             measure_http(endpoint, body, 32, concurrent_requests),
             measure_boto3(endpoint, body, requests // 2),
         ]
-    in_process, single = series[0], series[1]
     return {
         "series": [
             {
