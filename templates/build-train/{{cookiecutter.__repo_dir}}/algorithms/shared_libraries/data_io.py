@@ -1,9 +1,12 @@
 """Reading and writing the CSV and JSON files that steps exchange.
 
+Raw data arrives as CSV files with a header, or as JSON Lines (one object per record, gzip
+compressed or not): the form an Athena query of the data lake delivers to a processing job.
 Writes go to a temporary file renamed into place, so a failed step never leaves a half-written
 output for the next step to pick up.
 """
 
+import gzip
 import json
 import os
 from pathlib import Path
@@ -46,6 +49,53 @@ def read_csv_dir(directory: Path) -> pd.DataFrame:
         if set(frame.columns) != set(columns):
             raise InputError(f"{path} has columns {list(frame.columns)}, but {files[0]} has {columns}")
     return pd.concat([frame[columns] for frame in frames], ignore_index=True)
+
+
+# Files Athena writes next to query results: they describe the query, they are not records.
+ATHENA_BOOKKEEPING_SUFFIXES = (".metadata", "-manifest.csv", ".txt")
+GZIP_MAGIC = b"\x1f\x8b"
+INPUT_FORMATS = ("csv", "json")
+
+
+def json_lines_files(directory: Path) -> list[Path]:
+    """Every JSON Lines file under `directory` (any name: query results carry none), in a stable order."""
+    files = sorted(
+        path
+        for path in existing_dir(directory, "input").rglob("*")
+        if path.is_file() and not path.name.startswith(".") and not path.name.endswith(ATHENA_BOOKKEEPING_SUFFIXES)
+    )
+    if not files:
+        raise InputError(f"no data file under {directory}")
+    return files
+
+
+def read_json_lines(path: Path) -> pd.DataFrame:
+    """One JSON Lines file, gzip compressed or not: one JSON object per line, keys are the columns."""
+    raw = existing_file(path, "JSON Lines file").read_bytes()
+    try:
+        text = (gzip.decompress(raw) if raw.startswith(GZIP_MAGIC) else raw).decode("utf-8")
+        records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(f"{path} is not a JSON Lines file (gzip compressed or not): {error}") from None
+    if not all(isinstance(record, dict) for record in records):
+        raise InputError(f"{path} must hold one JSON object per line")
+    return pd.DataFrame.from_records(records)
+
+
+def read_json_lines_dir(directory: Path) -> pd.DataFrame:
+    """All JSON Lines files under `directory` stacked into one frame (a query may write several)."""
+    files = json_lines_files(directory)
+    frames = [frame for frame in (read_json_lines(path) for path in files) if not frame.empty]
+    if not frames:
+        raise InputError(f"the files under {directory} hold no records")
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_input_dir(directory: Path, input_format: str) -> pd.DataFrame:
+    """Raw records under `directory`: CSV files (`csv`) or JSON Lines files (`json`)."""
+    if input_format not in INPUT_FORMATS:
+        raise InputError(f"input format {input_format!r} is not one of {', '.join(INPUT_FORMATS)}")
+    return read_csv_dir(directory) if input_format == "csv" else read_json_lines_dir(directory)
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:

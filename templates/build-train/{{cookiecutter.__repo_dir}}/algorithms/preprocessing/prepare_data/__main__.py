@@ -1,5 +1,7 @@
-"""Prepare raw CSV data for training (fit mode) or for batch prediction (transform mode).
+"""Prepare raw data for training (fit mode) or for batch prediction (transform mode).
 
+Raw data: CSV files with a header, or JSON Lines files (`--input-format json`, what an Athena
+query of the data lake delivers).
 fit:       split into train/validation/test, fit the preprocessing on the training split only and
            write processed splits (target first, id dropped), the data-quality baseline and preprocessor.json.
 transform: apply an existing preprocessor.json to unlabelled records; ids are kept in a separate file.
@@ -17,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import pandas as pd  # noqa: E402
 
 from shared_libraries import defaults  # noqa: E402
-from shared_libraries.data_io import read_csv_dir, write_csv  # noqa: E402
+from shared_libraries.data_io import INPUT_FORMATS, read_input_dir, write_csv  # noqa: E402
 from shared_libraries.errors import InputError, report  # noqa: E402
 from shared_libraries.paths import existing_dir  # noqa: E402
 from shared_libraries.preprocessing import Preprocessor, require_columns, validate_target  # noqa: E402
@@ -31,6 +33,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mode", choices=("fit", "transform"), default="fit")
     parser.add_argument("--input-dir", type=Path, default=Path("/opt/ml/processing/input/data"))
     parser.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing/output"))
+    parser.add_argument(
+        "--input-format",
+        choices=INPUT_FORMATS,
+        default="csv",
+        help="csv: *.csv files with a header; json: JSON Lines files, gzip compressed or not (Athena query results)",
+    )
     parser.add_argument(
         "--preprocessor-dir",
         type=Path,
@@ -54,7 +62,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def fit(args: argparse.Namespace) -> None:
     """Split, fit the preprocessor on the training split and write every output."""
     check_fractions(args.validation_fraction, args.test_fraction)
-    frame = read_csv_dir(args.input_dir)
+    frame = read_input_dir(args.input_dir, args.input_format)
     require_columns(frame, [args.target_column], "target column")
     if args.id_column:
         require_columns(frame, [args.id_column], "id column")
@@ -79,7 +87,7 @@ def fit(args: argparse.Namespace) -> None:
 def transform(args: argparse.Namespace) -> None:
     """Apply the stored preprocessor to unlabelled records; write features and ids."""
     preprocessor = Preprocessor.load(existing_dir(args.preprocessor_dir, "preprocessor"))
-    frame = read_csv_dir(args.input_dir)
+    frame = read_input_dir(args.input_dir, args.input_format)
     features = preprocessor.transform(frame)
     if preprocessor.id_column:
         require_columns(frame, [preprocessor.id_column], "id column")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import tarfile
@@ -115,6 +116,31 @@ def test_read_csv_dir_rejects_bad_input(tmp_path, files, message):
 def test_read_csv_dir_rejects_a_missing_folder(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         data_io.read_csv_dir(tmp_path / "missing")
+
+
+def test_read_json_lines_dir_reads_plain_and_gzip_files_and_skips_query_bookkeeping(tmp_path):
+    (tmp_path / "b").write_text('{"x": 3, "y": "c"}\n')
+    (tmp_path / "a").write_bytes(gzip.compress(b'{"x": 1, "y": "a"}\n\n{"x": 2, "y": "b"}\n'))
+    (tmp_path / "a.metadata").write_bytes(b"\x00\x01")
+    (tmp_path / "q-manifest.csv").write_text("s3://bucket/a\n")
+    frame = data_io.read_input_dir(tmp_path, "json")
+    assert frame.to_dict("list") == {"x": [1, 2, 3], "y": ["a", "b", "c"]}
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [(b"[1, 2]\n", "one JSON object per line"), (b"\x1f\x8bnot gzip", "not a JSON Lines file"), (b"\n", "no records")],
+    ids=["not-objects", "broken-gzip", "empty"],
+)
+def test_read_json_lines_dir_rejects_bad_input(tmp_path, body, message):
+    (tmp_path / "part-0").write_bytes(body)
+    with pytest.raises(InputError, match=message):
+        data_io.read_input_dir(tmp_path, "json")
+
+
+def test_read_input_dir_names_the_formats_it_knows(tmp_path):
+    with pytest.raises(InputError, match="csv, json"):
+        data_io.read_input_dir(tmp_path, "parquet")
 
 
 def test_write_json_refuses_nan_and_leaves_nothing_behind(tmp_path):

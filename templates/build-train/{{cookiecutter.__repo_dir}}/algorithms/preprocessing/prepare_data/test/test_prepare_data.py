@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -78,6 +79,38 @@ def test_fit_supports_both_problem_types(tmp_path, prepare_data, problem_type):
         labels = pd.read_csv(tmp_path / "out" / name / f"{name}.csv")[target]
         if problem_type == "binary_classification":
             assert set(labels) == {0, 1}, f"{name} must hold both classes (stratified split)"
+
+
+def athena_results_dir(tmp_path: Path, problem_type: str) -> Path:
+    """The raw records as an Athena query with OutputFormat JSON and GZIP compression leaves them:
+    gzip-compressed JSON Lines files without an extension, split in two, next to a metadata file."""
+    frame = sample_data.label(pd.read_csv(RECORDS), problem_type)
+    directory = tmp_path / "athena"
+    directory.mkdir()
+    for index, part in enumerate((frame.iloc[:25], frame.iloc[25:])):
+        lines = part.to_json(orient="records", lines=True)
+        (directory / f"20261122_133000_00001_abcde_{index}").write_bytes(gzip.compress(lines.encode()))
+    (directory / "20261122_133000_00001_abcde.metadata").write_bytes(b"\x00binary query metadata")
+    return directory
+
+
+def test_fit_reads_athena_json_lines_like_the_same_records_as_csv(tmp_path, prepare_data):
+    from_csv, from_json = tmp_path / "from-csv", tmp_path / "from-json"
+    assert run_fit(prepare_data, labelled_dir(tmp_path, "regression"), from_csv, "regression") == 0
+    athena = athena_results_dir(tmp_path, "regression")
+    assert run_fit(prepare_data, athena, from_json, "regression", "--input-format", "json") == 0
+    for name in ("train", "validation", "test", "baseline"):
+        expected = pd.read_csv(from_csv / name / f"{name}.csv")
+        pd.testing.assert_frame_equal(pd.read_csv(from_json / name / f"{name}.csv"), expected)
+
+
+def test_json_input_that_is_not_json_lines_fails_in_one_line(tmp_path, prepare_data, capsys):
+    (tmp_path / "athena").mkdir()
+    (tmp_path / "athena" / "part-0").write_bytes(gzip.compress(b'{"id": 1}\nnot json\n'))
+    assert run_fit(prepare_data, tmp_path / "athena", tmp_path / "out", "regression", "--input-format", "json") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("prepare_data: error: ") and err.count("\n") == 1 and "not a JSON Lines file" in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_transform_applies_the_stored_preprocessor_to_unlabelled_records(tmp_path, prepare_data, prepared_dir):
