@@ -315,7 +315,8 @@ def test_artifact_bucket_is_versioned_and_expires_feature_branch_prefixes(compos
     assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
     rules = resolve(bucket["LifecycleConfiguration"]["Rules"], template, values(template, name="churn"))
     branch_rule = next(rule for rule in rules if rule["Id"] == "expire-feature-branch-artifacts")
-    assert branch_rule["Prefix"] == "churn/branches/"
+    assert branch_rule["Prefix"] == f"{naming.s3_prefix('churn')}/{naming.BRANCHES_KEY}/"
+    assert naming.s3_branch_prefix("churn", "feature/new-encoding").startswith(branch_rule["Prefix"])
     assert branch_rule["ExpirationInDays"] == 30
 
 
