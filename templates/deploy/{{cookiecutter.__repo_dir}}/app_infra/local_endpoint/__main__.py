@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from app_infra import naming
 from app_infra.build import split_s3_uri
-from app_infra.errors import run_cli
+from app_infra.errors import DeployError, run_cli
 from app_infra.local_endpoint import benchmark
 from app_infra.local_endpoint.sample_bundle import build_sample_bundle
 from app_infra.local_endpoint.server import RunningEndpoint
@@ -48,7 +49,10 @@ class LocalModel:
 def _download(uri: str, destination: Path) -> Path:
     bucket, key = split_s3_uri(uri)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    boto3.client("s3").download_file(bucket, key, str(destination))
+    try:
+        boto3.client("s3").download_file(bucket, key, str(destination))
+    except (BotoCoreError, ClientError) as problem:
+        raise DeployError(f"cannot download {uri}: {problem}") from None
     return destination
 
 
@@ -60,7 +64,13 @@ def resolve_model(choice: str, workdir: Path, evaluation: str = "", test_data: s
         return LocalModel(sample.model_data, evaluation or str(sample.evaluation), test_data or str(sample.test_data))
     if choice == "registry":
         client = boto3.client("sagemaker", region_name=settings.region)
-        model = newest_approved(client, settings.model_package_group)
+        try:
+            model = newest_approved(client, settings.model_package_group)
+        except (BotoCoreError, ClientError) as problem:
+            raise DeployError(
+                f"cannot reach the model registry ({problem}): set AWS_ENDPOINT_URL for a local one, "
+                "or serve the sample model with --model sample"
+            ) from None
         print(f"serving {model.arn}")
         default_data = f"s3://{settings.artifact_bucket}/{naming.s3_prefix(settings.project_name)}/input/"
         return LocalModel(

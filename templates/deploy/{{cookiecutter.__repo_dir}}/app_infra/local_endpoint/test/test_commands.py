@@ -53,3 +53,31 @@ def test_percentile_uses_nearest_rank():
     assert percentile(values, 50) == 50.0
     assert percentile(values, 99) == 99.0
     assert percentile([3.0], 99) == 3.0
+
+
+def test_a_registry_out_of_reach_is_one_line(tmp_path):
+    env = {**os.environ, "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "app_infra.local_endpoint", "serve", "--model", "registry"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("ERROR: cannot reach the model registry") and result.stderr.count("\n") == 1
+
+
+def test_a_missing_bundle_is_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "app_infra.local_endpoint", "serve", "--model", str(tmp_path / "model.tar.gz")],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr == f"ERROR: model bundle {tmp_path / 'model.tar.gz'} does not exist\n"

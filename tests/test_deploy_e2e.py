@@ -1,0 +1,52 @@
+"""The whole loop without AWS: the build/train repository's local run registers an Approved
+model in a local AWS emulator; the deploy repository serves that model and its promotion tests
+(integration, stress, ML) pass against it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from cookiecutter.main import cookiecutter
+from moto.server import ThreadedMotoServer
+
+from tests import bakery
+
+
+def _bake(name: str, output: Path, **answers: str) -> Path:
+    return Path(
+        cookiecutter(
+            str(bakery.REPO_ROOT),
+            directory=f"templates/{name}",
+            no_input=True,
+            extra_context=answers,
+            output_dir=str(output),
+        )
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("problem_type", ["binary_classification", "regression"])
+def test_the_deploy_repo_tests_the_model_the_training_repo_registered(tmp_path, problem_type):
+    train = _bake("build-train", tmp_path, problem_type=problem_type)
+    deploy = _bake("deploy", tmp_path, problem_type=problem_type, inference_mode="both")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
+        trained = bakery.run(
+            [sys.executable, "-m", "ml_pipelines.local_run", "--param", "ModelApprovalStatus=Approved"], cwd=train
+        )
+        assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-2000:]
+        tested = bakery.run(
+            [sys.executable, "-m", "app_infra.local_endpoint", "test", "--model", "registry"], cwd=deploy
+        )
+    finally:
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        server.stop()
+    assert tested.returncode == 0, tested.stdout[-4000:] + tested.stderr[-2000:]
+    assert "failed" not in tested.stdout
+    assert "endpoint" in tested.stdout and "p99 ms" in tested.stdout
