@@ -660,3 +660,24 @@ def test_the_error_line_names_the_step_and_the_cause(tmp_path, capsys, monkeypat
         f"ERROR: publish of {VERSION} stopped: creating product {first!r}: ThrottlingException: Rate exceeded; "
         "nothing incomplete is visible in Studio: run the same command again to finish"
     )
+
+
+def test_list_shows_every_version_of_every_product(clients, capsys, monkeypatch):
+    sc = Stubber(clients.servicecatalog)
+    for product in catalog.products():
+        sc.add_response("describe_product_as_admin", found_product(product, [VISIBLE]), {"Name": product.name})
+        artifacts = [
+            {"Id": "pa-old", "Name": VERSION, "Active": False, "Guidance": "DEPRECATED"},
+            {"Id": "pa-new", "Name": NEXT, "Active": True, "Guidance": "DEFAULT"},
+        ]
+        sc.add_response(
+            "list_provisioning_artifacts",
+            {"ProvisioningArtifactDetails": artifacts},
+            {"ProductId": product_id(product)},
+        )
+    monkeypatch.setattr(publish, "make_clients", lambda session: clients)
+    with sc:
+        assert publish.run(arguments("list", "--region", REGION)) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 2 * len(catalog.products())
+    assert [row[-3:] for row in rows[:2]] == [[VERSION, "inactive", "DEPRECATED"], [NEXT, "active", "DEFAULT"]]
