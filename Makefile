@@ -6,7 +6,7 @@ STAMP := $(VENV)/.requirements.stamp
 PYTEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-fast lint demo bench package publish clean
+.PHONY: help setup test test-fast lint demo bench package publish deprecate checkov clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -34,6 +34,20 @@ demo: setup ## Bake the templates into demo/ and show the whole loop on bundled 
 
 bench: setup ## Benchmarks: bake time, definition build, local run, serving, packaging, full test suite
 	$(BIN)/python -m scripts.bench
+
+package: setup ## Bake every published variant into dist/$(VERSION)/ (make package VERSION=1.4.0)
+	@test -n "$(VERSION)" || { echo "ERROR: set VERSION, e.g. make package VERSION=1.4.0"; exit 2; }
+	$(BIN)/python -m scripts.package --version $(VERSION)
+
+publish: package ## Publish dist/$(VERSION)/ (PRINCIPALS="role-arn ...", DOMAIN=d-xxx, DRY_RUN=1)
+	$(BIN)/python -m scripts.publish publish --version $(VERSION) $(foreach p,$(PRINCIPALS),--principal $(p)) $(if $(DOMAIN),--studio-domain-id $(DOMAIN)) $(if $(DRY_RUN),--dry-run)
+
+deprecate: setup ## Deactivate a published version in Studio (make deprecate VERSION=1.3.0)
+	@test -n "$(VERSION)" || { echo "ERROR: set VERSION, e.g. make deprecate VERSION=1.3.0"; exit 2; }
+	$(BIN)/python -m scripts.publish deprecate --version $(VERSION)
+
+checkov: setup ## checkov (own pinned environment, offline) over servicecatalog/ and generated templates
+	$(BIN)/python -m scripts.checkov_env
 
 clean: ## Remove generated output (demo/, dist/, caches)
 	rm -rf demo dist .bench .pytest_cache .ruff_cache

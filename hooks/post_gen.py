@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tomllib
@@ -38,6 +39,15 @@ def template_commit(repo_root: Path) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
+def template_url(repo_root: Path, source: str) -> str:
+    """Where `make update` fetches later versions: TEMPLATE_REPO_URL when a release sets it
+    (published seeds must not point at the packaging machine), else the remote baked from,
+    else the local checkout (which holds the recorded commit)."""
+    if os.environ.get("TEMPLATE_REPO_URL"):
+        return os.environ["TEMPLATE_REPO_URL"]
+    return source if source and not Path(source).exists() else str(repo_root)
+
+
 def generation_record(template: str, context: Mapping[str, object]) -> dict:
     """What `.cruft.json` records: template source, commit, version and the answers given.
 
@@ -45,8 +55,7 @@ def generation_record(template: str, context: Mapping[str, object]) -> dict:
     template version with the same answers are byte-identical.
     """
     repo_root = Path(str(context["_repo_dir"])).resolve().parents[1]
-    source = str(context.get("_template", ""))
-    url = str(repo_root) if not source or Path(source).exists() else source
+    url = template_url(repo_root, str(context.get("_template", "")))
     commit = template_commit(repo_root)
     version = tomllib.loads((repo_root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
     answers = {key: value for key, value in context.items() if not key.startswith("_")}

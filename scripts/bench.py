@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scripts.bake import REPO_ROOT, bake
+from scripts.bench_package import bench_packaging
 from scripts.timing import Figure, repeat, time_command
 
 BENCH_DIR = REPO_ROOT / ".bench"
@@ -60,7 +61,12 @@ def bench_full_test_suite() -> list[Figure]:
     return [repeat("full make test", lambda: time_command(["make", "test"], REPO_ROOT), runs=1, warmup=0)]
 
 
-BENCHMARKS: list[Callable[[], list[Figure]]] = [bench_bakes, bench_definition_build, bench_full_test_suite]
+BENCHMARKS: list[Callable[[], list[Figure]]] = [
+    bench_bakes,
+    bench_definition_build,
+    bench_packaging,
+    bench_full_test_suite,
+]
 
 
 def main() -> int:

@@ -1,4 +1,5 @@
-"""cfn-lint over every CloudFormation template: servicecatalog/ and a default bake of each template."""
+"""cfn-lint over every CloudFormation template: the portfolio, the composed products and a
+default bake of each template."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from scripts import products
 from scripts.bake import REPO_ROOT, bake
 
 
@@ -25,7 +27,8 @@ def main() -> int:
     """Lint; exit non-zero when cfn-lint reports an error."""
     templates = json.loads((REPO_ROOT / "cookiecutter.json").read_text())["templates"]
     with tempfile.TemporaryDirectory() as scratch:
-        files = cloudformation_files(REPO_ROOT / "servicecatalog")
+        # Product parts are fragments, not templates: lint the products they compose into.
+        files = [REPO_ROOT / "servicecatalog" / "portfolio.yaml", *products.write_all(Path(scratch) / "products")]
         for name in templates:
             if (REPO_ROOT / "templates" / name / "cookiecutter.json").exists():
                 files += cloudformation_files(bake(name, Path(scratch)))
@@ -33,7 +36,8 @@ def main() -> int:
             print("no CloudFormation templates found")
             return 0
         print(f"cfn-lint: {len(files)} templates")
-        return subprocess.run([sys.executable, "-m", "cfnlint", *map(str, files)], check=False).returncode
+        cfn_lint = Path(sys.executable).parent / "cfn-lint"
+        return subprocess.run([str(cfn_lint), *map(str, files)], check=False).returncode
 
 
 if __name__ == "__main__":
