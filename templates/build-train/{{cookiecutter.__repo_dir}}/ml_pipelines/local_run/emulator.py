@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -41,6 +42,7 @@ def local_aws(region: str | None = None) -> Iterator[str]:
     try:
         host, port = server.get_host_and_port()
         os.environ[ENDPOINT_VARIABLE] = f"http://{host}:{port}"
+        threading.Thread(target=warm_up, daemon=True).start()
         yield os.environ[ENDPOINT_VARIABLE]
     finally:
         server.stop()
@@ -49,6 +51,23 @@ def local_aws(region: str | None = None) -> Iterator[str]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def warm_up() -> None:
+    """Make the emulator load its SageMaker and STS services while the first steps run.
+
+    moto imports a service on its first request (about a second for SageMaker); done here, in
+    the background, it overlaps with the steps' subprocesses instead of delaying registration.
+    Best effort: a failure only means the first real request pays the cost.
+    """
+    try:
+        import boto3
+
+        session = boto3.session.Session()
+        session.client("sts").get_caller_identity()
+        session.client("sagemaker").list_model_package_groups(MaxResults=1)
+    except Exception:  # noqa: BLE001 - warming up must never break a run
+        return
 
 
 def start_server():

@@ -9,11 +9,12 @@ bundled sample data as the input when the input prefix is empty.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import logging
 import sys
-import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -51,18 +52,32 @@ def build(module: ModuleType) -> tuple[Any, dict, str]:
         raise LocalRunError(str(error)) from None
 
 
-def write_sample_data(storage: Storage, input_uri: str, problem_type: str) -> str | None:
-    """Upload the bundled sample data set when the input prefix holds nothing; its S3 URI."""
-    if storage.objects(input_uri):
-        return None
+def sample_data_file(work_dir: Path, problem_type: str) -> Path:
+    """The bundled sample data set as CSV, kept under the work dir while the code that makes it is unchanged.
+
+    Making it imports pandas and scikit-learn (seconds); a fresh emulator needs it on every run.
+    """
+    library = ALGORITHMS / "shared_libraries"
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in sorted(library.glob("*.py")))).hexdigest()[:16]
+    folder = work_dir / "sample-data" / f"{problem_type}-{digest}"
+    existing = sorted(folder.glob("*.csv"))
+    if existing:
+        return existing[0]
     if str(ALGORITHMS) not in sys.path:
         sys.path.insert(0, str(ALGORITHMS))
     from shared_libraries import sample_data
 
-    with tempfile.TemporaryDirectory() as folder:
-        written = sample_data.write_sample_data(Path(folder), problem_type)
-        uri = join_uri(input_uri, written.name)
-        storage.upload_file(written, uri)
+    folder.mkdir(parents=True, exist_ok=True)
+    return sample_data.write_sample_data(folder, problem_type)
+
+
+def write_sample_data(storage: Storage, input_uri: str, sample: Callable[[], Path]) -> str | None:
+    """Upload the sample data set when the input prefix holds nothing; its S3 URI."""
+    if storage.objects(input_uri):
+        return None
+    path = sample()
+    uri = join_uri(input_uri, path.name)
+    storage.upload_file(path, uri)
     return uri
 
 
@@ -85,7 +100,7 @@ def run(args: argparse.Namespace, given: dict[str, Any]) -> int:
         storage = Storage(clients("s3"))
         storage.ensure_bucket(settings.bucket)
         input_uri = str(parameters.get("InputDataUrl", settings.input_uri()))
-        sample = write_sample_data(storage, input_uri, config["problem_type"])
+        sample = write_sample_data(storage, input_uri, lambda: sample_data_file(args.work_dir, config["problem_type"]))
         if sample:
             console.say(f"Wrote the sample data set to {sample}")
         uploaded = module.upload_code(settings, s3_client=clients("s3"))

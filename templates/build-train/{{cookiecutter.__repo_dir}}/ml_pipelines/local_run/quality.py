@@ -54,15 +54,17 @@ def run(job: Job) -> dict[str, Any]:
     _write(output_dir / CONSTRAINTS, baseline.constraints(calculated))
     output_uri = arguments["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
     new = {"statistics": join_uri(output_uri, STATISTICS), "constraints": join_uri(output_uri, CONSTRAINTS)}
-    previous = _previous_baseline(job)
-    found = [] if _flag(job.fields.get("SkipCheck")) else _check(job, columns, previous, output_dir)
+    skip, register_new = _flag(job.fields.get("SkipCheck")), _flag(job.fields.get("RegisterNewBaseline"))
+    # An earlier baseline matters to a check, or as the drift baseline when no new one is registered.
+    previous = None if skip and register_new else _previous_baseline(job)
+    found = [] if skip else _check(job, columns, previous, output_dir)
     job.run.storage.upload_dir(output_dir, output_uri)
     if found and _flag(job.fields.get("FailOnViolation", True)):
         summary = "; ".join(
             f"{v['feature_name']}: {v['constraint_check_type']} ({v['description']})" for v in found[:5]
         )
         raise StepFailed(f"{len(found)} data-quality violations against the baseline: {summary}")
-    used = new if _flag(job.fields.get("RegisterNewBaseline")) or previous is None else previous
+    used = new if register_new or previous is None else previous
     return {
         **arguments,
         "CalculatedBaselineStatistics": new["statistics"],

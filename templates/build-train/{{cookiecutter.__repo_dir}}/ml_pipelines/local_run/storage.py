@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -63,21 +64,26 @@ class Storage:
         bucket, _ = split_uri(uri)
         items = self.objects(uri)
         for item in items:
-            target = destination / item["Relative"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self.client.download_file(bucket, item["Key"], str(target))
+            self._get(bucket, item["Key"], destination / item["Relative"])
         return len(items)
 
     def download_object(self, uri: str, target: Path) -> None:
         """Copy one object to a local file."""
-        bucket, key = split_uri(uri)
+        self._get(*split_uri(uri), target)
+
+    def _get(self, bucket: str, key: str, target: Path) -> None:
+        # One streamed GET per object: a local run moves many small files, for which the
+        # managed transfers' thread pools cost more than the transfer.
         target.parent.mkdir(parents=True, exist_ok=True)
-        self.client.download_file(bucket, key, str(target))
+        body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
+        with open(target, "wb") as handle:
+            shutil.copyfileobj(body, handle)
 
     def upload_file(self, path: Path, uri: str) -> None:
-        """Write one file to S3 and remember it."""
+        """Write one file to S3 (a single streamed PUT) and remember it."""
         bucket, key = split_uri(uri)
-        self.client.upload_file(str(path), bucket, key)
+        with open(path, "rb") as handle:
+            self.client.put_object(Bucket=bucket, Key=key, Body=handle)
         self.written.append((uri, path))
 
     def upload_dir(self, directory: Path, uri: str) -> int:
