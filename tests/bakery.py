@@ -91,6 +91,21 @@ def covering_subset(name: str) -> list[dict[str, str]]:
     return chosen
 
 
+# Free-text answers that some choices require (example values, valid for the hooks).
+COMPANION_ANSWERS = {
+    ("multi_account", "yes"): {"staging_account_id": "111111111111", "prod_account_id": "222222222222"},
+}
+
+
+def answers_for(combo: dict[str, str]) -> dict[str, str]:
+    """The combination plus the free-text answers its choices require."""
+    answers = dict(combo)
+    for (key, value), extra in COMPANION_ANSWERS.items():
+        if combo.get(key) == value:
+            answers.update(extra)
+    return answers
+
+
 def combo_id(combo: dict[str, str]) -> str:
     """A readable pytest id for a combination."""
     return "-".join(f"{key}={value}" for key, value in combo.items())

@@ -28,7 +28,7 @@ COVERING = [
 
 
 def bake(cookies, name, combo):
-    result = cookies.bake(extra_context=combo, template=str(bakery.template_dir(name)))
+    result = cookies.bake(extra_context=bakery.answers_for(combo), template=str(bakery.template_dir(name)))
     assert result.exit_code == 0, result.exception
     return result.project_path
 
@@ -55,7 +55,7 @@ def test_baked_files_hold_no_jinja_and_structured_files_parse(cookies, name, com
 
 @pytest.mark.parametrize("name,combo", UNSUPPORTED)
 def test_unsupported_combination_fails_in_the_hook(cookies, name, combo, capfd):
-    result = cookies.bake(extra_context=combo, template=str(bakery.template_dir(name)))
+    result = cookies.bake(extra_context=bakery.answers_for(combo), template=str(bakery.template_dir(name)))
     assert result.exit_code != 0 and result.project_path is None
     assert "unsupported option combination" in capfd.readouterr().err
 
