@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import jobs
+from . import athena, jobs
 from .context import Job
 from .errors import StepFailed
 
@@ -44,9 +44,15 @@ def run(job: Job) -> dict[str, Any]:
 
 
 def stage_inputs(job: Job, inputs: list[dict]) -> None:
-    """Download every S3 input into its container path; an input with no objects fails the step."""
+    """Download every S3 input into its container path; an input with no objects fails the step.
+
+    An input that runs an Athena query gets the query's result from the local stand-in (athena.py).
+    """
     for item in inputs:
         name = item.get("InputName")
+        if athena.uses_athena(item):
+            athena.stage(job, item)
+            continue
         s3 = item.get("S3Input")
         if not s3:
             raise StepFailed(f"input {name}: only S3 inputs run locally (not {', '.join(sorted(item))})")
