@@ -10,6 +10,7 @@ and no earlier baseline exists, the new one is used.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from . import baseline, jobs, processing
@@ -20,6 +21,7 @@ from .storage import join_uri
 STATISTICS = "statistics.json"
 CONSTRAINTS = "constraints.json"
 VIOLATIONS = "constraint_violations.json"
+PROCESSING = "/opt/ml/processing"
 
 
 def _flag(value: Any) -> bool:
@@ -40,25 +42,13 @@ def run(job: Job) -> dict[str, Any]:
     """Compute the baseline, run the drift check unless skipped, and publish both."""
     if job.fields.get("CheckType") != "DATA_QUALITY":
         raise StepFailed(f"check type {job.fields.get('CheckType')!r} does not run locally: only DATA_QUALITY does")
-    arguments = job.arguments
-    environment = arguments.get("Environment") or {}
-    processing.stage_inputs(job, arguments.get("ProcessingInputs") or [])
-    source = jobs.local_path(
-        environment.get("dataset_source", "/opt/ml/processing/input/baseline_dataset_input"), job.sandbox
-    )
-    columns = baseline.read_csv(sorted(path for path in source.rglob("*") if path.is_file()), _header(environment))
-    output_dir = jobs.local_path(environment.get("output_path", "/opt/ml/processing/output"), job.sandbox)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    calculated = baseline.statistics(columns)
-    _write(output_dir / STATISTICS, calculated)
-    _write(output_dir / CONSTRAINTS, baseline.constraints(calculated))
-    output_uri = arguments["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
-    new = {"statistics": join_uri(output_uri, STATISTICS), "constraints": join_uri(output_uri, CONSTRAINTS)}
+    columns, output_dir = _read_dataset(job), _output_dir(job)
+    new = _write_baseline(columns, output_dir, _output_uri(job))
     skip, register_new = _flag(job.fields.get("SkipCheck")), _flag(job.fields.get("RegisterNewBaseline"))
     # An earlier baseline matters to a check, or as the drift baseline when no new one is registered.
     previous = None if skip and register_new else _previous_baseline(job)
     found = [] if skip else _check(job, columns, previous, output_dir)
-    job.run.storage.upload_dir(output_dir, output_uri)
+    job.run.storage.upload_dir(output_dir, _output_uri(job))
     if found and _flag(job.fields.get("FailOnViolation", True)):
         summary = "; ".join(
             f"{v['feature_name']}: {v['constraint_check_type']} ({v['description']})" for v in found[:5]
@@ -66,7 +56,7 @@ def run(job: Job) -> dict[str, Any]:
         raise StepFailed(f"{len(found)} data-quality violations against the baseline: {summary}")
     used = new if register_new or previous is None else previous
     return {
-        **arguments,
+        **job.arguments,
         "CalculatedBaselineStatistics": new["statistics"],
         "CalculatedBaselineConstraints": new["constraints"],
         "BaselineUsedForDriftCheckStatistics": used["statistics"],
@@ -74,11 +64,43 @@ def run(job: Job) -> dict[str, Any]:
     }
 
 
-def _write(path, document: dict) -> None:
+def _read_dataset(job: Job) -> baseline.Table:
+    """Stage the baseline dataset input and read its CSV files."""
+    environment = job.arguments.get("Environment") or {}
+    processing.stage_inputs(job, job.arguments.get("ProcessingInputs") or [])
+    source = jobs.local_path(
+        environment.get("dataset_source", f"{PROCESSING}/input/baseline_dataset_input"), job.sandbox
+    )
+    return baseline.read_csv(sorted(path for path in source.rglob("*") if path.is_file()), _header(environment))
+
+
+def _output_dir(job: Job) -> Path:
+    environment = job.arguments.get("Environment") or {}
+    folder = jobs.local_path(environment.get("output_path", f"{PROCESSING}/output"), job.sandbox)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _output_uri(job: Job) -> str:
+    outputs = (job.arguments.get("ProcessingOutputConfig") or {}).get("Outputs") or []
+    if not outputs or not (outputs[0].get("S3Output") or {}).get("S3Uri"):
+        raise StepFailed("the check has no S3 output for its baseline")
+    return outputs[0]["S3Output"]["S3Uri"]
+
+
+def _write_baseline(columns: baseline.Table, output_dir: Path, output_uri: str) -> dict[str, str]:
+    """statistics.json and constraints.json of the dataset; their S3 URIs once uploaded."""
+    calculated = baseline.statistics(columns)
+    _write(output_dir / STATISTICS, calculated)
+    _write(output_dir / CONSTRAINTS, baseline.constraints(calculated))
+    return {"statistics": join_uri(output_uri, STATISTICS), "constraints": join_uri(output_uri, CONSTRAINTS)}
+
+
+def _write(path: Path, document: dict) -> None:
     path.write_text(json.dumps(document, indent=2), encoding="utf-8")
 
 
-def _check(job: Job, columns: dict, previous: dict | None, output_dir) -> list[dict]:
+def _check(job: Job, columns: baseline.Table, previous: dict | None, output_dir: Path) -> list[dict]:
     if previous is None:
         raise StepFailed(
             "no baseline to check against: supply SuppliedBaselineConstraints, approve a model package with "
