@@ -4,6 +4,7 @@
     python -m app_infra.deploy --trigger     # the model-approval rule, in the registry's account
     python -m app_infra.deploy --stage prod --deploy-role --tooling-account-id 111122223333
                                              # the stage's deploy role, by an administrator of its account
+    python -m app_infra.deploy --stage staging --teardown   # remove what the deploy step created
 
 With `account` in the stage's inference_config.json (multi-account projects) the step first
 assumes the stage's deploy role; otherwise it deploys with the credentials it runs with. A stack
@@ -19,6 +20,7 @@ import dataclasses
 import json
 import os
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +157,57 @@ def deploy_stage(settings: Settings, stage: str, build_dir: Path, base_session: 
     return results
 
 
+def _empty_bucket(s3: Any, bucket: str) -> None:
+    """Delete every object version of a bucket (a stack cannot delete a bucket that holds data)."""
+    try:
+        pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket)
+        for page in pages:
+            objects = [
+                {"Key": item["Key"], "VersionId": item["VersionId"]}
+                for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
+            for start in range(0, len(objects), 1000):
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": objects[start : start + 1000], "Quiet": True})
+    except ClientError as problem:
+        if problem.response["Error"]["Code"] != "NoSuchBucket":
+            raise
+
+
+def teardown_stage(settings: Settings, stage: str, base_session: Any) -> list[str]:
+    """Remove everything the deploy step created for `stage`; returns the stacks deleted.
+
+    The batch pipeline (created through the SageMaker API) goes first, then the stage's buckets
+    are emptied, then the stacks are deleted in the reverse of their deployment order.
+    """
+    config = inference_config.load(stage)
+    session = stage_session(settings, stage, config, base_session)
+    sagemaker = session.client("sagemaker")
+    try:
+        sagemaker.delete_pipeline(
+            PipelineName=stacks.batch_pipeline_name(settings, stage),
+            ClientRequestToken=uuid.uuid4().hex,
+        )
+    except ClientError as problem:
+        if problem.response["Error"]["Code"] not in ("ResourceNotFound", "ValidationException"):
+            raise
+    s3 = session.client("s3")
+    for purpose in ("datacapture", "batch"):
+        _empty_bucket(s3, naming.stage_bucket(settings.project_id, stage, purpose))
+    cfn = session.client("cloudformation")
+    deleted = []
+    for spec in reversed(stacks.STACKS):
+        name = settings.stack_name(stage, spec.part)
+        if _stack_status(cfn, name) is None:
+            continue
+        cfn.delete_stack(StackName=name)
+        try:
+            cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAITER_CONFIG)
+        except WaiterError:
+            raise DeployError(f"stack {name} could not be deleted: {_first_failure(cfn, name)}") from None
+        deleted.append(name)
+    return deleted
+
+
 def deploy_trigger(settings: Settings, session: Any, environ: dict[str, str]) -> dict[str, str]:
     """Deploy the rule that starts the deploy pipeline when a model package is approved."""
     template = (REPO_ROOT / stacks.MODEL_APPROVAL_TEMPLATE).read_text(encoding="utf-8")
@@ -182,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         "--deploy-role", action="store_true", help="create --stage's deploy role (in the stage account)"
     )
     parser.add_argument("--tooling-account-id", default="", help="with --deploy-role: who may assume it")
+    parser.add_argument("--teardown", action="store_true", help="delete everything deployed for --stage")
     parser.add_argument("--build-dir", type=Path, default=BUILD_DIR)
     args = parser.parse_args(argv)
     if args.trigger == bool(args.stage):
@@ -192,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.trigger:
             outputs = deploy_trigger(settings, session, dict(os.environ))
             print(f"model-approval rule {outputs.get('RuleArn', '')} deployed")
+        elif args.teardown:
+            for name in teardown_stage(settings, args.stage, session):
+                print(f"{args.stage}: {name} deleted")
         elif args.deploy_role:
             outputs = deploy_role(settings, args.stage, args.tooling_account_id, session)
             print(f"deploy role {outputs['DeployRoleArn']} deployed")

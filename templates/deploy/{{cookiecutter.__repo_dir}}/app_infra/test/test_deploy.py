@@ -111,3 +111,28 @@ def test_deploying_the_same_build_again_keeps_the_stacks(built):
     assert first == second
     for entry in built.manifest["stages"]["staging"]:
         assert _stack_status(built.session, entry["stack_name"]).endswith("_COMPLETE")
+
+
+@pytest.mark.slow
+def test_teardown_removes_everything_the_stage_deployed(built):
+    aws, settings = built.session, built.settings
+    _deploy(settings, "prod", built.build_dir, aws)
+    config = load("prod")
+    if "realtime" in config:
+        bucket = naming.stage_bucket(settings.project_id, "prod", "datacapture")
+        aws.client("s3").put_object(Bucket=bucket, Key="datacapture/AllTraffic/captured.jsonl", Body=b"{}")
+    deleted = deploy.teardown_stage(settings, "prod", aws)
+    assert deleted == [entry["stack_name"] for entry in reversed(built.manifest["stages"]["prod"])]
+    cfn = aws.client("cloudformation")
+    alive = [
+        summary["StackName"]
+        for summary in cfn.list_stacks()["StackSummaries"]
+        if summary["StackStatus"] != "DELETE_COMPLETE"
+    ]
+    assert not [name for name in alive if name.startswith(settings.stack_name("prod", ""))]
+    if "batch" in config:
+        with pytest.raises(aws.client("sagemaker").exceptions.ClientError):
+            aws.client("sagemaker").describe_pipeline(
+                PipelineName=naming.pipeline(settings.project_name, settings.project_id, "batch-inference-prod")
+            )
+    assert deploy.teardown_stage(settings, "prod", aws) == []
