@@ -66,14 +66,6 @@ PRUNE: dict[str, dict[tuple[str, str], list[str]]] = {
     },
 }
 
-# Free-text answers some choices need before they can bake (multi_account=yes needs account
-# ids); automated bakes (tests, packaging) pass these. Documentation example accounts, never
-# defaults: a person choosing multi_account=yes must give the real ids or generation stops.
-EXAMPLE_ANSWERS: dict[str, dict[str, str]] = {
-    "build-train": {},
-    "deploy": {"staging_account_id": "111122223333", "prod_account_id": "444455556666"},
-}
-
 # Shared modules copied verbatim from hooks/ into generated repos: source -> destination.
 SHARED_FILES: dict[str, dict[str, str]] = {
     "build-train": {"naming.py": "ml_pipelines/naming.py", "template_update.py": "tools/template_update.py"},

@@ -26,7 +26,7 @@ NAME = "deploy"
 PAYLOAD = bakery.payload_dir(NAME)
 SCHEMA = json.loads((PAYLOAD / "inference_config" / "inference_config.schema.json").read_text(encoding="utf-8"))
 STAGES = ("staging", "prod")
-ACCOUNTS = options.EXAMPLE_ANSWERS[NAME]
+ACCOUNTS = bakery.COMPANION_ANSWERS[("multi_account", "yes")]
 WORST_NAME = "Abcdefghij-klmnopqrst-uvwxyz-123"  # 32 characters, upper case allowed
 WORST_ID = "p-abcdefghij12345678"  # 20 characters
 
