@@ -45,7 +45,9 @@ UNSUPPORTED: dict[str, list[Rule]] = {
 
 # (option, value) -> paths (relative to the generated repo) that the option removes.
 PRUNE: dict[str, dict[tuple[str, str], list[str]]] = {
-    "build-train": {},
+    "build-train": {
+        ("multi_branch", "no"): ["ml_pipelines/branches.py", "ml_pipelines/training/test/test_branches.py"],
+    },
     "deploy": {
         ("inference_mode", "realtime"): [
             "app_infra/batch_inference",

@@ -3,8 +3,8 @@
 CI sets the environment variables below; on a laptop the answers given when this repository
 was generated are the defaults, so the same code builds the same pipeline in both places.
 Every S3 URI the pipeline reads or writes is built by `Settings.s3_uri`, so the layout
-(`input/`, `code/<build-id>/`, `ml-pipeline-outputs/<build-id>/<step>/<output>`) lives in
-one place.
+(`input/`, `code/<build-id>/`, `ml-pipeline-outputs/<build-id>/<step>/<output>`, and for a
+feature branch the same areas under `branches/<slug>/`) lives in one place.
 """
 
 from __future__ import annotations
@@ -34,6 +34,14 @@ LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/service-role/AmazonSageMakerSer
 INPUT_AREA = "input"
 CODE_AREA = "code"
 OUTPUTS_AREA = "ml-pipeline-outputs"
+AREAS = (INPUT_AREA, CODE_AREA, OUTPUTS_AREA)
+{%- if cookiecutter.multi_branch == "yes" %}
+
+# Builds of this branch train the models that get promoted; every other branch is a feature branch.
+DEFAULT_MAIN_BRANCH = "main"
+# Git refuses these in branch names (git check-ref-format); they also mark a value that is not a branch.
+NOT_A_BRANCH = re.compile(r"[\x00-\x20~^:?*\[\\]|\.\.|@\{|^/|/$|\.lock$|^-")
+{%- endif %}
 
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -48,26 +56,56 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything project-specific the pipeline needs, resolved once."""
+    """Everything project-specific the pipeline needs, resolved once.
+
+    `branch` is the feature branch a build trains (None on the main branch): its pipeline, model
+    package group and S3 prefix are its own. `branch_input` makes a feature branch read its own
+    `input/` instead of the project's shared one.
+    """
 
     project_name: str
     project_id: str
     region: str
     bucket: str
-    model_package_group: str
+    main_model_package_group: str
     role_arn: str
     build_id: str
+    commit_id: str | None = None
+    branch: str | None = None
+    branch_input: bool = False
 
     @property
     def pipeline_name(self) -> str:
-        """The SageMaker pipeline this repository upserts."""
-        return naming.pipeline(self.project_name, self.project_id, "training")
+        """The SageMaker pipeline this build upserts (branch-suffixed on a feature branch)."""
+        return naming.pipeline(self.project_name, self.project_id, "training", branch=self.branch)
+
+    @property
+    def model_package_group(self) -> str:
+        """The model package group this build registers into (a feature branch has its own)."""
+        return self.feature_model_package_group(self.branch) if self.branch else self.main_model_package_group
+
+    def feature_model_package_group(self, branch: str) -> str:
+        """The model package group of a feature branch: main's group suffixed with the branch slug."""
+        return naming.feature_suffix(self.main_model_package_group, branch, naming.LIMITS["model_package_group"])
+
+    @property
+    def key_prefix(self) -> str:
+        """Where this build keeps its code and outputs: `<project>`, or `<project>/branches/<slug>`."""
+        if self.branch:
+            return naming.s3_branch_prefix(self.project_name, self.branch)
+        return naming.s3_prefix(self.project_name)
 
     def s3_uri(self, area: str, *parts: str) -> str:
-        """The one builder of the project's S3 URIs: `s3://<bucket>/<project>/<area>/<parts...>`."""
-        if area not in (INPUT_AREA, CODE_AREA, OUTPUTS_AREA):
+        """The one builder of the project's S3 URIs: `s3://<bucket>/<prefix>/<area>/<parts...>`.
+
+        The prefix is `key_prefix`, except that input stays the project's shared `input/` unless
+        `branch_input` is set.
+        """
+        if area not in AREAS:
             raise ValueError(f"unknown S3 area {area!r}")
-        keys = [naming.s3_prefix(self.project_name), area, *parts]
+        shared = area == INPUT_AREA and not self.branch_input
+        prefix = naming.s3_prefix(self.project_name) if shared else self.key_prefix
+        keys = [prefix, area, *parts]
         return f"s3://{self.bucket}/" + "/".join(key.strip("/") for key in keys)
 
     def input_uri(self) -> str:
@@ -93,6 +131,10 @@ class Settings:
     def output_uri(self, step: str, output: str) -> str:
         """Where one output of one step of this build is written."""
         return self.s3_uri(OUTPUTS_AREA, self.build_id, step, output)
+
+    def branch_prefix_uri(self, branch: str) -> str:
+        """Everything a feature branch wrote (code, outputs, own input): `s3://<bucket>/<project>/branches/<slug>/`."""
+        return f"s3://{self.bucket}/{naming.s3_branch_prefix(self.project_name, branch)}/"
 
 
 def from_env(environ: Mapping[str, str] | None = None) -> Settings:
@@ -127,22 +169,64 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         project_id=project_id,
         region=value("AWS_REGION", REGION),
         bucket=value("ARTIFACT_BUCKET", default_bucket),
-        model_package_group=value("MODEL_PACKAGE_GROUP_NAME", default_group),
+        main_model_package_group=value("MODEL_PACKAGE_GROUP_NAME", default_group),
         role_arn=value("SAGEMAKER_PIPELINE_ROLE_ARN", LOCAL_ROLE_ARN),
         build_id=value("BUILD_ID", LOCAL_BUILD_ID),
+        commit_id=current_commit(environ=env),
+{%- if cookiecutter.multi_branch == "yes" %}
+        branch=feature_branch(env),
+        branch_input=_flag(env, "BRANCH_INPUT", ("shared", "own")) == "own",
+{%- endif %}
     )
     _require(REGION_NAME, settings.region, "AWS_REGION", "a region name such as us-east-1")
     _require(naming.BUCKET_NAME, settings.bucket, "ARTIFACT_BUCKET", "a lower-case S3 bucket name")
-    if len(settings.model_package_group) > naming.LIMITS["model_package_group"]:
+    if len(settings.main_model_package_group) > naming.LIMITS["model_package_group"]:
         raise SettingsError(
             f"MODEL_PACKAGE_GROUP_NAME is longer than {naming.LIMITS['model_package_group']} characters"
         )
     _require(
-        naming.SAGEMAKER_NAME, settings.model_package_group, "MODEL_PACKAGE_GROUP_NAME", "a model package group name"
+        naming.SAGEMAKER_NAME,
+        settings.main_model_package_group,
+        "MODEL_PACKAGE_GROUP_NAME",
+        "a model package group name",
     )
     _require(ROLE_ARN, settings.role_arn, "SAGEMAKER_PIPELINE_ROLE_ARN", "an IAM role ARN")
     check_build_id(settings.build_id)
     return settings
+{%- if cookiecutter.multi_branch == "yes" %}
+
+
+def feature_branch(environ: Mapping[str, str] | None = None) -> str | None:
+    """The feature branch being built, or None when the build is of the main branch.
+
+    `BRANCH_NAME` names the branch: CodePipeline passes its source action's `BranchName`
+    variable, a start-build call sets it. Without it, a CodeBuild webhook build takes the branch
+    from `CODEBUILD_WEBHOOK_HEAD_REF` (`refs/heads/<branch>`). `CODEBUILD_SOURCE_VERSION` is not
+    read: it may hold a commit, a pull request or an artifact ARN. `MAIN_BRANCH` (default `main`)
+    is the branch whose builds are not feature builds.
+    """
+    env = os.environ if environ is None else environ
+    main_branch = env.get("MAIN_BRANCH") or DEFAULT_MAIN_BRANCH
+    branch = (env.get("BRANCH_NAME") or env.get("CODEBUILD_WEBHOOK_HEAD_REF", "")).removeprefix("refs/heads/")
+    if not branch or branch == main_branch:
+        return None
+    return check_branch(branch)
+
+
+def check_branch(branch: str) -> str:
+    """Return `branch` when git would accept it as a branch name, else raise SettingsError."""
+    if NOT_A_BRANCH.search(branch):
+        raise SettingsError(f"branch {branch!r} is not a git branch name: expected e.g. feature/new-features")
+    return branch
+
+
+def _flag(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    """A setting with a fixed set of values; the first is the default."""
+    text = env.get(name) or allowed[0]
+    if text not in allowed:
+        raise SettingsError(f"{name}={text!r} is not valid: expected one of {', '.join(allowed)}")
+    return text
+{%- endif %}
 
 
 def check_build_id(build_id: str) -> str:
@@ -160,11 +244,13 @@ def new_build_id(now: datetime | None = None, commit: str | None = None) -> str:
     return check_build_id(f"{moment.strftime(BUILD_ID_TIME_FORMAT)}-{short}")
 
 
-def current_commit(repo_root: Path | None = None) -> str | None:
-    """The commit being built: CodeBuild's resolved source version, else `git rev-parse HEAD`."""
-    resolved = os.environ.get("CODEBUILD_RESOLVED_SOURCE_VERSION", "")
-    if re.fullmatch(r"[0-9a-f]{7,40}", resolved):
-        return resolved
+def current_commit(repo_root: Path | None = None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The commit being built: `COMMIT_ID`, CodeBuild's resolved source version, else `git rev-parse HEAD`."""
+    env = os.environ if environ is None else environ
+    for name in ("COMMIT_ID", "CODEBUILD_RESOLVED_SOURCE_VERSION"):
+        given = env.get(name, "").lower()
+        if re.fullmatch(r"[0-9a-f]{7,40}", given):
+            return given
     try:
         result = subprocess.run(
             ["git", "rev-parse", "HEAD"],

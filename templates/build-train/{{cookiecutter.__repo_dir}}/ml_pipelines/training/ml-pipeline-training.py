@@ -2,7 +2,9 @@
 
 Preprocessing -> training (or tuning) -> evaluation -> one condition per metric threshold ->
 model registration, or a failure naming the metric that missed. With a data-quality baseline,
-a Model Monitor baseline of the training features is registered with the model.
+a Model Monitor baseline of the training features is registered with the model. The first step
+reads an S3 prefix or, with `"source": "athena"` in input.json, the result of an Athena query.
+Each registered model records the commit it was built from (`MetadataProperties.CommitId`).
 
 Commands (from the repository root):
 
@@ -12,6 +14,10 @@ Commands (from the repository root):
     python ml_pipelines/training/ml-pipeline-training.py upload-code  # algorithms/ + input.json to S3
     python ml_pipelines/training/ml-pipeline-training.py upsert       # create or update the pipeline
     python ml_pipelines/training/ml-pipeline-training.py start        # start an execution
+{%- if cookiecutter.multi_branch == "yes" %}
+    python ml_pipelines/training/ml-pipeline-training.py cleanup-branch --branch B [--delete-group]
+    python ml_pipelines/training/ml-pipeline-training.py approve-merged --commit C [--branch B]
+{%- endif %}
 
 Settings come from the environment (see ml_pipelines/settings.py); everything else from input.json.
 """
@@ -39,7 +45,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+{%- if cookiecutter.multi_branch == "yes" %}
+from ml_pipelines import branches, pipeline_definition  # noqa: E402
+{%- else %}
 from ml_pipelines import pipeline_definition  # noqa: E402
+{%- endif %}
 from ml_pipelines import settings as project_settings  # noqa: E402
 
 CONFIG_PATH = Path(__file__).resolve().with_name("input.json")
@@ -54,6 +64,15 @@ MODEL_APPROVAL_STATUS = "ModelApprovalStatus"
 SKIP_DATA_QUALITY_CHECK = "SkipDataQualityCheck"
 REGISTER_NEW_DATA_QUALITY_BASELINE = "RegisterNewDataQualityBaseline"
 INPUT_DATA_URL = "InputDataUrl"
+ATHENA_CATALOG = "AthenaCatalog"
+ATHENA_DATABASE = "AthenaDatabase"
+ATHENA_WORKGROUP = "AthenaWorkGroup"
+ATHENA_QUERY = "AthenaQuery"
+ATHENA_OUTPUT_URL = "AthenaOutputUrl"
+ATHENA_PARAMETERS = (ATHENA_CATALOG, ATHENA_DATABASE, ATHENA_WORKGROUP, ATHENA_QUERY)
+# CreateProcessingJob's limits on AthenaDatasetDefinition fields (the API reference).
+ATHENA_LIMITS = {ATHENA_CATALOG: 256, ATHENA_DATABASE: 255, ATHENA_WORKGROUP: 128, ATHENA_QUERY: 4096}
+ATHENA_WORKGROUP_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,128}$")
 
 # Step names and the outputs each step writes (the S3 layout uses both).
 PREPARE_DATA = "PrepareData"
@@ -67,6 +86,13 @@ TRAINING_CHANNELS = ("train", "validation", "preprocessor")
 EVALUATION_OUTPUT = "evaluation"
 EVALUATION_FILE = "evaluation.json"
 EVALUATION_REPORT = "EvaluationReport"
+# Where the first step reads raw data: every object under an S3 prefix, or an Athena query's result.
+DATA_SOURCES = ("s3", "athena")
+ATHENA_RESULTS = "athena-results"
+# Query results as JSON Lines, gzip compressed: every record names its columns, so prepare_data
+# needs no schema (Athena's text output has no header), and only the standard library reads it.
+ATHENA_OUTPUT_FORMAT = "JSON"
+ATHENA_OUTPUT_COMPRESSION = "GZIP"
 
 # Container paths: the step scripts take them as arguments (their defaults are the same paths).
 PROCESSING_ROOT = "/opt/ml/processing"
@@ -106,12 +132,21 @@ import boto3  # noqa: E402
 from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 from sagemaker.core import image_uris  # noqa: E402
 from sagemaker.core.drift_check_baselines import DriftCheckBaselines  # noqa: E402
+from sagemaker.core.metadata_properties import MetadataProperties  # noqa: E402
 from sagemaker.core.model_metrics import MetricsSource, ModelMetrics  # noqa: E402
 from sagemaker.core.model_monitor.dataset_format import DatasetFormat  # noqa: E402
 from sagemaker.core.parameter import ContinuousParameter, IntegerParameter  # noqa: E402
 from sagemaker.core.processing import Processor  # noqa: E402
-from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output  # noqa: E402
+from sagemaker.core.shapes import (  # noqa: E402
+    AthenaDatasetDefinition,
+    DatasetDefinition,
+    ProcessingInput,
+    ProcessingOutput,
+    ProcessingS3Input,
+    ProcessingS3Output,
+)
 from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig  # noqa: E402
+from sagemaker.core.utils.utils import serialize  # noqa: E402
 from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo, ConditionLessThanOrEqualTo  # noqa: E402
 from sagemaker.core.workflow.functions import Join, JsonGet  # noqa: E402
 from sagemaker.core.workflow.parameters import (  # noqa: E402
@@ -159,7 +194,10 @@ def check_config(config: Mapping[str, Any]) -> None:
     framework = _field(config, "framework", str)
     _expect(framework in FRAMEWORK_IMAGES, f"framework must be one of {', '.join(FRAMEWORK_IMAGES)}")
     _check_parameters(_field(config, "parameters", Mapping))
-    _check_data(_field(config, "data", Mapping))
+    data = _field(config, "data", Mapping)
+    _check_data(data)
+    if data["source"] == "athena":
+        _check_athena_parameters(config["parameters"])
     hyperparameters = _field(config, "hyperparameters", Mapping)
     for name, value in hyperparameters.items():
         _expect(
@@ -207,7 +245,20 @@ def _check_parameters(parameters: Mapping[str, Any]) -> None:
             _field(parameters, name, bool, prefix="parameters.")
 
 
+def _check_athena_parameters(parameters: Mapping[str, Any]) -> None:
+    for name in ATHENA_PARAMETERS:
+        value = _field(parameters, name, str, prefix="parameters.")
+        _expect(value.strip(), f"parameters.{name} must not be empty (data.source is athena)")
+        _expect(len(value) <= ATHENA_LIMITS[name], f"parameters.{name} is longer than {ATHENA_LIMITS[name]} characters")
+    _expect(
+        ATHENA_WORKGROUP_NAME.match(parameters[ATHENA_WORKGROUP]),
+        f"parameters.{ATHENA_WORKGROUP} must be a workgroup name: letters, digits, '.', '_' and '-'",
+    )
+
+
 def _check_data(data: Mapping[str, Any]) -> None:
+    source = _field(data, "source", str, prefix="data.")
+    _expect(source in DATA_SOURCES, f"data.source must be one of {', '.join(DATA_SOURCES)}")
     for name in ("target_column", "id_column"):
         _expect(bool(_field(data, name, str, prefix="data.")), f"data.{name} must not be empty")
     columns = _field(data, "categorical_columns", list, prefix="data.")
@@ -317,7 +368,15 @@ class _Parameters:
         self.training_instance_count = ParameterInteger(
             name=TRAINING_INSTANCE_COUNT, default_value=defaults[TRAINING_INSTANCE_COUNT]
         )
-        self.input_data_url = ParameterString(name=INPUT_DATA_URL, default_value=settings.input_uri())
+        self.athena = None
+        self.input_data_url = None
+        if config["data"]["source"] == "athena":
+            self.athena = {name: ParameterString(name=name, default_value=defaults[name]) for name in ATHENA_PARAMETERS}
+            self.athena[ATHENA_OUTPUT_URL] = ParameterString(
+                name=ATHENA_OUTPUT_URL, default_value=settings.output_uri(PREPARE_DATA, ATHENA_RESULTS) + "/"
+            )
+        else:
+            self.input_data_url = ParameterString(name=INPUT_DATA_URL, default_value=settings.input_uri())
         self.model_approval_status = ParameterString(
             name=MODEL_APPROVAL_STATUS,
             default_value=defaults[MODEL_APPROVAL_STATUS],
@@ -339,8 +398,9 @@ class _Parameters:
 
     def declared(self) -> list:
         """In the order the console lists them: data, compute, gates, registration."""
+        data = list(self.athena.values()) if self.athena else [self.input_data_url]
         return [
-            self.input_data_url,
+            *data,
             self.processing_instance_type,
             self.processing_instance_count,
             self.training_instance_type,
@@ -391,6 +451,7 @@ class _StepBuilder:
         ]
         arguments = [
             "--input-dir", f"{PROCESSING_ROOT}/input/data",
+            "--input-format", "json" if self.parameters.athena else "csv",
             "--output-dir", f"{PROCESSING_ROOT}/output",
             "--problem-type", self.config["problem_type"],
             "--target-column", data["target_column"],
@@ -400,12 +461,13 @@ class _StepBuilder:
             "--test-fraction", str(data["test_fraction"]),
             "--random-seed", str(data["random_seed"]),
         ]  # fmt: skip
-        step_args = self.processor(PREPARE_DATA).run(
-            inputs=[self.code_input(), processing_input("data", self.parameters.input_data_url, "input/data")],
-            outputs=outputs,
-            arguments=arguments,
-        )
-        return ProcessingStep(name=PREPARE_DATA, step_args=step_args, cache_config=self.cache)
+        if self.parameters.athena:
+            data_input = athena_input("data", self.parameters.athena, "input/data")
+        else:
+            data_input = processing_input("data", self.parameters.input_data_url, "input/data")
+        inputs = [self.code_input(), data_input]
+        step_args = self.processor(PREPARE_DATA).run(inputs=inputs, outputs=outputs, arguments=arguments)
+        return DatasetProcessingStep(name=PREPARE_DATA, step_args=step_args, inputs=inputs, cache_config=self.cache)
 
     def model_trainer(self) -> ModelTrainer:
         # Script mode without `source_code`: the SDK would otherwise upload the code under a
@@ -548,10 +610,25 @@ class _StepBuilder:
             model_metrics=ModelMetrics(**metrics),
             drift_check_baselines=drift_baselines,
             approval_status=self.parameters.model_approval_status,
-            description=f"{config['framework']} {config['problem_type']} model of build {self.settings.build_id}",
-            customer_metadata_properties={"build_id": self.settings.build_id},
+            description=self.model_description(),
+            customer_metadata_properties=self.model_properties(),
+            metadata_properties=MetadataProperties(
+                commit_id=self.settings.commit_id, project_id=self.settings.project_id
+            ),
         )
         return ModelStep(name=REGISTER_MODEL, step_args=step_args)
+
+    def model_description(self) -> str:
+        model = f"{self.config['framework']} {self.config['problem_type']} model"
+        description = f"{model} of build {self.settings.build_id}"
+        return f"{description} on branch {self.settings.branch}" if self.settings.branch else description
+
+    def model_properties(self) -> dict[str, str]:
+        """Searchable in the registry next to MetadataProperties.CommitId (set when the commit is known)."""
+        properties = {"build_id": self.settings.build_id}
+        if self.settings.branch:
+            properties["branch"] = self.settings.branch
+        return properties
 
     def threshold_gate(self, evaluate: ProcessingStep, report: PropertyFile, register: ModelStep) -> ConditionStep:
         """One condition step per threshold, chained: the last one registers; each failure names its metric."""
@@ -611,6 +688,52 @@ def processing_input(name: str, s3_uri: Any, container_dir: str) -> ProcessingIn
             s3_data_distribution_type="FullyReplicated",
         ),
     )
+
+
+def athena_input(name: str, parameters: Mapping[str, Any], container_dir: str) -> ProcessingInput:
+    """A processing input that runs an Athena query and downloads its result to /opt/ml/processing/<container_dir>.
+
+    Every instance gets the whole result (FullyReplicated; the API's default shards it by S3 key).
+    """
+    return ProcessingInput(
+        input_name=name,
+        dataset_definition=DatasetDefinition(
+            athena_dataset_definition=AthenaDatasetDefinition(
+                catalog=parameters[ATHENA_CATALOG],
+                database=parameters[ATHENA_DATABASE],
+                work_group=parameters[ATHENA_WORKGROUP],
+                query_string=parameters[ATHENA_QUERY],
+                output_s3_uri=parameters[ATHENA_OUTPUT_URL],
+                output_format=ATHENA_OUTPUT_FORMAT,
+                output_compression=ATHENA_OUTPUT_COMPRESSION,
+            ),
+            local_path=f"{PROCESSING_ROOT}/{container_dir}",
+            data_distribution_type="FullyReplicated",
+            input_mode="File",
+        ),
+    )
+
+
+class DatasetProcessingStep(ProcessingStep):
+    """A ProcessingStep whose request keeps the inputs' DatasetDefinition.
+
+    The SDK (3.27) passes dataset-definition inputs through `Processor.run` but drops them when
+    it writes the CreateProcessingJob request, leaving an input with a name and nothing else;
+    this puts each one back from the `ProcessingInput` it was given.
+    """
+
+    def __init__(self, *, inputs: list[ProcessingInput], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.dataset_inputs = {item.input_name: item.dataset_definition for item in inputs if item.dataset_definition}
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        request = super().arguments
+        for item in request.get("ProcessingInputs", []):
+            definition = self.dataset_inputs.get(item["InputName"])
+            if definition is not None:
+                item["DatasetDefinition"] = serialize(definition)
+        return request
 
 
 def json_metrics(s3_uri: Any) -> MetricsSource:
@@ -814,6 +937,11 @@ def main(argv: list[str] | None = None) -> int:
     except (BotoCoreError, ClientError) as error:
         print(f"error: AWS call failed: {error}", file=sys.stderr)
         return 1
+{%- if cookiecutter.multi_branch == "yes" %}
+    except branches.BranchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+{%- endif %}
 
 
 def _definition_command(args: argparse.Namespace) -> int:
@@ -853,6 +981,13 @@ def _upsert_command(args: argparse.Namespace) -> int:
     settings = project_settings.from_env()
     definition = build_definition(settings, load_config(args.config))
     pipeline_definition.check(json.loads(definition))
+{%- if cookiecutter.multi_branch == "yes" %}
+    if settings.branch:
+        # A feature branch registers into a group of its own, which its first build creates.
+        client = boto3.client("sagemaker", region_name=settings.region)
+        if branches.ensure_feature_group(settings, project_tags(settings), client):
+            print(f"created model package group {settings.model_package_group} for branch {settings.branch}")
+{%- endif %}
     print(upsert(settings, definition))
     return 0
 
@@ -876,6 +1011,28 @@ def _start_command(args: argparse.Namespace) -> int:
     return 0 if status == "Succeeded" else 1
 
 
+{%- if cookiecutter.multi_branch == "yes" %}
+
+
+def _cleanup_branch_command(args: argparse.Namespace) -> int:
+    settings = project_settings.from_env()
+    sagemaker_client = boto3.client("sagemaker", region_name=settings.region)
+    s3_client = boto3.client("s3", region_name=settings.region)
+    removed = branches.cleanup(settings, args.branch, args.delete_group, sagemaker_client, s3_client)
+    for line in removed.lines(settings, args.branch):
+        print(line)
+    return 0
+
+
+def _approve_merged_command(args: argparse.Namespace) -> int:
+    settings = project_settings.from_env()
+    client = boto3.client("sagemaker", region_name=settings.region)
+    arn, group = branches.approve_merged(settings, args.commit, args.branch, client)
+    print(f"approved {arn} (group {group})")
+    return 0
+{%- endif %}
+
+
 def _parameter_override(text: str) -> tuple[str, str]:
     name, separator, value = text.partition("=")
     if not separator or not name:
@@ -894,6 +1051,10 @@ def _parser() -> argparse.ArgumentParser:
         ("upload-code", _upload_code_command, "upload algorithms/ and input.json under code/<build-id>/"),
         ("upsert", _upsert_command, "create or update the pipeline in SageMaker"),
         ("start", _start_command, "start a pipeline execution"),
+{%- if cookiecutter.multi_branch == "yes" %}
+        ("cleanup-branch", _cleanup_branch_command, "delete a merged or deleted feature branch's pipeline and data"),
+        ("approve-merged", _approve_merged_command, "approve the model package built from a merged commit"),
+{%- endif %}
     ):
         command = commands.add_parser(name, help=text, description=text)
         command.set_defaults(command=handler)
@@ -902,6 +1063,18 @@ def _parser() -> argparse.ArgumentParser:
         if name == "start":
             command.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE")
             command.add_argument("--wait", action="store_true", help="wait for the execution; fail unless it succeeds")
+{%- if cookiecutter.multi_branch == "yes" %}
+        if name == "cleanup-branch":
+            command.add_argument("--branch", required=True, help="the feature branch, as git names it")
+            command.add_argument(
+                "--delete-group",
+                action="store_true",
+                help="also delete its model package group and every package in it",
+            )
+        if name == "approve-merged":
+            command.add_argument("--commit", required=True, help="the merged commit (full hash or 7+ characters)")
+            command.add_argument("--branch", help="also search this feature branch's model package group")
+{%- endif %}
     return parser
 
 

@@ -25,11 +25,15 @@ from ml_pipelines import naming, pipeline_definition, settings, training
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ALGORITHMS = REPO_ROOT / "algorithms"
 BUILD_ID = "20261122T133000Z-1a2b3c4"
+COMMIT_ID = "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b"
 ROLE_ARN = "arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsExecutionRole"
-CI_ENVIRONMENT = {"BUILD_ID": BUILD_ID, "SAGEMAKER_PIPELINE_ROLE_ARN": ROLE_ARN}
+CI_ENVIRONMENT = {"BUILD_ID": BUILD_ID, "SAGEMAKER_PIPELINE_ROLE_ARN": ROLE_ARN, "COMMIT_ID": COMMIT_ID}
 CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
 
 pipeline = training.load()
+# Where the first step reads: the parameter naming that source comes first in the definition.
+ATHENA = pipeline.load_config()["data"]["source"] == "athena"
+FIRST_PARAMETER = pipeline.ATHENA_CATALOG if ATHENA else pipeline.INPUT_DATA_URL
 
 
 def no_network(*args, **kwargs):
@@ -120,7 +124,12 @@ def test_every_parameter_is_declared_used_and_defaults_to_input_json(definition,
     assert referenced == set(declared)
     for name, value in config["parameters"].items():
         assert declared[name]["DefaultValue"] == value
-    assert declared[pipeline.INPUT_DATA_URL]["DefaultValue"] == project.input_uri()
+    if ATHENA:
+        athena_results = project.output_uri(pipeline.PREPARE_DATA, pipeline.ATHENA_RESULTS) + "/"
+        assert declared[pipeline.ATHENA_OUTPUT_URL]["DefaultValue"] == athena_results
+        assert pipeline.INPUT_DATA_URL not in declared
+    else:
+        assert declared[pipeline.INPUT_DATA_URL]["DefaultValue"] == project.input_uri()
     for metric, bound in config["thresholds"].items():
         ((side, value),) = bound.items()
         assert declared[pipeline.threshold_parameter(metric, side)] == {
@@ -159,6 +168,10 @@ def prepare(definition: dict) -> dict:
 
 def register(definition: dict) -> dict:
     return steps_by_name(definition)[pipeline.REGISTER_MODEL]
+
+
+def data_input(definition: dict) -> dict:
+    return next(item for item in prepare(definition)["Arguments"]["ProcessingInputs"] if item["InputName"] == "data")
 
 
 def retype_parameter(name: str, kind: str, default) -> callable:
@@ -200,7 +213,7 @@ MUTATIONS = {
     ),
     "undeclared parameter": (
         lambda d: d["Parameters"].pop(0),
-        f"parameter '{pipeline.INPUT_DATA_URL}' is referenced but not declared",
+        f"parameter '{FIRST_PARAMETER}' is referenced but not declared",
     ),
     "declared parameter no step uses": (
         lambda d: d["Parameters"].append({"Name": "Unused", "Type": "String", "DefaultValue": "x"}),
@@ -226,7 +239,20 @@ MUTATIONS = {
         lambda d: find(d["Steps"], "Condition")[0]["Arguments"]["Conditions"][0].update(Type="Roughly"),
         "is not one of",
     ),
+    "commit id longer than the API allows": (
+        lambda d: register(d)["Arguments"]["MetadataProperties"].update(CommitId="a" * 1025),
+        "1025 characters; the maximum is 1024",
+    ),
 }
+if ATHENA:
+    MUTATIONS["Athena result format the API does not know"] = (
+        lambda d: data_input(d)["DatasetDefinition"]["AthenaDatasetDefinition"].update(OutputFormat="CSV"),
+        "'CSV' is not one of the allowed values",
+    )
+    MUTATIONS["Athena input without its query"] = (
+        lambda d: data_input(d)["DatasetDefinition"]["AthenaDatasetDefinition"].pop("QueryString"),
+        'DatasetDefinition.AthenaDatasetDefinition: "QueryString"',
+    )
 
 
 @pytest.mark.parametrize("mutation", list(MUTATIONS), ids=list(MUTATIONS))
@@ -263,10 +289,32 @@ def test_prepare_step_passes_the_data_settings_of_input_json(definition, config)
     assert options["--categorical-columns"] == ",".join(data["categorical_columns"])
     assert float(options["--test-fraction"]) == data["test_fraction"]
     assert options["--problem-type"] == config["problem_type"]
-    data_input = next(
-        item for item in prepare(definition)["Arguments"]["ProcessingInputs"] if item["InputName"] == "data"
-    )
-    assert data_input["S3Input"]["S3Uri"] == {"Get": f"Parameters.{pipeline.INPUT_DATA_URL}"}
+    assert options["--input-dir"] == "/opt/ml/processing/input/data"
+    if ATHENA:
+        assert options["--input-format"] == "json"
+        return
+    assert options["--input-format"] == "csv"
+    assert data_input(definition)["S3Input"]["S3Uri"] == {"Get": f"Parameters.{pipeline.INPUT_DATA_URL}"}
+
+
+def test_athena_query_parameters_reach_the_dataset_definition(definition):
+    if not ATHENA:
+        assert "DatasetDefinition" not in data_input(definition)
+        return
+    dataset = data_input(definition)["DatasetDefinition"]
+    assert dataset["LocalPath"] == "/opt/ml/processing/input/data"
+    # Every instance needs every record; the API's default shards the result by S3 key.
+    assert (dataset["DataDistributionType"], dataset["InputMode"]) == ("FullyReplicated", "File")
+    athena = dataset["AthenaDatasetDefinition"]
+    assert athena == {
+        "Catalog": {"Get": f"Parameters.{pipeline.ATHENA_CATALOG}"},
+        "Database": {"Get": f"Parameters.{pipeline.ATHENA_DATABASE}"},
+        "WorkGroup": {"Get": f"Parameters.{pipeline.ATHENA_WORKGROUP}"},
+        "QueryString": {"Get": f"Parameters.{pipeline.ATHENA_QUERY}"},
+        "OutputS3Uri": {"Get": f"Parameters.{pipeline.ATHENA_OUTPUT_URL}"},
+        "OutputFormat": "JSON",
+        "OutputCompression": "GZIP",
+    }
 
 
 def test_training_runs_the_uploaded_source_dir_in_script_mode(definition, config, project):
@@ -355,6 +403,8 @@ def test_evaluation_gates_and_reaches_the_registered_model(definition, config, p
             ],
         }
     }
+    assert arguments["MetadataProperties"] == {"CommitId": COMMIT_ID, "ProjectId": project.project_id}
+    assert arguments["CustomerMetadataProperties"]["build_id"] == BUILD_ID
     (container,) = arguments["InferenceSpecification"]["Containers"]
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
     assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
@@ -438,6 +488,19 @@ def test_readme_diagram_can_be_rewritten(tmp_path):
 # --------------------------------------------------------------------------- configuration
 
 
+def use_athena(config: dict, **changes) -> None:
+    """Switch a config to the Athena source with valid parameters, then apply `changes` (None removes one)."""
+    config["data"]["source"] = "athena"
+    config["parameters"].update(
+        AthenaCatalog="AwsDataCatalog", AthenaDatabase="lake", AthenaWorkGroup="primary", AthenaQuery="SELECT 1"
+    )
+    for name, value in changes.items():
+        if value is None:
+            config["parameters"].pop(name)
+        else:
+            config["parameters"][name] = value
+
+
 BAD_CONFIGS = {
     "unknown problem type": (lambda c: c.update(problem_type="clustering"), "problem_type must be one of"),
     "missing threshold section": (lambda c: c.pop("thresholds"), "thresholds is missing"),
@@ -458,6 +521,19 @@ BAD_CONFIGS = {
     "approval status SageMaker does not know": (
         lambda c: c["parameters"].update(ModelApprovalStatus="Maybe"),
         "ModelApprovalStatus must be one of",
+    ),
+    "data source that does not exist": (lambda c: c["data"].update(source="ftp"), "data.source must be one of"),
+    "Athena source without a query": (
+        lambda c: use_athena(c, AthenaQuery=None),
+        "parameters.AthenaQuery is missing",
+    ),
+    "Athena query longer than the API allows": (
+        lambda c: use_athena(c, AthenaQuery="x" * 4097),
+        "parameters.AthenaQuery is longer than 4096 characters",
+    ),
+    "Athena workgroup with a space": (
+        lambda c: use_athena(c, AthenaWorkGroup="my group"),
+        "parameters.AthenaWorkGroup must be a workgroup name",
     ),
 }
 
@@ -547,6 +623,14 @@ def test_settings_follow_the_ci_environment():
 def test_bad_settings_name_the_variable(variable, value):
     with pytest.raises(settings.SettingsError, match=variable):
         settings.from_env({variable: value})
+
+
+def test_the_commit_comes_from_the_environment_before_git():
+    assert settings.from_env({"COMMIT_ID": COMMIT_ID.upper()}).commit_id == COMMIT_ID
+    codebuild = {"CODEBUILD_RESOLVED_SOURCE_VERSION": "abcdef1"}
+    assert settings.from_env(codebuild).commit_id == "abcdef1"
+    # Not a commit (e.g. an S3 artifact version): git answers, or no commit is recorded.
+    assert settings.from_env({"COMMIT_ID": "arn:aws:s3:::x"}).commit_id == settings.current_commit(environ={})
 
 
 def test_build_id_is_utc_time_and_short_commit():
