@@ -10,6 +10,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+from hooks import context as hook_context
 from hooks import options
 
 HOOKS_DIR = Path(__file__).resolve().parent
@@ -54,7 +55,7 @@ def generation_record(template: str, context: Mapping[str, object]) -> dict:
     Machine-specific context (output and clone folders) is left out so two bakes of the same
     template version with the same answers are byte-identical.
     """
-    repo_root = Path(str(context["_repo_dir"])).resolve().parents[1]
+    repo_root = hook_context.template_dir(context).parents[1]
     url = template_url(repo_root, str(context.get("_template", "")))
     commit = template_commit(repo_root)
     version = tomllib.loads((repo_root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]

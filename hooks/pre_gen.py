@@ -7,6 +7,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from hooks import context as hook_context
 from hooks import options, validation
 
 # answer key -> its check, for answers that every template shares or that have a fixed form
@@ -43,7 +44,7 @@ def validate(template: str, context: Mapping[str, object], template_dir: Path) -
 def main(context: Mapping[str, object], template: str) -> int:
     """Entry point of the templates' pre-generation hooks: 0 when the answers are valid."""
     try:
-        validate(template, context, Path(str(context["_repo_dir"])))
+        validate(template, context, hook_context.template_dir(context))
     except validation.InvalidAnswer as problem:
         print(f"ERROR: {problem}", file=sys.stderr)
         return 1

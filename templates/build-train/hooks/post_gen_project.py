@@ -1,10 +1,13 @@
 """Trim what the chosen options leave out and add the shared modules (logic in hooks/)."""
 
 import json
+import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path("{{ cookiecutter._repo_dir }}").resolve().parents[1]))
+# Hooks run from the new project's folder; a relative template path given to cookiecutter is
+# relative to where it was started, which the shell's PWD still names.
+sys.path.insert(0, str(Path(os.environ.get("PWD", "."), "{{ cookiecutter._repo_dir }}").resolve().parents[1]))
 
 from hooks import post_gen  # noqa: E402
 
