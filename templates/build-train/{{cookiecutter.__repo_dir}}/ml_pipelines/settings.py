@@ -215,7 +215,7 @@ def feature_branch(environ: Mapping[str, str] | None = None) -> str | None:
 
 def check_branch(branch: str) -> str:
     """Return `branch` when git would accept it as a branch name, else raise SettingsError."""
-    if NOT_A_BRANCH.search(branch):
+    if not branch or NOT_A_BRANCH.search(branch):
         raise SettingsError(f"branch {branch!r} is not a git branch name: expected e.g. feature/new-features")
     return branch
 

@@ -840,14 +840,20 @@ def source_dir_archive(algorithms_dir: Path = ALGORITHMS_DIR) -> bytes:
     return buffer.getvalue()
 
 
-def upload_code(settings: project_settings.Settings, s3_client: Any = None, repo_root: Path = REPO_ROOT) -> list[str]:
-    """Upload algorithms/ (as files and as sourcedir.tar.gz) and input.json under code/<build-id>/."""
-    client = s3_client or boto3.client("s3", region_name=settings.region)
+def code_uploads(settings: project_settings.Settings, repo_root: Path = REPO_ROOT) -> list[tuple[str, bytes]]:
+    """What `upload-code` writes: (S3 URI, body) of algorithms/ (as files and as sourcedir.tar.gz) and input.json."""
     algorithms_dir = repo_root / "algorithms"
     uploads = [(settings.algorithms_uri() + path.relative_to(algorithms_dir).as_posix(), path.read_bytes())
                for path in code_files(algorithms_dir)]  # fmt: skip
     uploads.append((settings.source_dir_uri(), source_dir_archive(algorithms_dir)))
     uploads.append((settings.config_uri(), (repo_root / "ml_pipelines" / "training" / "input.json").read_bytes()))
+    return uploads
+
+
+def upload_code(settings: project_settings.Settings, s3_client: Any = None, repo_root: Path = REPO_ROOT) -> list[str]:
+    """Upload algorithms/ (as files and as sourcedir.tar.gz) and input.json under code/<build-id>/."""
+    client = s3_client or boto3.client("s3", region_name=settings.region)
+    uploads = code_uploads(settings, repo_root)
     for uri, body in uploads:
         bucket, _, key = uri.removeprefix("s3://").partition("/")
         # The bucket's default encryption (KMS) applies; no per-object key overrides it.
@@ -1026,8 +1032,15 @@ def _cleanup_branch_command(args: argparse.Namespace) -> int:
 
 def _approve_merged_command(args: argparse.Namespace) -> int:
     settings = project_settings.from_env()
+    if args.commit is None and settings.branch:
+        # The build spec runs this after every build when APPROVE_ON_MERGE=true; only main's models are promoted.
+        print(f"nothing to approve: this is a build of feature branch {settings.branch}")
+        return 0
+    commit = args.commit or settings.commit_id
+    if not commit:
+        raise project_settings.SettingsError("this build's commit is unknown: pass --commit or set COMMIT_ID")
     client = boto3.client("sagemaker", region_name=settings.region)
-    arn, group = branches.approve_merged(settings, args.commit, args.branch, client)
+    arn, group = branches.approve_merged(settings, commit, args.branch, client)
     print(f"approved {arn} (group {group})")
     return 0
 {%- endif %}
@@ -1072,7 +1085,7 @@ def _parser() -> argparse.ArgumentParser:
                 help="also delete its model package group and every package in it",
             )
         if name == "approve-merged":
-            command.add_argument("--commit", required=True, help="the merged commit (full hash or 7+ characters)")
+            command.add_argument("--commit", help="the merged commit, full or 7+ characters (default: this build's)")
             command.add_argument("--branch", help="also search this feature branch's model package group")
 {%- endif %}
     return parser

@@ -53,6 +53,11 @@ def test_a_value_git_refuses_as_a_branch_name_is_refused(branch):
         ci(BRANCH_NAME=branch)
 
 
+def test_cleanup_needs_a_branch(capsys):
+    assert pipeline.main(["cleanup-branch", "--branch", ""]) == 2
+    assert "'' is not a git branch name" in capsys.readouterr().err
+
+
 def test_branch_input_takes_shared_or_own_only():
     with pytest.raises(settings.SettingsError, match="BRANCH_INPUT='mine' is not valid: expected one of shared, own"):
         ci(BRANCH_NAME=BRANCH, BRANCH_INPUT="mine")
@@ -313,3 +318,14 @@ def test_approve_merged_without_a_package_of_that_commit_fails_in_one_line(aws, 
 def test_approve_merged_refuses_what_is_not_a_commit(aws, capsys):
     assert pipeline.main(["approve-merged", "--commit", "HEAD~1"]) == 2
     assert "is not a commit hash" in capsys.readouterr().err
+
+
+def test_approve_merged_defaults_to_this_builds_commit_and_skips_feature_builds(aws, monkeypatch, capsys):
+    merged = register(aws["sagemaker"], ci().model_package_group, CI_ENVIRONMENT["COMMIT_ID"])
+    monkeypatch.setenv("BRANCH_NAME", BRANCH)
+    assert pipeline.main(["approve-merged"]) == 0
+    assert f"nothing to approve: this is a build of feature branch {BRANCH}" in capsys.readouterr().out
+    assert status(aws["sagemaker"], merged) == "PendingManualApproval"
+    monkeypatch.delenv("BRANCH_NAME")
+    assert pipeline.main(["approve-merged"]) == 0
+    assert status(aws["sagemaker"], merged) == "Approved"
