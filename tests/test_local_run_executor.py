@@ -78,6 +78,28 @@ def test_an_approved_registration_is_found_by_the_latest_approved_query(aws, cap
     assert [summary["ModelPackageVersion"] for summary in latest] == [2]
 
 
+def test_a_model_step_creates_the_model(aws, capsys, tmp_path):
+    document = support.fixture_pipeline()
+    register = support.find_step(document, "RegisterModel")
+    container = register["Arguments"]["InferenceSpecification"]["Containers"][0]
+    create = {
+        "Name": "CreateModel",
+        "Type": "Model",
+        "Arguments": {
+            "ExecutionRoleArn": support.find_step(document, "TrainModel")["Arguments"]["RoleArn"],
+            "PrimaryContainer": container,
+        },
+    }
+    support.find_step(document, "CheckRmse")["Arguments"]["IfSteps"].append(create)
+    code, out, err = run(capsys, tmp_path, document)
+    assert code == 0, err
+    assert statuses(out)["CreateModel"] == "succeeded"
+    (model,) = aws["sagemaker"].list_models()["Models"]
+    assert model["ModelName"].startswith("pipelines-") and "-CreateModel-" in model["ModelName"]
+    described = aws["sagemaker"].describe_model(ModelName=model["ModelName"])
+    assert described["PrimaryContainer"]["ModelDataUrl"].endswith("/output/model.tar.gz")
+
+
 def test_an_impossible_threshold_ends_in_the_fail_step(aws, capsys, tmp_path):
     code, out, err = run(capsys, tmp_path, None, "--param", "MaxRmse=0.01")
     assert code == 1
