@@ -109,7 +109,8 @@ class Runner:
             raise
         finally:
             result.seconds = time.monotonic() - started
-            self.run.console.step_finished(result)
+            if result.status != "not run":  # interrupted: no status to report
+                self.run.console.step_finished(result)
         self.scope.steps[step.name] = properties
 
     def _properties(self, step: Step) -> tuple[str, dict[str, Any]]:

@@ -63,35 +63,43 @@ class Layout:
 
 def train(job: Job, request: dict[str, Any], job_name: str, sandbox: Path, label: str) -> dict[str, Any]:
     """Run one training job described by a CreateTrainingJob-shaped request."""
-    spec = request.get("AlgorithmSpecification") or {}
-    if spec.get("ContainerEntrypoint") or spec.get("AlgorithmName"):
-        raise StepFailed("only framework script mode runs locally (no ContainerEntrypoint, no AlgorithmName)")
-    hyperparameters = {str(key): to_text(value) for key, value in (request.get("HyperParameters") or {}).items()}
+    hyperparameters = script_mode_hyperparameters(request)
     decoded = decode(hyperparameters)
-    program, submit_directory = decoded.get(PROGRAM), decoded.get(SUBMIT_DIRECTORY)
-    if not isinstance(program, str) or not isinstance(submit_directory, str):
-        raise StepFailed(f"script mode needs the hyperparameters {PROGRAM} and {SUBMIT_DIRECTORY}")
     layout = Layout(sandbox)
     layout.create()
-    fetch_code(job, submit_directory, layout)
+    fetch_code(job, decoded[SUBMIT_DIRECTORY], layout)
     channels = stage_channels(job, request.get("InputDataConfig") or [], layout)
     write_config(layout, hyperparameters, channels, request)
-    user = {key: value for key, value in decoded.items() if not key.startswith(SAGEMAKER_PREFIX)}
+    program = decoded[PROGRAM]
     if not (layout.code / program).is_file():
-        raise StepFailed(f"{PROGRAM} {program!r} is not in {submit_directory}")
+        raise StepFailed(f"{PROGRAM} {program!r} is not in {decoded[SUBMIT_DIRECTORY]}")
     env = jobs.environment(request.get("Environment"), sandbox)
     env.update(toolkit_environment(layout, channels, decoded, program, job_name, request))
+    user = {key: value for key, value in decoded.items() if not key.startswith(SAGEMAKER_PREFIX)}
     argv = [sys.executable, program, *to_cmd_args(user)]
     finished = jobs.run(argv, cwd=layout.code, env=env, label=label, console=job.run.console, log_dir=sandbox / "logs")
     jobs.check(finished, "the training script")
+    definitions = (request.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
     return {
         "TrainingJobName": job_name,
         "TrainingJobArn": job.run.arn("training-job", job_name),
         "TrainingJobStatus": "Completed",
         "HyperParameters": hyperparameters,
         "ModelArtifacts": {"S3ModelArtifacts": upload_artifacts(job, request, job_name, layout)},
-        "FinalMetricDataList": final_metrics(spec.get("MetricDefinitions") or [], finished.lines),
+        "FinalMetricDataList": final_metrics(definitions, finished.lines),
     }
+
+
+def script_mode_hyperparameters(request: dict[str, Any]) -> dict[str, str]:
+    """The job's hyperparameters as text; refused unless they name a script-mode program and its code."""
+    spec = request.get("AlgorithmSpecification") or {}
+    if spec.get("ContainerEntrypoint") or spec.get("AlgorithmName"):
+        raise StepFailed("only framework script mode runs locally (no ContainerEntrypoint, no AlgorithmName)")
+    hyperparameters = {str(key): to_text(value) for key, value in (request.get("HyperParameters") or {}).items()}
+    decoded = decode(hyperparameters)
+    if not isinstance(decoded.get(PROGRAM), str) or not isinstance(decoded.get(SUBMIT_DIRECTORY), str):
+        raise StepFailed(f"script mode needs the hyperparameters {PROGRAM} and {SUBMIT_DIRECTORY}")
+    return hyperparameters
 
 
 def fetch_code(job: Job, uri: str, layout: Layout) -> None:
