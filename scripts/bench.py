@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scripts.bake import REPO_ROOT, bake
+from scripts.bench_local import bench_demo, bench_endpoint, bench_executor_overhead
 from scripts.bench_package import bench_packaging
 from scripts.timing import Figure, repeat, time_command
 
@@ -64,7 +65,10 @@ def bench_full_test_suite() -> list[Figure]:
 BENCHMARKS: list[Callable[[], list[Figure]]] = [
     bench_bakes,
     bench_definition_build,
+    bench_executor_overhead,
+    bench_endpoint,
     bench_packaging,
+    bench_demo,
     bench_full_test_suite,
 ]
 
@@ -73,7 +77,7 @@ def main() -> int:
     """Run every benchmark, print one row per figure and keep the numbers in .bench/results.json."""
     BENCH_DIR.mkdir(exist_ok=True)
     results = []
-    print(f"{'figure':<58} {'median':>9}     (spread, runs)")
+    print(f"{'figure':<70} {'median':>9}     (spread, runs)")
     for benchmark in BENCHMARKS:
         for figure in benchmark():
             print(figure.row(), flush=True)

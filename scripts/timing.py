@@ -25,7 +25,7 @@ class Figure:
 
     def row(self) -> str:
         low, high = min(self.runs), max(self.runs)
-        return f"{self.name:<58} {self.median:>9.3f} {self.unit:<3} (min {low:.3f}, max {high:.3f}, n={len(self.runs)})"
+        return f"{self.name:<70} {self.median:>9.3f} {self.unit:<3} (min {low:.3f}, max {high:.3f}, n={len(self.runs)})"
 
 
 def time_command(command: Sequence[str], cwd: Path, env: dict | None = None) -> float:
