@@ -6,7 +6,7 @@ STAMP := $(VENV)/.requirements.stamp
 PYTEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-fast lint demo bench package publish deprecate checkov clean
+.PHONY: help setup test test-fast lint demo bench package publish deprecate update-project checkov clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ publish: package ## Publish dist/$(VERSION)/ (PRINCIPALS="role-arn ...", DOMAIN=
 deprecate: setup ## Deactivate a published version in Studio (make deprecate VERSION=1.3.0)
 	@test -n "$(VERSION)" || { echo "ERROR: set VERSION, e.g. make deprecate VERSION=1.3.0"; exit 2; }
 	$(BIN)/python -m scripts.publish deprecate --version $(VERSION)
+
+update-project: setup ## Switch a Studio project to a published version (PROJECT=name VERSION=1.1.0, DRY_RUN=1)
+	$(BIN)/python -m scripts.update_project --project "$(PROJECT)" --version "$(VERSION)" $(if $(DRY_RUN),--dry-run)
 
 checkov: setup ## checkov (own pinned environment, offline) over servicecatalog/ and generated templates
 	$(BIN)/python -m scripts.checkov_env
