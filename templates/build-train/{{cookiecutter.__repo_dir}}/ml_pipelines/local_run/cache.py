@@ -4,8 +4,9 @@ Like SageMaker: only steps whose `CacheConfig.Enabled` is true are cached, an en
 after `ExpireAfter` (an ISO 8601 duration), the key is built from the step type's cache-key
 attributes (the developer guide's "Default cache key attributes by pipeline step type"), and a
 hit propagates the earlier run's properties, output URIs included. Unlike SageMaker, the key
-also covers the content (ETag and size) of every S3 object those attributes point at: a local
-build id stays the same from run to run, so code or data changes must show in the content.
+also covers the content (ETag and size) of every S3 object those attributes point at, and of
+the tables an Athena input queries: a local build id stays the same from run to run, so code or
+data changes must show in the content.
 A hit writes the earlier outputs back to S3, since a fresh emulator starts empty.
 """
 
@@ -21,6 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from . import athena
 from .context import Job
 from .errors import DefinitionError
 
@@ -76,11 +78,21 @@ def _s3_uris(value: Any) -> Iterator[str]:
     elif isinstance(value, str) and value.startswith("s3://"):
         yield value
     elif isinstance(value, dict):
-        for item in value.values():
-            yield from _s3_uris(item)
+        # A dataset definition's S3 URI is where its query result goes, not something it reads.
+        for key, item in value.items():
+            if key != "DatasetDefinition":
+                yield from _s3_uris(item)
     elif isinstance(value, list):
         for item in value:
             yield from _s3_uris(item)
+
+
+def _content_uris(job: Job, attributes: dict[str, Any]) -> list[str]:
+    """Every S3 prefix whose objects the step reads: its inputs, and the tables an Athena input queries."""
+    uris = set(_s3_uris(attributes))
+    if any(athena.uses_athena(item) for item in job.arguments.get("ProcessingInputs") or []):
+        uris.add(athena.tables_uri())
+    return sorted(uris)
 
 
 def _json_string(text: str) -> str:
@@ -107,7 +119,7 @@ class StepCache:
         storage = job.run.storage
         contents = {
             uri: [[item["Relative"], item["ETag"], item["Size"]] for item in storage.objects(uri)]
-            for uri in sorted(set(_s3_uris(attributes)))
+            for uri in _content_uris(job, attributes)
         }
         local = {"tuning_trials": job.run.options.tuning_trials} if job.step.type == "Tuning" else {}
         material = json.dumps(
