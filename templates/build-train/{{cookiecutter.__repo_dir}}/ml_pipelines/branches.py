@@ -10,10 +10,9 @@ Only boto3 is used here: the SageMaker SDK stays in ml-pipeline-training.py.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -66,24 +65,11 @@ def _not_found(error: ClientError) -> bool:
 def feature_settings(settings: project_settings.Settings, branch: str) -> project_settings.Settings:
     """The settings a build of `branch` would have (what cleanup and approval look at)."""
     project_settings.check_branch(branch)
-    if branch == _main_branch():
+    if branch == project_settings.main_branch():
         raise project_settings.SettingsError(
             f"{branch!r} is the main branch (MAIN_BRANCH): its pipeline, group and data are never cleaned up"
         )
-    return project_settings.Settings(
-        project_name=settings.project_name,
-        project_id=settings.project_id,
-        region=settings.region,
-        bucket=settings.bucket,
-        main_model_package_group=settings.main_model_package_group,
-        role_arn=settings.role_arn,
-        build_id=settings.build_id,
-        branch=branch,
-    )
-
-
-def _main_branch() -> str:
-    return os.environ.get("MAIN_BRANCH") or project_settings.DEFAULT_MAIN_BRANCH
+    return replace(settings, branch=branch)
 
 
 def ensure_feature_group(settings: project_settings.Settings, tags: list[dict[str, str]], client: Any) -> bool:

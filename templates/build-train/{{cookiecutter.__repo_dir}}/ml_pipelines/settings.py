@@ -206,11 +206,16 @@ def feature_branch(environ: Mapping[str, str] | None = None) -> str | None:
     is the branch whose builds are not feature builds.
     """
     env = os.environ if environ is None else environ
-    main_branch = env.get("MAIN_BRANCH") or DEFAULT_MAIN_BRANCH
     branch = (env.get("BRANCH_NAME") or env.get("CODEBUILD_WEBHOOK_HEAD_REF", "")).removeprefix("refs/heads/")
-    if not branch or branch == main_branch:
+    if not branch or branch == main_branch(env):
         return None
     return check_branch(branch)
+
+
+def main_branch(environ: Mapping[str, str] | None = None) -> str:
+    """The branch whose builds train the models that get promoted: `MAIN_BRANCH`, default `main`."""
+    env = os.environ if environ is None else environ
+    return env.get("MAIN_BRANCH") or DEFAULT_MAIN_BRANCH
 
 
 def check_branch(branch: str) -> str:
