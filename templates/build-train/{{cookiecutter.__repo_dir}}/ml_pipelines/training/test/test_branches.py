@@ -5,6 +5,10 @@ moto: a feature build upserts its own pipeline and group, a merge or branch dele
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import textwrap
+from pathlib import Path
 
 import boto3
 import pytest
@@ -13,6 +17,7 @@ from moto import mock_aws
 from ml_pipelines import branches, naming, settings, training
 
 pipeline = training.load()
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 BUILD_ID = "20261122T133000Z-1a2b3c4"
 ROLE_ARN = "arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsExecutionRole"
@@ -329,3 +334,66 @@ def test_approve_merged_defaults_to_this_builds_commit_and_skips_feature_builds(
     monkeypatch.delenv("BRANCH_NAME")
     assert pipeline.main(["approve-merged"]) == 0
     assert status(aws["sagemaker"], merged) == "Approved"
+
+
+# --------------------------------------------------------------------------- the build spec's branch logic
+
+
+def build_script() -> str:
+    """The build phase's shell script from build_spec.yml, with the pipeline command only echoed."""
+    lines = (REPO_ROOT / "build_spec.yml").read_text(encoding="utf-8").splitlines()
+    start = lines.index("      - |") + 1
+    body = []
+    for line in lines[start:]:
+        if line.strip() and not line.startswith(" " * 8):
+            break
+        body.append(line)
+    script = textwrap.dedent("\n".join(body))
+    command = 'PIPELINE=".venv/bin/python ml_pipelines/training/ml-pipeline-training.py"'
+    assert command in script
+    return script.replace(command, 'PIPELINE="echo pipeline"')
+
+
+def run_build(**variables: str) -> subprocess.CompletedProcess:
+    # CodeBuild runs commands with sh unless the build spec asks for another shell.
+    env = {"PATH": os.environ["PATH"], **variables}
+    return subprocess.run(["sh", "-c", build_script()], env=env, capture_output=True, text=True, check=False)
+
+
+@pytest.mark.parametrize(
+    "variables, commands",
+    [
+        ({}, ["upload-code", "upsert", "start"]),
+        ({"BRANCH_NAME": BRANCH}, ["upload-code", "upsert", "start"]),
+        ({"APPROVE_ON_MERGE": "true"}, ["upload-code", "upsert", "start --wait", "approve-merged"]),
+        ({"BRANCH_ACTION": "cleanup", "BRANCH_NAME": BRANCH}, [f"cleanup-branch --branch {BRANCH} --delete-group"]),
+        (
+            {
+                "BRANCH_ACTION": "cleanup",
+                "CODEBUILD_WEBHOOK_HEAD_REF": f"refs/heads/{BRANCH}",
+                "DELETE_BRANCH_GROUP": "false",
+            },
+            [f"cleanup-branch --branch {BRANCH}"],
+        ),
+    ],
+    ids=["main", "feature", "approve-on-merge", "cleanup", "cleanup-of-a-webhook-build-keeping-the-group"],
+)
+def test_the_build_spec_runs_what_its_branch_action_asks_for(variables, commands):
+    result = run_build(**variables)
+    assert result.returncode == 0, result.stderr
+    ran = [line.removeprefix("pipeline ") for line in result.stdout.splitlines() if line.startswith("pipeline ")]
+    # The first line is the build id, echoed by the build-id command.
+    assert [command for command in ran if command != "build-id"] == commands
+
+
+@pytest.mark.parametrize(
+    "variables, message",
+    [
+        ({"BRANCH_ACTION": "cleanup"}, "BRANCH_ACTION=cleanup needs BRANCH_NAME"),
+        ({"BRANCH_ACTION": "delete"}, "BRANCH_ACTION=delete is not valid: expected build or cleanup"),
+    ],
+)
+def test_the_build_spec_stops_on_an_action_it_cannot_run(variables, message):
+    result = run_build(**variables)
+    assert result.returncode == 2 and message in result.stderr
+    assert "pipeline" not in result.stdout
