@@ -8,6 +8,7 @@ registered model on loopback and runs the deploy repo's tests against it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -93,6 +94,8 @@ def deploy_stages(group: str) -> None:
 
 def local_aws() -> ThreadedMotoServer:
     """One S3 + SageMaker emulator on loopback shared by both repos, as one AWS account would be."""
+    # The emulator's request log would interleave with the demo's own output.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
