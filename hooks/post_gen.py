@@ -26,6 +26,18 @@ def remove_pruned(template: str, answers: Mapping[str, object], project_dir: Pat
             target.unlink()
 
 
+# Tool caches a developer's checkout may hold inside a template; copied raw (see
+# `_copy_without_render`), they are removed here so no bake ever carries them.
+CACHE_DIRS = ("__pycache__", ".ruff_cache", ".pytest_cache")
+
+
+def remove_caches(project_dir: Path) -> None:
+    """Delete tool caches copied from the template checkout."""
+    for name in CACHE_DIRS:
+        for cache in list(project_dir.rglob(name)):
+            shutil.rmtree(cache, ignore_errors=True)
+
+
 def copy_shared(template: str, project_dir: Path) -> None:
     """Copy the shared modules (one source in hooks/) into the generated repo."""
     for source, destination in options.SHARED_FILES.get(template, {}).items():
@@ -82,6 +94,7 @@ def write_record(template: str, context: Mapping[str, object], project_dir: Path
 def main(context: Mapping[str, object], template: str, project_dir: Path) -> int:
     """Entry point of the templates' post-generation hooks."""
     remove_pruned(template, context, project_dir)
+    remove_caches(project_dir)
     copy_shared(template, project_dir)
     write_record(template, context, project_dir)
     return 0

@@ -96,3 +96,22 @@ def test_rendered_hooks_are_valid_python_that_receives_answers_as_data(template,
         result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path)
         assert result.returncode == 1
         assert "project_name" in result.stderr and "is not allowed" in result.stderr
+
+
+def test_tool_caches_copied_from_a_checkout_are_removed(tmp_path):
+    from hooks import post_gen
+
+    for cache in ("__pycache__", "algorithms/.ruff_cache/0.17", "x/.pytest_cache"):
+        (tmp_path / cache).mkdir(parents=True)
+        (tmp_path / cache / "blob").write_bytes(b"\x8e\x00")
+    (tmp_path / "algorithms" / "kept.py").write_text("x = 1\n")
+    post_gen.remove_caches(tmp_path)
+    assert sorted(path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*") if path.is_file()) == [
+        "algorithms/kept.py"
+    ]
+
+
+def test_templates_copy_tool_caches_raw_so_binary_files_cannot_break_a_bake():
+    for name in ("build-train", "deploy"):
+        for relative in ("__pycache__/a.pyc", "algorithms/.ruff_cache/0.17/blob", ".pytest_cache/v/x"):
+            assert bakery.copied_verbatim(name, relative), (name, relative)
