@@ -1,6 +1,5 @@
-"""The baked build/train repo's real pipeline, run locally end to end for every combination of the
-options that shape its steps (other options pairwise):
-to a registered model with the thresholds of input.json, and into the Fail step when a threshold
+"""The baked build/train repo's real pipeline, run locally end to end for every supported option
+combination: to a registered model with the thresholds of input.json, and into the Fail step when a threshold
 cannot be met. The repo's own command runs in a subprocess against an emulator this test owns,
 so the registry can be inspected afterwards."""
 
@@ -17,20 +16,10 @@ from tests import bakery
 from tests.local_run_fixtures import support
 
 TEMPLATE = "build-train"
-# The options that decide which steps the training pipeline has run in every combination; any
-# other option is covered pairwise with them (bakery.covering_subset), with the rest at defaults.
-STEP_OPTIONS = ("problem_type", "framework", "hyperparameter_tuning", "data_quality_baseline")
 
 
 def combinations() -> list[dict[str, str]]:
-    defaults = {key: values[0] for key, values in bakery.choices(TEMPLATE).items()}
-    every_step_shape = [
-        combo
-        for combo in bakery.supported(TEMPLATE)
-        if all(combo[key] == defaults[key] for key in combo if key not in STEP_OPTIONS)
-    ]
-    pairs = [combo for combo in bakery.covering_subset(TEMPLATE) if combo not in every_step_shape]
-    return every_step_shape + pairs
+    return bakery.supported(TEMPLATE)
 
 
 COMBINATIONS = [pytest.param(combo, id=bakery.combo_id(combo), marks=pytest.mark.slow) for combo in combinations()]
