@@ -9,6 +9,7 @@ benchmark.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -65,6 +66,7 @@ def bench_executor_overhead() -> list[Figure]:
     raw_file = str(work / "raw" / "diabetes.csv")
     time_command([PYTHON, "-c", sample, raw_file, "binary_classification"], project, OFFLINE_ENV)
     steps = _direct_steps(project, work)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # keep the emulator's request log out of the figures
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
