@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from scripts.bake import REPO_ROOT, bake
+from scripts.bake import OFFLINE_ENV, REPO_ROOT, bake
 from scripts.bench_local import bench_demo, bench_endpoint, bench_executor_overhead
 from scripts.bench_package import bench_packaging
 from scripts.timing import Figure, repeat, time_command
@@ -21,14 +21,6 @@ from scripts.timing import Figure, repeat, time_command
 BENCH_DIR = REPO_ROOT / ".bench"
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 PYTHON = sys.executable
-OFFLINE_ENV = {
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "SAGEMAKER_VALIDATE_ROLE": "false",
-    "PYTHONDONTWRITEBYTECODE": "1",
-}
 
 
 def template_names() -> list[str]:

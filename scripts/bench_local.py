@@ -16,20 +16,13 @@ from pathlib import Path
 
 from moto.server import ThreadedMotoServer
 
+from scripts.bake import OFFLINE_ENV as BASE_OFFLINE_ENV
 from scripts.bake import REPO_ROOT, bake
 from scripts.timing import Figure, paired_ratio, repeat, time_command
 
 BENCH_DIR = REPO_ROOT / ".bench"
 PYTHON = sys.executable
-OFFLINE_ENV = {
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "SAGEMAKER_VALIDATE_ROLE": "false",
-    "PYTHONDONTWRITEBYTECODE": "1",
-    "PYTHONPATH": "algorithms",
-}
+OFFLINE_ENV = {**BASE_OFFLINE_ENV, "PYTHONPATH": "algorithms"}
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 
 

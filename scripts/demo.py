@@ -19,20 +19,11 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from hooks import naming
-from scripts.bake import REPO_ROOT, bake
+from scripts.bake import OFFLINE_ENV, REPO_ROOT, bake
 from scripts.dag import summarise
 
 DEMO_DIR = REPO_ROOT / "demo"
 VENV = Path(sys.executable).parent.parent
-OFFLINE_ENV = {
-    "AWS_ACCESS_KEY_ID": "demo",
-    "AWS_SECRET_ACCESS_KEY": "demo",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "SAGEMAKER_VALIDATE_ROLE": "false",
-    "PYTHONDONTWRITEBYTECODE": "1",
-}
 
 
 class DemoFailed(RuntimeError):
