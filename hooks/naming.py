@@ -157,9 +157,7 @@ def lambda_function(project_id: str, purpose: str) -> str:
 
 def endpoint(project_name: str, project_id: str, stage: str) -> str:
     """The real-time endpoint of one deployment stage."""
-    if stage not in STAGES:
-        raise ValueError(f"stage {stage!r} is not one of {', '.join(STAGES)}")
-    return _checked("endpoint", f"{project_name}-{project_id}-{stage}")
+    return _checked("endpoint", f"{project_name}-{project_id}-{_stage(stage)}")
 
 
 def stack(project_name: str, project_id: str, purpose: str) -> str:

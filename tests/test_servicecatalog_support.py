@@ -38,8 +38,21 @@ class _Evaluator:
             "Fn::Select": lambda argument: self.run(argument[1])[int(self.run(argument[0]))],
             "Fn::Split": lambda argument: self.run(argument[1]).split(argument[0]),
             "Fn::Join": lambda argument: argument[0].join(self.run(argument[1])),
-            "Fn::If": lambda argument: self.run(argument[1] if self.conditions[argument[0]] else argument[2]),
+            "Fn::If": lambda argument: self.run(argument[1] if self.condition(argument[0]) else argument[2]),
+            "Fn::Equals": lambda argument: self.run(argument[0]) == self.run(argument[1]),
+            "Fn::And": lambda argument: all(self.run(item) for item in argument),
+            "Fn::Or": lambda argument: any(self.run(item) for item in argument),
+            "Fn::Not": lambda argument: not self.run(argument[0]),
+            "Condition": self.condition,
         }
+
+    def condition(self, name: str) -> bool:
+        """A named condition: as given, else evaluated from the template's Conditions section."""
+        if name in self.conditions:
+            return self.conditions[name]
+        if name not in self.template.get("Conditions", {}):
+            raise Unresolvable(f"no condition {name}")
+        return bool(self.run(self.template["Conditions"][name]))
 
     def run(self, node: object):
         if isinstance(node, list):
@@ -69,6 +82,11 @@ class _Evaluator:
             return name if "." in name else str(self.ref(name))
 
         return re.sub(r"\$\{([^}!]+)\}", substitute, text)
+
+
+def conditions_of(template: dict, values: Mapping[str, str]) -> dict[str, bool]:
+    """Every condition of a template, evaluated as CloudFormation would for these parameter values."""
+    return {name: _Evaluator(template, values, {}).condition(name) for name in template.get("Conditions", {})}
 
 
 def statements(node: object) -> Iterator[dict]:
@@ -194,6 +212,23 @@ def test_resolve_evaluates_sub_with_variables_and_pseudo_parameters():
     assert resolve(node, template, {"P": "y", "AWS::Region": "eu-west-1"}) == "1.0.0/x-y-eu-west-1"
     with __import__("pytest").raises(Unresolvable):
         resolve({"Ref": "Missing"}, template, {})
+
+
+def test_conditions_are_evaluated_from_parameters_and_refuse_unknown_names():
+    template = {
+        "Conditions": {
+            "IsA": {"Fn::Equals": [{"Ref": "P"}, "a"]},
+            "IsB": {"Fn::Equals": [{"Ref": "P"}, "b"]},
+            "AOrB": {"Fn::Or": [{"Condition": "IsA"}, {"Condition": "IsB"}]},
+            "AAndFlag": {"Fn::And": [{"Condition": "IsA"}, {"Fn::Not": [{"Fn::Equals": [{"Ref": "F"}, "no"]}]}]},
+        },
+        "Resources": {},
+    }
+    assert conditions_of(template, {"P": "a", "F": "yes"}) == {"IsA": True, "IsB": False, "AOrB": True, "AAndFlag": True}
+    assert conditions_of(template, {"P": "c", "F": "no"}) == {"IsA": False, "IsB": False, "AOrB": False, "AAndFlag": False}
+    assert resolve({"Fn::If": ["IsB", 1, 2]}, template, {"P": "b"}) == 1
+    with __import__("pytest").raises(Unresolvable):
+        resolve({"Fn::If": ["Missing", 1, 2]}, template, {"P": "b"})
 
 
 def test_wildcard_grants_finds_star_on_star_only_when_allowed():

@@ -23,6 +23,7 @@ from tests.test_servicecatalog_support import (
     WORST_ID,
     WORST_NAME,
     bucket_problems,
+    conditions_of,
     parameter_errors,
     request_errors,
     resolve,
@@ -53,15 +54,9 @@ def values(template: dict, name: str = WORST_NAME, project_id: str = WORST_ID, *
     return {**given, **overrides}
 
 
-def conditions(template: dict, source_control: str = "CodeCommit", seed: str = "yes") -> dict[str, bool]:
-    uses_codecommit = source_control == "CodeCommit"
-    known = {
-        "UsesCodeCommit": uses_codecommit,
-        "UsesCodeConnections": not uses_codecommit,
-        "SeedsConnectionRepositories": not uses_codecommit and seed == "yes",
-    }
-    assert set(template.get("Conditions", {})) <= set(known), "a new condition needs a value here"
-    return known
+def conditions(template: dict, source_control: str = "CodeCommit", seed: str = "yes", **given: str) -> dict[str, bool]:
+    """The template's conditions for a source control choice and any other parameter values."""
+    return conditions_of(template, values(template, SourceControl=source_control, SeedRepositories=seed, **given))
 
 
 # --- lint --------------------------------------------------------------------------------------
@@ -287,13 +282,21 @@ def test_push_rules_start_ci_for_the_main_branch_of_their_repository(composed, p
 
 @pytest.mark.parametrize("product", PRODUCTS)
 def test_pipelines_started_by_rules_do_not_also_poll(composed, product):
+    checked = 0
     for resource in composed[product]["Resources"].values():
         if resource["Type"] != "AWS::CodePipeline::Pipeline":
             continue
         source = resource["Properties"]["Stages"][0]["Actions"][0]
+        if "Fn::If" not in source:
+            # Feature-branch pipelines exist for CodeConnections only and start by their triggers.
+            assert resource["Condition"] == "FeatureBranchesFromConnection"
+            assert resource["Properties"]["Triggers"]
+            continue
         codecommit = source["Fn::If"][1]
         assert codecommit["ActionTypeId"]["Provider"] == "CodeCommit"
         assert codecommit["Configuration"]["PollForSourceChanges"] is False
+        checked += 1
+    assert checked
 
 
 # --- security invariants -----------------------------------------------------------------------

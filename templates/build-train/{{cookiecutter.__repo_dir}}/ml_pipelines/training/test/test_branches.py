@@ -368,6 +368,10 @@ def run_build(**variables: str) -> subprocess.CompletedProcess:
         ({"APPROVE_ON_MERGE": "true"}, ["upload-code", "upsert", "start --wait", "approve-merged"]),
         ({"BRANCH_ACTION": "cleanup", "BRANCH_NAME": BRANCH}, [f"cleanup-branch --branch {BRANCH} --delete-group"]),
         (
+            {"BRANCH_ACTION": "cleanup", "BRANCH_NAME": f"refs/heads/{BRANCH}"},
+            [f"cleanup-branch --branch {BRANCH} --delete-group"],
+        ),
+        (
             {
                 "BRANCH_ACTION": "cleanup",
                 "CODEBUILD_WEBHOOK_HEAD_REF": f"refs/heads/{BRANCH}",
@@ -376,7 +380,14 @@ def run_build(**variables: str) -> subprocess.CompletedProcess:
             [f"cleanup-branch --branch {BRANCH}"],
         ),
     ],
-    ids=["main", "feature", "approve-on-merge", "cleanup", "cleanup-of-a-webhook-build-keeping-the-group"],
+    ids=[
+        "main",
+        "feature",
+        "approve-on-merge",
+        "cleanup",
+        "cleanup-of-a-merged-pull-request-event",
+        "cleanup-of-a-webhook-build-keeping-the-group",
+    ],
 )
 def test_the_build_spec_runs_what_its_branch_action_asks_for(variables, commands):
     result = run_build(**variables)
