@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 
 from scripts import catalog, package, products
 from scripts.bake import bake
-from tests.test_servicecatalog_support import resolve
+from tests.test_servicecatalog_support import conditions_of, resolve
 
 VERSION = "1.0.0"
 
@@ -185,30 +186,71 @@ def test_the_unzipped_seed_repository_passes_its_own_tests(manifest, release, va
 
 # CodeBuild projects -> the seed template whose repository they build
 BUILT_FROM = {"ModelBuild": "build-train", "ModelDeploy": "deploy"}
+NAME_IN_INPUT = re.compile(r'"name":\s*"([A-Z_][A-Z0-9_]*)"')
 
 
-def test_every_build_spec_and_variable_a_product_gives_ci_is_used_by_the_seeds(manifest, release):
-    seeds = {record["key"]: record["template"] for record in artifacts_of(manifest, "seed")}
+def variables_given_to(template: dict, seed_template: str, given: dict[str, str]) -> dict[str, set[str]]:
+    """Build spec file -> every variable CI sets for the repo of `seed_template`, with the product's
+    conditions evaluated for these parameter values: on the CodeBuild projects, in CodePipeline
+    build actions and in EventBridge StartBuild inputs."""
+    flags = conditions_of(template, given)
+    live = {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if flags.get(resource.get("Condition", ""), True)
+    }
+    given_to: dict[str, set[str]] = {}
+    for logical_id, resource in live.items():
+        (built,) = [name for prefix, name in BUILT_FROM.items() if logical_id.startswith(prefix)] or [None]
+        if built != seed_template:
+            continue
+        properties = resolve(resource["Properties"], template, given, flags)
+        if resource["Type"] == "AWS::CodeBuild::Project":
+            names = given_to.setdefault(properties["Source"]["BuildSpec"], set())
+            names |= {item["Name"] for item in properties["Environment"]["EnvironmentVariables"] if item}
+        elif resource["Type"] == "AWS::CodePipeline::Pipeline":
+            for stage in properties["Stages"]:
+                for action in stage["Actions"]:
+                    extra = action["Configuration"].get("EnvironmentVariables")
+                    if extra:
+                        given_to.setdefault("build_spec.yml", set()).update(item["name"] for item in json.loads(extra))
+        elif resource["Type"] == "AWS::Events::Rule":
+            for target in properties["Targets"]:
+                text = target.get("InputTransformer", {}).get("InputTemplate", "")
+                given_to.setdefault("build_spec.yml", set()).update(NAME_IN_INPUT.findall(text))
+    return given_to
+
+
+@pytest.mark.parametrize("source_control", ["CodeCommit", "CodeConnections"])
+def test_every_build_spec_and_variable_a_product_gives_ci_is_used_by_the_seeds(manifest, release, source_control):
     checked = 0
     for product in catalog.products():
         template = products.compose(product, VERSION)
-        for logical_id, resource in template["Resources"].items():
-            if (
-                resource["Type"] != "AWS::CodeBuild::Project"
-                or resource["Properties"]["Source"]["Type"] != "CODEPIPELINE"
-            ):
+        for record in artifacts_of(manifest, "seed"):
+            if record["template"] not in product.seeds:
                 continue
-            spec = resource["Properties"]["Source"]["BuildSpec"]
-            (seed_template,) = [name for prefix, name in BUILT_FROM.items() if logical_id.startswith(prefix)]
-            for key, template_name in seeds.items():
-                if template_name != seed_template:
-                    continue
-                files = unzip(release.parent / key)
-                assert spec in files, f"{logical_id} runs {spec}, missing from {key}"
-                text = b"\n".join(data for data, _ in files.values())
-                for variable in resource["Properties"]["Environment"]["EnvironmentVariables"]:
-                    assert variable["Name"].encode() in text, (
-                        f"{key} never reads {variable['Name']} that {logical_id} sets"
-                    )
+            studio = catalog.studio_parameters(record["template"])
+            given = {name: spec.get("Default", "") for name, spec in template["Parameters"].items()}
+            given |= {studio[option]: value for option, value in record["answers"].items() if option in studio}
+            given |= {"SourceControl": source_control, "AWS::Partition": "aws", "AWS::Region": "us-east-1"}
+            given |= {"AWS::AccountId": "123456789012", "SageMakerProjectName": "churn", "SageMakerProjectId": "p-1"}
+            given.setdefault("ModelPackageGroupName", "shared-models")
+            files = unzip(release.parent / record["key"])
+            text = b"\n".join(data for data, _ in files.values())
+            for spec, names in variables_given_to(template, record["template"], given).items():
+                assert spec in files, f"{product.key} runs {spec}, missing from {record['key']}"
+                unread = sorted(name for name in names if name.encode() not in text)
+                assert not unread, f"{record['key']} never reads {unread}, which {product.key} sets"
                 checked += 1
     assert checked
+
+
+def test_feature_branch_variables_reach_only_multi_branch_seeds():
+    template = products.compose(catalog.product("build-train"), VERSION)
+    given = {name: spec.get("Default", "") for name, spec in template["Parameters"].items()}
+    given |= {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
+    given |= {"SageMakerProjectName": "churn", "SageMakerProjectId": "p-1"}
+    single = variables_given_to(template, "build-train", given)["build_spec.yml"]
+    multi = variables_given_to(template, "build-train", {**given, "MultiBranch": "yes"})["build_spec.yml"]
+    assert not single & {"MAIN_BRANCH", "BRANCH_NAME", "BRANCH_ACTION", "APPROVE_ON_MERGE"}
+    assert {"MAIN_BRANCH", "BRANCH_NAME", "BRANCH_ACTION", "APPROVE_ON_MERGE"} <= multi

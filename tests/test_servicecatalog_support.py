@@ -15,6 +15,9 @@ WORST_NAME = "a" + "-b" * 15 + "c"
 WORST_ID = "p-" + "x" * 18
 
 
+_NO_VALUE = object()
+
+
 class Unresolvable(ValueError):
     """An intrinsic function the evaluator does not model."""
 
@@ -55,16 +58,20 @@ class _Evaluator:
         return bool(self.run(self.template["Conditions"][name]))
 
     def run(self, node: object):
+        # AWS::NoValue removes the list item or property it stands for.
         if isinstance(node, list):
-            return [self.run(item) for item in node]
+            return [item for item in map(self.run, node) if item is not _NO_VALUE]
         if not isinstance(node, dict):
             return node
         if len(node) == 1 and next(iter(node)) in self.functions:
             ((function, argument),) = node.items()
             return self.functions[function](argument)
-        return {key: self.run(value) for key, value in node.items()}
+        evaluated = {key: self.run(value) for key, value in node.items()}
+        return {key: value for key, value in evaluated.items() if value is not _NO_VALUE}
 
     def ref(self, name: str):
+        if name == "AWS::NoValue":
+            return _NO_VALUE
         if name in self.values:
             return self.values[name]
         if name in self.template.get("Resources", {}):
@@ -227,6 +234,8 @@ def test_conditions_are_evaluated_from_parameters_and_refuse_unknown_names():
     assert conditions_of(template, {"P": "a", "F": "yes"}) == {"IsA": True, "IsB": False, "AOrB": True, "AAndFlag": True}
     assert conditions_of(template, {"P": "c", "F": "no"}) == {"IsA": False, "IsB": False, "AOrB": False, "AAndFlag": False}
     assert resolve({"Fn::If": ["IsB", 1, 2]}, template, {"P": "b"}) == 1
+    dropped = {"Fn::If": ["IsB", {"Ref": "AWS::NoValue"}, 2]}
+    assert resolve({"List": [1, dropped], "Key": dropped}, template, {"P": "b"}) == {"List": [1]}
     with __import__("pytest").raises(Unresolvable):
         resolve({"Fn::If": ["Missing", 1, 2]}, template, {"P": "b"})
 
