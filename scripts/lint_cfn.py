@@ -28,7 +28,7 @@ def main() -> int:
     templates = json.loads((REPO_ROOT / "cookiecutter.json").read_text())["templates"]
     with tempfile.TemporaryDirectory() as scratch:
         # Product parts are fragments, not templates: lint the products they compose into.
-        files = [REPO_ROOT / "servicecatalog" / "portfolio.yaml", *products.write_all(Path(scratch) / "products")]
+        files = [*products.ACCOUNT_TEMPLATES, *products.write_all(Path(scratch) / "products")]
         for name in templates:
             if (REPO_ROOT / "templates" / name / "cookiecutter.json").exists():
                 files += cloudformation_files(bake(name, Path(scratch)))

@@ -26,7 +26,7 @@ Resources:
 @pytest.fixture(scope="module")
 def servicecatalog_templates(tmp_path_factory):
     scratch = tmp_path_factory.mktemp("servicecatalog")
-    files = checkov_env.cloudformation_files(catalog.CATALOG_DIR / "parts") + [products.PORTFOLIO_FILE]
+    files = checkov_env.cloudformation_files(catalog.CATALOG_DIR / "parts") + list(products.ACCOUNT_TEMPLATES)
     files += products.write_all(scratch / "products", "1.0.0")
     return checkov_env.collect(files, scratch / "scan")
 

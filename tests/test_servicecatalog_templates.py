@@ -63,7 +63,7 @@ def conditions(template: dict, source_control: str = "CodeCommit", seed: str = "
 
 
 def test_cfn_lint_reports_no_error_on_the_portfolio_and_every_product(tmp_path):
-    files = [str(path) for path in products.write_all(tmp_path, VERSION)] + [str(products.PORTFOLIO_FILE)]
+    files = [str(path) for path in [*products.write_all(tmp_path, VERSION), *products.ACCOUNT_TEMPLATES]]
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
     result = subprocess.run([str(cfn_lint), *files], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
