@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import textwrap
 from pathlib import Path
 
 import botocore.session
 import pytest
+import yaml
 from moto import mock_aws
 
 from scripts import catalog, products
@@ -245,14 +245,8 @@ def build_phase(tmp_path_factory) -> str:
     """The build phase script of a multi-branch seed's build_spec.yml, its pipeline command echoed."""
     answers = catalog.variants("build-train")[0].answers | {"multi_branch": "yes"}
     repo = bake("build-train", tmp_path_factory.mktemp("seed") / "repo", answers)
-    lines = (repo / "build_spec.yml").read_text(encoding="utf-8").splitlines()
-    start = lines.index("      - |") + 1
-    body = []
-    for line in lines[start:]:
-        if line.strip() and not line.startswith(" " * 8):
-            break
-        body.append(line)
-    script = textwrap.dedent("\n".join(body))
+    spec = yaml.safe_load((repo / "build_spec.yml").read_text(encoding="utf-8"))
+    (script,) = [command for command in spec["phases"]["build"]["commands"] if "BRANCH_ACTION" in command]
     return re.sub(r'PIPELINE="[^"]+"', 'PIPELINE="echo pipeline"', script)
 
 
