@@ -1,18 +1,16 @@
 """servicecatalog/data-lake-access.yaml: the policy an Athena seed's pipeline needs on top of the
-use role, granted on the named workgroup, database and bucket and nothing else. A small IAM
-evaluator (Allow statements, `*` and `?` wildcards) decides what the policy grants; it is itself
-tested with requests it must refuse."""
+use role, granted on the named workgroup, database and bucket and nothing else, as the small
+IAM evaluator of the support module decides."""
 
 from __future__ import annotations
 
-import fnmatch
 import re
 
 import pytest
 
 from scripts import products
 from tests.bakery import payload_dir
-from tests.test_servicecatalog_support import resolve, statements, wildcard_grants
+from tests.test_servicecatalog_support import allowed, resolve, statements, wildcard_grants
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -59,28 +57,6 @@ def template() -> dict:
 def policy(template) -> list[dict]:
     resource = template["Resources"]["DataLakeReadPolicy"]
     return list(statements(resolve(resource["Properties"]["PolicyDocument"], template, GIVEN)))
-
-
-def allowed(policy: list[dict], action: str, resource: str) -> bool:
-    """Whether some Allow statement grants the action on the resource (IAM wildcards; no Deny here)."""
-    for statement in policy:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        if statement["Effect"] != "Allow":
-            continue
-        if any(fnmatch.fnmatchcase(action.lower(), granted.lower()) for granted in actions) and any(
-            fnmatch.fnmatchcase(resource, granted) for granted in resources
-        ):
-            return True
-    return False
-
-
-def test_the_allowed_checker_refuses_what_no_statement_grants():
-    policy = [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::lake/*"}]
-    assert allowed(policy, "s3:GetObject", "arn:aws:s3:::lake/a/b")
-    assert not allowed(policy, "s3:PutObject", "arn:aws:s3:::lake/a")
-    assert not allowed(policy, "s3:GetObject", "arn:aws:s3:::lakehouse/a")
-    assert not allowed([{**policy[0], "Effect": "Deny"}], "s3:GetObject", "arn:aws:s3:::lake/a")
 
 
 @pytest.mark.parametrize(("action", "resource"), NEEDED, ids=[f"{a} {r.split(':')[-1]}" for a, r in NEEDED])

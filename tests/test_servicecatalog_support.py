@@ -3,6 +3,7 @@ use, and check policies, buckets and API requests. Each checker is itself tested
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterator, Mapping
 
@@ -121,6 +122,21 @@ def wildcard_grants(template: dict) -> list[dict]:
         and "*" in _as_list(statement.get("Action", []))
         and "*" in _as_list(statement.get("Resource", []))
     ]
+
+
+def allowed(policy: list[dict], action: str, resource: str) -> bool:
+    """Whether some Allow statement grants the action on the resource: IAM's `*` and `?`
+    wildcards, Allow statements only, conditions not evaluated (the tests say which they rely on)."""
+    for statement in policy:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if statement["Effect"] != "Allow":
+            continue
+        if any(fnmatch.fnmatchcase(action.lower(), granted.lower()) for granted in actions) and any(
+            fnmatch.fnmatchcase(resource, granted) for granted in resources
+        ):
+            return True
+    return False
 
 
 def bucket_problems(template: dict) -> list[str]:
@@ -243,6 +259,14 @@ def test_conditions_are_evaluated_from_parameters_and_refuse_unknown_names():
     assert resolve({"List": [1, dropped], "Key": dropped}, template, {"P": "b"}) == {"List": [1]}
     with __import__("pytest").raises(Unresolvable):
         resolve({"Fn::If": ["Missing", 1, 2]}, template, {"P": "b"})
+
+
+def test_the_allowed_checker_refuses_what_no_statement_grants():
+    policy = [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::lake/*"}]
+    assert allowed(policy, "s3:GetObject", "arn:aws:s3:::lake/a/b")
+    assert not allowed(policy, "s3:PutObject", "arn:aws:s3:::lake/a")
+    assert not allowed(policy, "s3:GetObject", "arn:aws:s3:::lakehouse/a")
+    assert not allowed([{**policy[0], "Effect": "Deny"}], "s3:GetObject", "arn:aws:s3:::lake/a")
 
 
 def test_wildcard_grants_finds_star_on_star_only_when_allowed():

@@ -236,4 +236,5 @@ def deploy_role_parameters(settings: Settings, stage: str, tooling_account_id: s
         "ToolingAccountId": tooling_account_id,
         "ArtifactBucketName": settings.artifact_bucket,
         "RoleName": naming.iam_role(settings.project_id, DEPLOY_ROLE_PURPOSE),
+        "AttachToRoleName": "",
     }

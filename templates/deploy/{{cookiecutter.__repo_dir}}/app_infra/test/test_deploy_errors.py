@@ -39,6 +39,8 @@ def test_the_deploy_role_is_created_with_its_stage_scoped_policy(aws, settings):
     assert outputs["DeployRoleArn"].endswith(f"role/{role_name}")
     trust = aws.client("iam").get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
     assert trust["Statement"][0]["Principal"]["AWS"] == "arn:aws:iam::111122223333:root"
+    attached = aws.client("iam").list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
+    assert len(attached) == 2, "the stage policy comes in two parts, each within IAM's size limit"
 
 
 def test_the_deploy_role_needs_a_tooling_account_id(aws, settings):
