@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,9 @@ def test_the_deploy_repo_tests_the_model_the_training_repo_registered(tmp_path, 
     server.start()
     try:
         host, port = server.get_host_and_port()
+        # The server keeps moto's state in this process: without a reset, a previous case's
+        # project bucket (same name, other problem type's data) would still be there.
+        urllib.request.urlopen(urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST"))
         os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
         trained = bakery.run(
             [sys.executable, "-m", "ml_pipelines.local_run", "--param", "ModelApprovalStatus=Approved"], cwd=train
