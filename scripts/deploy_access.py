@@ -55,7 +55,7 @@ def parameters(account_id: str, use_role: str) -> dict[str, str]:
     }
 
 
-def _stack_status(cloudformation, name: str) -> dict | None:
+def _existing_stack(cloudformation, name: str) -> dict | None:
     try:
         return cloudformation.describe_stacks(StackName=name)["Stacks"][0]
     except ClientError as error:
@@ -73,7 +73,7 @@ def deploy(cloudformation, name: str, body: str, given: dict[str, str]) -> str:
         "Capabilities": ["CAPABILITY_IAM"],
     }
     try:
-        if _stack_status(cloudformation, name) is None:
+        if _existing_stack(cloudformation, name) is None:
             cloudformation.create_stack(**options, OnFailure="DELETE")
             cloudformation.get_waiter("stack_create_complete").wait(StackName=name)
             return "created"
