@@ -12,7 +12,15 @@ import pytest
 from moto import mock_aws
 
 from scripts import deploy_access, products
-from tests.test_servicecatalog_support import WORST_ID, WORST_NAME, allowed, resolve, statements
+from tests.test_servicecatalog_support import (
+    WORST_ID,
+    WORST_NAME,
+    allowed,
+    conditions_of,
+    live_resources,
+    resolve,
+    statements,
+)
 
 ACCOUNT = "123456789012"
 PSEUDO = {"AWS::Partition": "aws-us-gov", "AWS::Region": "ap-southeast-3", "AWS::AccountId": ACCOUNT}
@@ -31,13 +39,14 @@ def template() -> dict:
     return products.load_cloudformation(deploy_access.deploy_role_template().read_text(encoding="utf-8"))
 
 
-def policies(template: dict, given: dict[str, str]) -> dict[str, list[dict]]:
-    flags = {"CreatesRole": given["AttachToRoleName"] == "", "AttachesToRole": given["AttachToRoleName"] != ""}
-    found = {}
-    for name, resource in template["Resources"].items():
-        if resource["Type"] == "AWS::IAM::ManagedPolicy" and flags.get(resource.get("Condition", ""), True):
-            found[name] = resolve(resource["Properties"]["PolicyDocument"], template, {**given, **PSEUDO}, flags)
-    return found
+def policies(template: dict, given: dict[str, str]) -> dict[str, dict]:
+    """Each managed policy the stack creates for these parameters, resolved."""
+    values = {**given, **PSEUDO}
+    return {
+        name: resolve(resource["Properties"]["PolicyDocument"], template, values, conditions_of(template, values))
+        for name, resource in live_resources(template, values).items()
+        if resource["Type"] == "AWS::IAM::ManagedPolicy"
+    }
 
 
 def shared(account: str = ACCOUNT) -> dict[str, str]:

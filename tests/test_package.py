@@ -17,7 +17,7 @@ import pytest
 
 from scripts import catalog, package, products
 from scripts.bake import bake
-from tests.test_servicecatalog_support import conditions_of, resolve
+from tests.test_servicecatalog_support import conditions_of, live_resources, resolve
 
 VERSION = "1.0.0"
 
@@ -194,13 +194,8 @@ def variables_given_to(template: dict, seed_template: str, given: dict[str, str]
     conditions evaluated for these parameter values: on the CodeBuild projects, in CodePipeline
     build actions and in EventBridge StartBuild inputs."""
     flags = conditions_of(template, given)
-    live = {
-        logical_id: resource
-        for logical_id, resource in template["Resources"].items()
-        if flags.get(resource.get("Condition", ""), True)
-    }
     given_to: dict[str, set[str]] = {}
-    for logical_id, resource in live.items():
+    for logical_id, resource in live_resources(template, given).items():
         (built,) = [name for prefix, name in BUILT_FROM.items() if logical_id.startswith(prefix)] or [None]
         if built != seed_template:
             continue
@@ -221,6 +216,14 @@ def variables_given_to(template: dict, seed_template: str, given: dict[str, str]
     return given_to
 
 
+def product_values(template: dict, **overrides: str) -> dict[str, str]:
+    """Parameter values for evaluating a product: its defaults, a project identity, pseudo parameters."""
+    given = {name: spec.get("Default", "") for name, spec in template["Parameters"].items()}
+    given |= {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
+    given |= {"SageMakerProjectName": "churn", "SageMakerProjectId": "p-1", "ModelPackageGroupName": "shared-models"}
+    return given | overrides
+
+
 @pytest.mark.parametrize("source_control", ["CodeCommit", "CodeConnections"])
 def test_every_build_spec_and_variable_a_product_gives_ci_is_used_by_the_seeds(manifest, release, source_control):
     checked = 0
@@ -230,11 +233,8 @@ def test_every_build_spec_and_variable_a_product_gives_ci_is_used_by_the_seeds(m
             if record["template"] not in product.seeds:
                 continue
             studio = catalog.studio_parameters(record["template"])
-            given = {name: spec.get("Default", "") for name, spec in template["Parameters"].items()}
+            given = product_values(template, SourceControl=source_control)
             given |= {studio[option]: value for option, value in record["answers"].items() if option in studio}
-            given |= {"SourceControl": source_control, "AWS::Partition": "aws", "AWS::Region": "us-east-1"}
-            given |= {"AWS::AccountId": "123456789012", "SageMakerProjectName": "churn", "SageMakerProjectId": "p-1"}
-            given.setdefault("ModelPackageGroupName", "shared-models")
             files = unzip(release.parent / record["key"])
             text = b"\n".join(data for data, _ in files.values())
             for spec, names in variables_given_to(template, record["template"], given).items():
@@ -247,9 +247,7 @@ def test_every_build_spec_and_variable_a_product_gives_ci_is_used_by_the_seeds(m
 
 def test_feature_branch_variables_reach_only_multi_branch_seeds():
     template = products.compose(catalog.product("build-train"), VERSION)
-    given = {name: spec.get("Default", "") for name, spec in template["Parameters"].items()}
-    given |= {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
-    given |= {"SageMakerProjectName": "churn", "SageMakerProjectId": "p-1"}
+    given = product_values(template)
     single = variables_given_to(template, "build-train", given)["build_spec.yml"]
     multi = variables_given_to(template, "build-train", {**given, "MultiBranch": "yes"})["build_spec.yml"]
     assert not single & {"MAIN_BRANCH", "BRANCH_NAME", "BRANCH_ACTION", "APPROVE_ON_MERGE"}

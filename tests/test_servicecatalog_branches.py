@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from scripts import catalog, products
 from scripts.bake import bake
-from tests.test_servicecatalog_support import conditions_of, request_errors, resolve
+from tests.test_servicecatalog_support import conditions_of, live_resources, request_errors, resolve
 from tests.test_servicecatalog_templates import delivered, push_event, values
 
 VERSION = "1.2.3"
@@ -43,14 +43,13 @@ def given(template: dict, **overrides: str) -> dict:
     return values(template, name="churn", project_id="p-idy6c3e1fiqj", **overrides)
 
 
-def live_resources(template: dict, **overrides: str) -> set[str]:
-    flags = conditions_of(template, given(template, **overrides))
-    return {name for name, resource in template["Resources"].items() if flags.get(resource.get("Condition", ""), True)}
+def created(template: dict, **overrides: str) -> set[str]:
+    return set(live_resources(template, given(template, **overrides)))
 
 
-def rule(template: dict, name: str, **overrides: str) -> dict:
-    flags = conditions_of(template, given(template, MultiBranch="yes", **overrides))
-    return resolve(template["Resources"][name]["Properties"], template, given(template, MultiBranch="yes"), flags)
+def rule(template: dict, name: str) -> dict:
+    multi = given(template, MultiBranch="yes")
+    return resolve(template["Resources"][name]["Properties"], template, multi, conditions_of(template, multi))
 
 
 def start_build_request(target: dict, event: dict) -> dict:
@@ -82,8 +81,8 @@ def environment_of(request: dict) -> dict[str, str]:
 @pytest.mark.parametrize("source_control", ["CodeCommit", "CodeConnections"])
 def test_feature_branch_ci_exists_only_for_multi_branch_seeds_and_only_for_its_source(product, source_control):
     template = products.compose(catalog.product(product), VERSION)
-    single = live_resources(template, SourceControl=source_control)
-    multi = live_resources(template, SourceControl=source_control, MultiBranch="yes")
+    single = created(template, SourceControl=source_control)
+    multi = created(template, SourceControl=source_control, MultiBranch="yes")
     assert not single & (CODECOMMIT_ONLY | CONNECTION_ONLY)
     expected = CODECOMMIT_ONLY if source_control == "CodeCommit" else CONNECTION_ONLY
     assert multi - single == expected

@@ -97,6 +97,16 @@ def conditions_of(template: dict, values: Mapping[str, str]) -> dict[str, bool]:
     return {name: _Evaluator(template, values, {}).condition(name) for name in template.get("Conditions", {})}
 
 
+def live_resources(template: dict, values: Mapping[str, str]) -> dict[str, dict]:
+    """The resources CloudFormation would create for these parameter values (conditions applied)."""
+    flags = conditions_of(template, values)
+    return {
+        name: resource
+        for name, resource in template["Resources"].items()
+        if flags.get(resource.get("Condition", ""), True)
+    }
+
+
 def statements(node: object) -> Iterator[dict]:
     """Every IAM policy statement anywhere in a template fragment."""
     if isinstance(node, dict):
