@@ -130,6 +130,16 @@ def test_a_star_inside_a_segment_does_not_cross_colons_but_a_trailing_one_does()
     assert allowed(trailing, "logs:PutLogEvents", "arn:aws:logs:us-east-1:111122223333:log-group:g:log-stream:s")
 
 
+def test_regex_characters_in_names_are_literal():
+    # IAM names may contain + = , . @ _ - (role names); principalmapper reads them as regex syntax.
+    grant = [policy(allow("iam:PassRole", "arn:aws:iam::111122223333:role/team+ml"))]
+    assert allowed(grant, "iam:PassRole", "arn:aws:iam::111122223333:role/team+ml")
+    assert not allowed(grant, "iam:PassRole", "arn:aws:iam::111122223333:role/teammml")
+    like = allow("s3:GetObject", Condition={"StringLike": {"aws:PrincipalTag/team": "[ml]*"}})
+    assert allowed([policy(like)], "s3:GetObject", OBJECT, {"aws:PrincipalTag/team": "[ml]-core"})
+    assert not allowed([policy(like)], "s3:GetObject", OBJECT, {"aws:PrincipalTag/team": "m"})
+
+
 def test_policy_variables_are_replaced_in_resources_and_condition_values():
     statement = allow("s3:GetObject", "arn:aws:s3:::home-${aws:PrincipalAccount}/*")
     context = {"aws:PrincipalAccount": "111122223333"}
@@ -275,6 +285,24 @@ def test_bool_accepts_json_booleans_and_strings():
         policies = [policy(allow("*"), statement)]
         assert not allowed(policies, "s3:GetObject", OBJECT, {"aws:SecureTransport": "false"}), value
         assert allowed(policies, "s3:GetObject", OBJECT, {"aws:SecureTransport": "true"}), value
+
+
+def test_date_conditions_accept_dates_without_a_zone_and_epoch_seconds():
+    # [COND] Date operators: ISO 8601 or epoch; principalmapper raises TypeError on a date without a zone.
+    for limit in ("2026-01-01", "2026-01-01T00:00:00Z", "1767225600"):
+        statement = allow("s3:GetObject", Condition={"DateLessThan": {"aws:CurrentTime": limit}})
+        assert allowed([policy(statement)], "s3:GetObject", OBJECT, {"aws:CurrentTime": "2025-12-31T23:59:59Z"}), limit
+        assert not allowed([policy(statement)], "s3:GetObject", OBJECT, {"aws:CurrentTime": "2026-01-01T00:00:01Z"})
+        assert not allowed([policy(statement)], "s3:GetObject", OBJECT), limit
+
+
+def test_numeric_and_ip_conditions():
+    small = allow("s3:ListBucket", BUCKET, Condition={"NumericLessThanEquals": {"s3:max-keys": 10}})
+    assert allowed([policy(small)], "s3:ListBucket", BUCKET, {"s3:max-keys": "10"})
+    assert not allowed([policy(small)], "s3:ListBucket", BUCKET, {"s3:max-keys": "11"})
+    office = allow("s3:GetObject", Condition={"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}})
+    assert allowed([policy(office)], "s3:GetObject", OBJECT, {"aws:SourceIp": "203.0.113.7"})
+    assert not allowed([policy(office)], "s3:GetObject", OBJECT, {"aws:SourceIp": "198.51.100.7"})
 
 
 def test_every_condition_operator_of_a_statement_must_match():
