@@ -4,6 +4,7 @@ Sources (each case names the rule it checks):
 [EVAL] https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
 [COND] https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
 [MULTI] https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html
+[DENIES] https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_AccessPolicyLanguage_Interplay.html
 [BOUND] https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
 [ACTION] https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html
 [RESOURCE] https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html
@@ -56,6 +57,21 @@ def test_explicit_deny_beats_an_allow_in_another_policy():
 
 def test_explicit_deny_beats_an_allow_in_the_same_policy():
     assert not allowed([policy(allow("*"), deny("iam:*"))], "iam:CreateRole")
+
+
+def test_the_docs_get_list_with_deny_reports_example():
+    # [DENIES]: AllowGetList grants iam:Get*/List*, DenyReports denies actions ending in Report;
+    # iam:CreatePolicy is implicitly denied and a later grant of a report action cannot override.
+    example = policy(
+        {"Sid": "AllowGetList", "Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"},
+        {"Sid": "DenyReports", "Effect": "Deny", "Action": "iam:*Report", "Resource": "*"},
+    )
+    later = policy(allow("iam:GenerateCredentialReport"))
+    assert allowed([example], "iam:GetRole", "arn:aws:iam::111122223333:role/x")
+    assert decide([example], Request("iam:CreatePolicy", "*")).reason.startswith("implicit deny")
+    denied = decide([example, later], Request("iam:GenerateCredentialReport", "*"))
+    assert not denied.allowed and "DenyReports" in denied.reason
+    assert not allowed([example], "iam:GetOrganizationsAccessReport")
 
 
 def test_a_boundary_blocks_what_the_identity_policy_allows():
