@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import collections.abc
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable
 
@@ -117,6 +118,7 @@ def arn_like(value: str, pattern: str) -> bool:
     return all(string_like(v, p) for v, p in zip(values, patterns, strict=True))
 
 
+@functools.lru_cache(maxsize=65536)
 def _wildcard(pattern: str) -> re.Pattern:
     return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.S)
 

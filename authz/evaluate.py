@@ -18,6 +18,7 @@ RCPs and session policies are not modelled; callers check those separately.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -82,25 +83,28 @@ def _context(given: Context) -> dict[str, str | list[str]]:
 
 def _statement_matches(statement: dict, request: Request, context: dict) -> bool:
     """Action, resource and every condition (operator, key) pair must match; IAM ANDs them all."""
+    if not _action_matches(statement, request.action):
+        return False
     statement = _substitute(statement, context)
-    return (
-        _action_matches(statement, request)
-        and _resource_matches(statement, request.resource)
-        and all(
-            conditions.matches(operator, key, values, context)
-            for operator, pairs in statement.get("Condition", {}).items()
-            for key, values in pairs.items()
-        )
+    return _resource_matches(statement, request.resource) and all(
+        conditions.matches(operator, key, values, context)
+        for operator, pairs in statement.get("Condition", {}).items()
+        for key, values in pairs.items()
     )
 
 
-def _action_matches(statement: dict, request: Request) -> bool:
+def _action_matches(statement: dict, action: str) -> bool:
+    kind = "Action" if "Action" in statement else "NotAction"
+    return _actions_cover(statement["Effect"], kind, tuple(_listify(statement.get(kind, []))), action)
+
+
+@functools.lru_cache(maxsize=65536)
+def _actions_cover(effect: str, kind: str, patterns: tuple[str, ...], action: str) -> bool:
     """Action/NotAction with wildcards, case-insensitive ([ACTION]
     https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html):
     principalmapper's matcher, on the statement without its resource and conditions."""
-    bare = {key: value for key, value in statement.items() if key in ("Effect", "Action", "NotAction")}
-    policy = {"Version": "2012-10-17", "Statement": [{**bare, "Resource": "*"}]}
-    return policy_has_matching_statement(policy, statement["Effect"], request.action, "*", CaseInsensitiveDict())
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": effect, kind: list(patterns), "Resource": "*"}]}
+    return policy_has_matching_statement(policy, effect, action, "*", CaseInsensitiveDict())
 
 
 def _resource_matches(statement: dict, resource: str) -> bool:
@@ -116,6 +120,7 @@ def _resource_matches(statement: dict, resource: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=65536)
 def _wildcard(pattern: str) -> re.Pattern:
     """IAM's Resource wildcards: `?` is one character; `*` stays inside its colon-delimited segment
     unless it is the segment's last character, where it "can expand to match beyond the colon
@@ -156,6 +161,8 @@ def _substitute(statement: dict, context: dict) -> dict:
             return {key: walk(value) for key, value in node.items()}
         return node
 
+    if "${" not in repr(statement):
+        return statement
     result = copy.copy(statement)
     for element in ("Resource", "NotResource", "Condition"):
         if element in result:
