@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
+from authz.template import CfnLoader
 from hooks import options
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -127,23 +128,6 @@ def expected_files(name: str, answers: dict[str, str]) -> set[str]:
     for pruned in options.pruned_paths(name, answers):
         files = {path for path in files if path != pruned and not path.startswith(pruned.rstrip("/") + "/")}
     return files | set(options.SHARED_FILES.get(name, {}).values()) | {options.RECORD_FILE}
-
-
-class CfnLoader(yaml.SafeLoader):
-    """YAML loader that accepts CloudFormation short-form tags (!Ref, !Sub, ...)."""
-
-
-def _cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> object:
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {f"Fn::{suffix}" if suffix not in ("Ref", "Condition") else suffix: value}
-
-
-CfnLoader.add_multi_constructor("!", _cfn_tag)
 
 
 def parse_structured(path: Path) -> object:

@@ -3,108 +3,19 @@ use, and check policies, buckets and API requests. Each checker is itself tested
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Iterator, Mapping
 
 from botocore.model import Shape
 from botocore.validate import ParamValidator
 
+from authz.evaluate import Request, decide
+from authz.template import Unresolvable, conditions_of, live_resources, resolve  # noqa: F401 (re-exported)
+
 ACCOUNT = "123456789012"
 # Worst-case project identity: the longest name and id SageMaker accepts.
 WORST_NAME = "a" + "-b" * 15 + "c"
 WORST_ID = "p-" + "x" * 18
-
-
-_NO_VALUE = object()
-
-
-class Unresolvable(ValueError):
-    """An intrinsic function the evaluator does not model."""
-
-
-def resolve(node: object, template: dict, values: Mapping[str, str], conditions: Mapping[str, bool] | None = None):
-    """Evaluate a template fragment the way CloudFormation would for the given parameter and
-    pseudo-parameter values. GetAtt resolves to `<Resource>.<Attribute>` placeholders."""
-    return _Evaluator(template, values, conditions or {}).run(node)
-
-
-class _Evaluator:
-    def __init__(self, template: dict, values: Mapping[str, str], conditions: Mapping[str, bool]):
-        self.template, self.values, self.conditions = template, values, conditions
-        self.functions = {
-            "Ref": self.ref,
-            "Fn::GetAtt": lambda argument: ".".join(argument),
-            "Fn::Sub": self.sub,
-            "Fn::FindInMap": lambda argument: self.template["Mappings"][argument[0]][self.run(argument[1])][
-                self.run(argument[2])
-            ],
-            "Fn::Select": lambda argument: self.run(argument[1])[int(self.run(argument[0]))],
-            "Fn::Split": lambda argument: self.run(argument[1]).split(argument[0]),
-            "Fn::Join": lambda argument: argument[0].join(self.run(argument[1])),
-            "Fn::If": lambda argument: self.run(argument[1] if self.condition(argument[0]) else argument[2]),
-            "Fn::Equals": lambda argument: self.run(argument[0]) == self.run(argument[1]),
-            "Fn::And": lambda argument: all(self.run(item) for item in argument),
-            "Fn::Or": lambda argument: any(self.run(item) for item in argument),
-            "Fn::Not": lambda argument: not self.run(argument[0]),
-            "Condition": self.condition,
-        }
-
-    def condition(self, name: str) -> bool:
-        """A named condition: as given, else evaluated from the template's Conditions section."""
-        if name in self.conditions:
-            return self.conditions[name]
-        if name not in self.template.get("Conditions", {}):
-            raise Unresolvable(f"no condition {name}")
-        return bool(self.run(self.template["Conditions"][name]))
-
-    def run(self, node: object):
-        # AWS::NoValue removes the list item or property it stands for.
-        if isinstance(node, list):
-            return [item for item in map(self.run, node) if item is not _NO_VALUE]
-        if not isinstance(node, dict):
-            return node
-        if len(node) == 1 and next(iter(node)) in self.functions:
-            ((function, argument),) = node.items()
-            return self.functions[function](argument)
-        evaluated = {key: self.run(value) for key, value in node.items()}
-        return {key: value for key, value in evaluated.items() if value is not _NO_VALUE}
-
-    def ref(self, name: str):
-        if name == "AWS::NoValue":
-            return _NO_VALUE
-        if name in self.values:
-            return self.values[name]
-        if name in self.template.get("Resources", {}):
-            return f"{name}.Ref"
-        raise Unresolvable(f"no value for Ref {name}")
-
-    def sub(self, argument):
-        text, variables = (argument, {}) if isinstance(argument, str) else argument
-        local = {key: self.run(value) for key, value in variables.items()}
-
-        def substitute(match: re.Match) -> str:
-            name = match.group(1)
-            if name in local:
-                return str(local[name])
-            return name if "." in name else str(self.ref(name))
-
-        return re.sub(r"\$\{([^}!]+)\}", substitute, text)
-
-
-def conditions_of(template: dict, values: Mapping[str, str]) -> dict[str, bool]:
-    """Every condition of a template, evaluated as CloudFormation would for these parameter values."""
-    return {name: _Evaluator(template, values, {}).condition(name) for name in template.get("Conditions", {})}
-
-
-def live_resources(template: dict, values: Mapping[str, str]) -> dict[str, dict]:
-    """The resources CloudFormation would create for these parameter values (conditions applied)."""
-    flags = conditions_of(template, values)
-    return {
-        name: resource
-        for name, resource in template["Resources"].items()
-        if flags.get(resource.get("Condition", ""), True)
-    }
 
 
 def statements(node: object) -> Iterator[dict]:
@@ -134,19 +45,11 @@ def wildcard_grants(template: dict) -> list[dict]:
     ]
 
 
-def allowed(policy: list[dict], action: str, resource: str) -> bool:
-    """Whether some Allow statement grants the action on the resource: IAM's `*` and `?`
-    wildcards, Allow statements only, conditions not evaluated (the tests say which they rely on)."""
-    for statement in policy:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        if statement["Effect"] != "Allow":
-            continue
-        if any(fnmatch.fnmatchcase(action.lower(), granted.lower()) for granted in actions) and any(
-            fnmatch.fnmatchcase(resource, granted) for granted in resources
-        ):
-            return True
-    return False
+def allowed(policy: list[dict], action: str, resource: str, context: dict | None = None) -> bool:
+    """Whether IAM would allow the call under these statements: authz.evaluate.decide (explicit
+    deny, wildcards, conditions against `context`), the one IAM evaluator of this repository."""
+    document = {"Version": "2012-10-17", "Statement": policy}
+    return decide([document], Request(action, resource, context or {})).allowed
 
 
 def bucket_problems(template: dict) -> list[str]:
@@ -277,6 +180,12 @@ def test_the_allowed_checker_refuses_what_no_statement_grants():
     assert not allowed(policy, "s3:PutObject", "arn:aws:s3:::lake/a")
     assert not allowed(policy, "s3:GetObject", "arn:aws:s3:::lakehouse/a")
     assert not allowed([{**policy[0], "Effect": "Deny"}], "s3:GetObject", "arn:aws:s3:::lake/a")
+    # IAM's logic, not pattern matching: an explicit deny wins and conditions are evaluated.
+    secret = {"Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::lake/secret/*"}
+    assert not allowed([*policy, secret], "s3:GetObject", "arn:aws:s3:::lake/secret/x")
+    tls_only = {**policy[0], "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
+    assert not allowed([tls_only], "s3:GetObject", "arn:aws:s3:::lake/a")
+    assert allowed([tls_only], "s3:GetObject", "arn:aws:s3:::lake/a", {"aws:SecureTransport": "true"})
 
 
 def test_wildcard_grants_finds_star_on_star_only_when_allowed():
