@@ -1,0 +1,149 @@
+"""The handler calls of one stack: for every resource CloudFormation would create under given
+parameter values, the (action, ARN, context) its create and delete handlers need (authz.cfn).
+
+Why physical values: IAM sees real ARNs, so `!Ref Bucket` must become the bucket's name and
+`!GetAtt Function.Arn` the function's ARN. The shared intrinsics evaluator leaves `Name.Ref` /
+`Name.Attribute` placeholders for resources; this module replaces them with each resource's
+name and ARN computed from the authz.cfn table (two rounds: a bucket policy's ARN needs the
+bucket's name first).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from authz import cfn
+from authz.template import conditions_of, live_resources, resolve
+
+PARTITION, REGION, ACCOUNT = "aws", "us-east-1", "123456789012"
+# Worst-case project identity: the longest name (32) and id (20) SageMaker accepts (FACTS.md).
+WORST_NAME = "a" + "-b" * 15 + "c"
+WORST_ID = "p-" + "x" * 18
+
+
+@dataclass(frozen=True)
+class Need:
+    """One call CloudFormation makes for a resource, and where it comes from."""
+
+    phase: str
+    action: str
+    resource: str
+    context: tuple[tuple[str, object], ...]
+    where: str
+
+    @property
+    def key(self) -> tuple:
+        """What identifies the question asked of IAM (the same call from two places is one question)."""
+        return (self.action, self.resource, self.context)
+
+
+def pseudo_parameters(stack_name: str) -> dict[str, str]:
+    """Pseudo parameters at the account and region every evaluation uses."""
+    return {
+        "AWS::AccountId": ACCOUNT,
+        "AWS::Region": REGION,
+        "AWS::Partition": PARTITION,
+        "AWS::StackName": stack_name,
+        "AWS::StackId": f"arn:{PARTITION}:cloudformation:{REGION}:{ACCOUNT}:stack/{stack_name}/{'0' * 36}",
+        "AWS::URLSuffix": "amazonaws.com",
+    }
+
+
+def expand_for_each(template: dict, values: Mapping[str, object]) -> dict:
+    """Expand `Fn::ForEach::<Loop>` in Resources (AWS::LanguageExtensions) for the given list values."""
+    resources = {}
+    for name, body in template["Resources"].items():
+        if not name.startswith("Fn::ForEach::"):
+            resources[name] = body
+            continue
+        variable, collection, fragment = body
+        items = values[collection["Ref"]] if isinstance(collection, dict) else collection
+        for index, item in enumerate(items):
+            for key, resource in fragment.items():
+                resources[key.replace("&{" + variable + "}", str(index))] = _bind_loop(resource, variable, item)
+    return {**template, "Resources": resources}
+
+
+def _bind_loop(node: object, variable: str, item: object) -> object:
+    """One loop iteration: `!Ref <variable>` and `${<variable>}` become the item."""
+    if isinstance(node, str):
+        return node.replace("${" + variable + "}", str(item))
+    if isinstance(node, dict):
+        if node == {"Ref": variable}:
+            return item
+        return {key: _bind_loop(value, variable, item) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_bind_loop(value, variable, item) for value in node]
+    return node
+
+
+def _environment(logical: str, arn: str = "") -> dict:
+    generated = f"{logical.lower()}-{cfn.GENERATED}"
+    return {"partition": PARTITION, "region": REGION, "account": ACCOUNT, "generated": generated, "arn": arn}
+
+
+def _substitute(node: object, physical: Mapping[str, Mapping[str, str]]) -> object:
+    """Replace `Logical.Ref` / `Logical.Attribute` placeholders with known physical values."""
+    if not physical:
+        return node
+    pattern = re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, physical)) + r")\.([A-Za-z]+)\b")
+
+    def text(value: str) -> str:
+        return pattern.sub(lambda m: physical[m.group(1)].get(m.group(2), m.group(0)), value)
+
+    def walk(value: object) -> object:
+        if isinstance(value, str):
+            return text(value)
+        if isinstance(value, dict):
+            return {key: walk(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [walk(item) for item in value]
+        return value
+
+    return walk(node)
+
+
+def _physical(logical: str, resource_type: str, props: dict) -> dict[str, str]:
+    """A resource's Ref value and attributes: its name, ARN and generated id."""
+    env = _environment(logical)
+    entry = cfn.handler(resource_type)
+    name = cfn.name_of(resource_type, props, env)
+    arn = cfn.fill(entry.arn, props, env) if entry.arn else env["generated"]
+    ref = {"name": name, "arn": arn, "id": env["generated"]}[entry.ref]
+    attributes = {"Ref": ref, "Arn": arn, "Name": name}
+    # Attributes such as CodeRepositoryName, EndpointName, ModelName are the physical name.
+    attributes.update({key: name for key in _NAME_ATTRIBUTES})
+    return attributes
+
+
+_NAME_ATTRIBUTES = ("CodeRepositoryName", "EndpointName", "EndpointConfigName", "ModelName", "PipelineName")
+
+
+def resolved_resources(template: dict, values: Mapping[str, object]) -> dict[str, tuple[str, dict]]:
+    """Every live resource as (type, properties) with intrinsics and physical values resolved."""
+    live = live_resources(template, values)
+    flags = conditions_of(template, values)
+    raw = {
+        name: resolve(copy.deepcopy(body.get("Properties", {})), template, values, flags) for name, body in live.items()
+    }
+    physical: dict[str, dict[str, str]] = {}
+    for _round in range(2):
+        physical = {
+            name: _physical(name, live[name]["Type"], _substitute(props, physical)) for name, props in raw.items()
+        }
+    return {name: (live[name]["Type"], _substitute(props, physical)) for name, props in raw.items()}
+
+
+def stack_needs(
+    template: dict, values: Mapping[str, object], scope: str, object_context: Mapping[str, str] | None = None
+) -> Iterator[Need]:
+    """The calls CloudFormation makes to create and delete this stack's resources."""
+    for name, (resource_type, props) in resolved_resources(template, values).items():
+        arn = _physical(name, resource_type, props)["Arn"]
+        env = {**_environment(name, arn), "object_context": dict(object_context or {})}
+        for phase, action, resource, context in cfn.needs(resource_type, props, env):
+            frozen = tuple(sorted((key, tuple(v) if isinstance(v, list) else v) for key, v in context.items()))
+            yield Need(phase, action, resource, frozen, f"{scope} {name} ({resource_type})")
