@@ -126,8 +126,53 @@ def _condition_pair_matches(
     # principalmapper differs: in a ForAnyValue/ForAllValues block with several keys it ORs the
     # keys; IAM ANDs every key of a condition block. Evaluating one (operator, key) pair at a time
     # fixes that as well.
+    if _base_operator(operator).startswith("Arn"):
+        return _arn_condition(operator, _value_of(context, key), _as_strings(operator, values))
     single = dict(statement, Condition={operator: {key: _as_strings(operator, values)}})
     return _pm(single, request, context)
+
+
+def _base_operator(operator: str) -> str:
+    return operator.rpartition(":")[2].removesuffix("IfExists")
+
+
+def _value_of(context: dict, key: str) -> list[str] | None:
+    for name, value in context.items():
+        if name.lower() == key.lower():
+            return value if isinstance(value, list) else [value]
+    return None
+
+
+def _arn_condition(operator: str, actual: list[str] | None, patterns: list[str]) -> bool:
+    """ArnEquals/ArnLike and their Not, IfExists, ForAllValues and ForAnyValue forms.
+
+    principalmapper differs: it compares ARNs case-insensitively and lets `*` span colons. The IAM
+    docs: "ArnEquals, ArnLike: Case-sensitive matching of the ARN. Each of the six colon-delimited
+    components of the ARN is checked separately and each can include multi-character match
+    wildcards (*) or single-character match wildcards (?)." ([COND], ARN condition operators)."""
+    qualifier = operator.rpartition(":")[0]
+    negated = "Not" in _base_operator(operator)
+    if actual is None:
+        # [COND]: missing key -> false, except IfExists / negated operators (true); [MULTI]:
+        # ForAllValues is true and ForAnyValue false when the key is missing.
+        if qualifier:
+            return qualifier == "ForAllValues"
+        return negated or operator.endswith("IfExists")
+    results = [any(_arn_like(value, pattern) for pattern in patterns) != negated for value in actual]
+    if qualifier:
+        return all(results) if qualifier == "ForAllValues" else any(results)
+    return all(results) if negated else any(results)
+
+
+def _arn_like(value: str, pattern: str) -> bool:
+    values, patterns = value.split(":", 5), pattern.split(":", 5)
+    if len(values) != 6 or len(patterns) != 6:
+        return False
+    return all(_segment(p).fullmatch(v) for v, p in zip(values, patterns, strict=True))
+
+
+def _segment(pattern: str) -> re.Pattern:
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.S)
 
 
 def _as_strings(operator: str, values: object) -> list[str]:
@@ -148,7 +193,17 @@ def _resource_case_matches(statement: dict, resource: str) -> bool:
 
 
 def _wildcard(pattern: str) -> re.Pattern:
-    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern) + r"\Z", re.S)
+    """IAM's Resource wildcards: `?` is one character; `*` stays inside its colon-delimited segment
+    unless it is the segment's last character, where it "can expand to match beyond the colon
+    boundaries" ([RESOURCE] "Using wildcards in resource ARNs")."""
+    parts = []
+    for position, char in enumerate(pattern):
+        if char == "*":
+            at_segment_end = position + 1 == len(pattern) or pattern[position + 1] == ":"
+            parts.append(".*" if at_segment_end else "[^:]*")
+        else:
+            parts.append("." if char == "?" else re.escape(char))
+    return re.compile("".join(parts) + r"\Z", re.S)
 
 
 def _listify(value: object) -> list:

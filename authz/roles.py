@@ -81,10 +81,15 @@ ROLES: dict[str, Role] = {
 def with_platform(role_key: str, template_path: Path | str, parameters: dict[str, str]) -> Role:
     """The role plus the AWS::IAM::ManagedPolicy documents a platform template attaches to it
     (resources whose `Roles` name the role, by name or by an ARN ending in it), resolved for these
-    parameter values; resources switched off by a condition are left out."""
+    parameter values (template defaults fill the rest; pseudo parameters default to account
+    123456789012 in us-east-1, aws partition); resources switched off by a condition are left out."""
     role = ROLES[role_key]
     template = load(Path(template_path))
-    values = {"AWS::AccountId": "123456789012", "AWS::Region": "us-east-1", "AWS::Partition": "aws", **parameters}
+    defaults = {
+        name: str(spec["Default"]) for name, spec in template.get("Parameters", {}).items() if "Default" in spec
+    }
+    values = {"AWS::AccountId": "123456789012", "AWS::Region": "us-east-1", "AWS::Partition": "aws", **defaults}
+    values.update(parameters)
     added = [
         resource["Properties"]["PolicyDocument"]
         for resource in _live_resources(template, values)

@@ -120,6 +120,16 @@ def test_resources_match_case_sensitively():
     assert not allowed(grant, "s3:PutObject", "arn:aws:s3:::SageMaker-x/key")
 
 
+def test_a_star_inside_a_segment_does_not_cross_colons_but_a_trailing_one_does():
+    # [RESOURCE]: "If the * wildcard is the last character of a resource ARN segment, it can expand
+    # to match beyond the colon boundaries."
+    inside = [policy(allow("logs:PutLogEvents", "arn:aws:logs:us-east-1:*-x:log-group:g"))]
+    assert allowed(inside, "logs:PutLogEvents", "arn:aws:logs:us-east-1:1-x:log-group:g")
+    assert not allowed(inside, "logs:PutLogEvents", "arn:aws:logs:us-east-1:1:2-x:log-group:g")
+    trailing = [policy(allow("logs:PutLogEvents", "arn:aws:logs:us-east-1:111122223333:log-group:*"))]
+    assert allowed(trailing, "logs:PutLogEvents", "arn:aws:logs:us-east-1:111122223333:log-group:g:log-stream:s")
+
+
 def test_policy_variables_are_replaced_in_resources_and_condition_values():
     statement = allow("s3:GetObject", "arn:aws:s3:::home-${aws:PrincipalAccount}/*")
     context = {"aws:PrincipalAccount": "111122223333"}
@@ -166,6 +176,20 @@ def test_string_like_and_arn_like_wildcards():
     assert not allowed([policy(arn)], "s3:GetObject", OBJECT, {"aws:SourceArn": source.replace("sagemaker", "other")})
 
 
+def test_arn_like_is_case_sensitive_and_matches_segment_by_segment():
+    # [COND] ARN condition operators: case-sensitive, each of the six components checked separately.
+    statement = allow("s3:GetObject", Condition={"ArnLike": {"aws:SourceArn": "arn:aws:iam::*:role/Team*"}})
+    assert allowed([policy(statement)], "s3:GetObject", OBJECT, {"aws:SourceArn": "arn:aws:iam::1:role/TeamA"})
+    assert not allowed([policy(statement)], "s3:GetObject", OBJECT, {"aws:SourceArn": "arn:aws:iam::1:role/teamA"})
+    # `*` in the account component cannot swallow the following colon-delimited components.
+    spanning = allow("s3:GetObject", Condition={"ArnLike": {"aws:SourceArn": "arn:aws:*:role/x"}})
+    assert not allowed([policy(spanning)], "s3:GetObject", OBJECT, {"aws:SourceArn": "arn:aws:iam::1:role/x"})
+    not_like = deny("s3:GetObject", Condition={"ArnNotLike": {"aws:SourceArn": "arn:aws:iam::*:role/Team*"}})
+    policies = [policy(allow("*"), not_like)]
+    assert allowed(policies, "s3:GetObject", OBJECT, {"aws:SourceArn": "arn:aws:iam::1:role/TeamA"})
+    assert not allowed(policies, "s3:GetObject", OBJECT, {"aws:SourceArn": "arn:aws:iam::1:role/teamA"})
+
+
 def test_a_missing_key_fails_a_positive_operator():
     statement = allow("s3:GetObject", Condition={"StringEquals": {"aws:PrincipalTag/team": "ml"}})
     assert not allowed([policy(statement)], "s3:GetObject", OBJECT)
@@ -205,6 +229,18 @@ def test_forallvalues_is_true_when_the_key_is_missing():
     assert allowed([policy(statement)], "sagemaker:AddTags", context={"aws:TagKeys": []})
     assert allowed([policy(statement)], "sagemaker:AddTags", context={"aws:TagKeys": ["sagemaker:a", "sagemaker:b"]})
     assert not allowed([policy(statement)], "sagemaker:AddTags", context={"aws:TagKeys": ["sagemaker:a", "team"]})
+
+
+def test_forallvalues_string_not_like_deny_from_the_docs_table():
+    # The IAM docs' multivalued example "DenyRestrictedTags": ForAllValues:StringNotLike
+    # {"aws:TagKeys": "key1*"} on a Deny; its table of request contexts and results:
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition_examples-multi-valued-context-keys.html
+    statement = deny("iam:Tag*", Condition={"ForAllValues:StringNotLike": {"aws:TagKeys": "key1*"}})
+    policies = [policy(allow("*"), statement)]
+    assert allowed(policies, "iam:TagRole", context={"aws:TagKeys": ["key1:legal"]})
+    assert allowed(policies, "iam:TagRole", context={"aws:TagKeys": ["key1:hr", "key1:personnel"]})
+    assert not allowed(policies, "iam:TagRole", context={"aws:TagKeys": ["key2:audit"]})
+    assert not allowed(policies, "iam:TagRole")
 
 
 def test_foranyvalue_is_false_when_the_key_is_missing():
