@@ -251,6 +251,7 @@ HANDLERS: dict[str, Handler] = {
         arn="arn:{partition}:application-autoscaling:{region}:{account}:scalable-target/{generated}",
         create=("application-autoscaling:RegisterScalableTarget",),
         delete=("application-autoscaling:DeregisterScalableTarget",),
+        tags="application-autoscaling:TagResource",
         passes={"RoleARN": "application-autoscaling.amazonaws.com"},
         ref="id",
     ),
@@ -372,7 +373,7 @@ def lookup(node: object, path: str) -> list:
     return found
 
 
-_FIELD = re.compile(r"\{([A-Za-z.]+)(?:\|([a-z]+))?\}")
+FIELD = re.compile(r"\{([A-Za-z.]+)(?:\|([a-z]+))?\}")
 
 
 def fill(pattern: str, props: dict, env: dict) -> str:
@@ -390,21 +391,37 @@ def fill(pattern: str, props: dict, env: dict) -> str:
         text = text if text is not None else env["generated"]
         return text.lower() if transform == "lower" else text
 
-    return _FIELD.sub(value, pattern)
+    return FIELD.sub(value, pattern)
 
 
-def tag_context(props: dict) -> dict:
+def tag_context(pairs: Mapping[str, object]) -> dict:
     """Request context of tagging on create: `aws:TagKeys` and one `aws:RequestTag/<key>` per tag."""
-    tags = props.get("Tags")
-    if not tags:
+    if not pairs:
         return {}
-    pairs = {tag["Key"]: tag["Value"] for tag in tags} if isinstance(tags, list) else dict(tags)
     return {"aws:TagKeys": sorted(pairs), **{f"aws:RequestTag/{key}": str(value) for key, value in pairs.items()}}
+
+
+def tags_of(resource_type: str, props: dict, stack_tags: Mapping[str, str] | None = None) -> dict[str, object]:
+    """The tags a resource is created with: the stack's (where the type takes tags on create, as
+    its schema's `tagging.tagOnCreate` says) overridden by the template's own `Tags`."""
+    tags = props.get("Tags") or []
+    own = {tag["Key"]: tag["Value"] for tag in tags} if isinstance(tags, list) else dict(tags)
+    return {**(dict(stack_tags or {}) if stack_tags and _tags_on_create(resource_type) else {}), **own}
+
+
+@functools.cache
+def _tags_on_create(resource_type: str) -> bool:
+    if resource_type.startswith("Custom::"):
+        return False
+    document = schema(resource_type)
+    if "tagging" in document:
+        return bool(document["tagging"].get("tagOnCreate"))
+    return "Tags" in document.get("properties", {})
 
 
 def name_of(resource_type: str, props: dict, env: dict) -> str:
     """The physical name: the first property the ARN pattern names, else a generated one."""
-    for name, _transform in _FIELD.findall(handler(resource_type).arn):
+    for name, _transform in FIELD.findall(handler(resource_type).arn):
         if name not in env and lookup(props, name):
             return str(lookup(props, name)[0])
     return env["generated"]
@@ -413,8 +430,10 @@ def name_of(resource_type: str, props: dict, env: dict) -> str:
 def needs(resource_type: str, props: dict, env: dict) -> Iterator[Need]:
     """Every (phase, action, resource, context) CloudFormation's handlers need for this resource.
     `env`: partition, region, account, generated, arn (the resource's own), object_context (the
-    request context of reading S3 objects the template points at, e.g. their existing tags)."""
-    entry, arn, tags = handler(resource_type), env["arn"], tag_context(props)
+    request context of reading S3 objects the template points at, e.g. their existing tags),
+    stack_tags (tags the stack is created with)."""
+    entry, arn = handler(resource_type), env["arn"]
+    tags = tag_context(tags_of(resource_type, props, env.get("stack_tags")))
     create_arn = fill(entry.create_arn, props, env) if entry.create_arn else arn
     yield from (("create", action, create_arn, tags) for action in entry.create)
     for path, actions in entry.properties.items():

@@ -10,11 +10,22 @@ Products are composed exactly as scripts/products.py publishes them.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from authz.check import Ledger
 from authz.roles import Role
-from authz.stack import ACCOUNT, REGION, WORST_ID, WORST_NAME, expand_for_each, pseudo_parameters, stack_needs
+from authz.stack import (
+    ACCOUNT,
+    REGION,
+    WORST_ID,
+    WORST_NAME,
+    Need,
+    expand_for_each,
+    needs_of,
+    policy_documents,
+    pseudo_parameters,
+    resolved_resources,
+)
 from authz.template import resolve
 from scripts import catalog, products
 from scripts.publish import PROVISIONING_TAG
@@ -72,12 +83,18 @@ def check_template(ledger: Ledger, role: str, template: dict, scope: str, stack:
     count = 0
     for values in combinations(template):
         count += 1
-        expanded = expand_for_each(template, values)
-        given = {**pseudo_parameters(stack), **values}
-        for need in stack_needs(expanded, given, scope, RELEASE_OBJECT_CONTEXT):
-            ledger.resources.add(need.where)
-            ledger.ask(role, need.action, need.resource, need.context, f"{need.where} {need.phase}")
+        resources = resolved_resources(expand_for_each(template, values), {**pseudo_parameters(stack), **values})
+        record(ledger, role, needs_of(resources, stack, scope, RELEASE_OBJECT_CONTEXT))
+        for name, document, roles in policy_documents(resources):
+            ledger.add_policy(document, roles, f"{scope} {name}")
     return count
+
+
+def record(ledger: Ledger, role: str, needs: Iterable[Need]) -> None:
+    """Ask the ledger about every call, as made by `role`."""
+    for need in needs:
+        ledger.resources.add(need.where)
+        ledger.ask(role, need.action, need.resource, need.context, f"{need.where} {need.phase}")
 
 
 def check_products(ledger: Ledger) -> dict[str, int]:

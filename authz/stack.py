@@ -10,7 +10,6 @@ bucket's name first).
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -80,23 +79,26 @@ def _bind_loop(node: object, variable: str, item: object) -> object:
     return node
 
 
-def _environment(logical: str, arn: str = "") -> dict:
-    generated = f"{logical.lower()}-{cfn.GENERATED}"
+def _environment(logical: str, stack: str, arn: str = "") -> dict:
+    # CloudFormation generates names from the stack and logical id; ids are AWS-generated.
+    generated = f"{stack}-{logical}-{cfn.GENERATED}".lower()
     return {"partition": PARTITION, "region": REGION, "account": ACCOUNT, "generated": generated, "arn": arn}
+
+
+_PLACEHOLDER = re.compile(r"(?<![\w.-])([A-Za-z0-9]+)\.([A-Za-z]+)\b")
 
 
 def _substitute(node: object, physical: Mapping[str, Mapping[str, str]]) -> object:
     """Replace `Logical.Ref` / `Logical.Attribute` placeholders with known physical values."""
     if not physical:
         return node
-    pattern = re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, physical)) + r")\.([A-Za-z]+)\b")
 
-    def text(value: str) -> str:
-        return pattern.sub(lambda m: physical[m.group(1)].get(m.group(2), m.group(0)), value)
+    def text(match: re.Match) -> str:
+        return physical.get(match.group(1), {}).get(match.group(2), match.group(0))
 
     def walk(value: object) -> object:
         if isinstance(value, str):
-            return text(value)
+            return _PLACEHOLDER.sub(text, value) if "." in value else value
         if isinstance(value, dict):
             return {key: walk(item) for key, item in value.items()}
         if isinstance(value, list):
@@ -106,9 +108,9 @@ def _substitute(node: object, physical: Mapping[str, Mapping[str, str]]) -> obje
     return walk(node)
 
 
-def _physical(logical: str, resource_type: str, props: dict) -> dict[str, str]:
+def _physical(logical: str, resource_type: str, props: dict, stack: str) -> dict[str, str]:
     """A resource's Ref value and attributes: its name, ARN and generated id."""
-    env = _environment(logical)
+    env = _environment(logical, stack)
     entry = cfn.handler(resource_type)
     name = cfn.name_of(resource_type, props, env)
     arn = cfn.fill(entry.arn, props, env) if entry.arn else env["generated"]
@@ -122,28 +124,66 @@ def _physical(logical: str, resource_type: str, props: dict) -> dict[str, str]:
 _NAME_ATTRIBUTES = ("CodeRepositoryName", "EndpointName", "EndpointConfigName", "ModelName", "PipelineName")
 
 
+def _naming_properties(resource_type: str, props: dict) -> dict:
+    fields = {name.split(".")[0] for name, _ in cfn.FIELD.findall(cfn.handler(resource_type).arn)}
+    return {key: value for key, value in props.items() if key in fields}
+
+
 def resolved_resources(template: dict, values: Mapping[str, object]) -> dict[str, tuple[str, dict]]:
     """Every live resource as (type, properties) with intrinsics and physical values resolved."""
+    stack = str(values.get("AWS::StackName", "stack"))
     live = live_resources(template, values)
     flags = conditions_of(template, values)
-    raw = {
-        name: resolve(copy.deepcopy(body.get("Properties", {})), template, values, flags) for name, body in live.items()
-    }
+    raw = {name: resolve(body.get("Properties", {}), template, values, flags) for name, body in live.items()}
+    # Names and ARNs come from the few properties an ARN pattern names; resolve those first.
+    naming = {name: _naming_properties(live[name]["Type"], props) for name, props in raw.items()}
     physical: dict[str, dict[str, str]] = {}
     for _round in range(2):
         physical = {
-            name: _physical(name, live[name]["Type"], _substitute(props, physical)) for name, props in raw.items()
+            name: _physical(name, live[name]["Type"], _substitute(props, physical), stack)
+            for name, props in naming.items()
         }
     return {name: (live[name]["Type"], _substitute(props, physical)) for name, props in raw.items()}
 
 
 def stack_needs(
-    template: dict, values: Mapping[str, object], scope: str, object_context: Mapping[str, str] | None = None
+    template: dict,
+    values: Mapping[str, object],
+    scope: str,
+    object_context: Mapping[str, str] | None = None,
+    stack_tags: Mapping[str, str] | None = None,
 ) -> Iterator[Need]:
-    """The calls CloudFormation makes to create and delete this stack's resources."""
-    for name, (resource_type, props) in resolved_resources(template, values).items():
-        arn = _physical(name, resource_type, props)["Arn"]
-        env = {**_environment(name, arn), "object_context": dict(object_context or {})}
+    """The calls CloudFormation makes to create and delete this stack's resources (`stack_tags`:
+    the tags the stack is created with, which CloudFormation passes on to taggable resources)."""
+    stack = str(values.get("AWS::StackName", "stack"))
+    resources = resolved_resources(template, values)
+    yield from needs_of(resources, stack, scope, object_context, stack_tags)
+
+
+def needs_of(
+    resources: Mapping[str, tuple[str, dict]],
+    stack: str,
+    scope: str,
+    object_context: Mapping[str, str] | None = None,
+    stack_tags: Mapping[str, str] | None = None,
+) -> Iterator[Need]:
+    """The calls of already resolved resources (see resolved_resources)."""
+    for name, (resource_type, props) in resources.items():
+        arn = _physical(name, resource_type, props, stack)["Arn"]
+        env = {**_environment(name, stack, arn), "object_context": dict(object_context or {}), "stack_tags": stack_tags}
         for phase, action, resource, context in cfn.needs(resource_type, props, env):
             frozen = tuple(sorted((key, tuple(v) if isinstance(v, list) else v) for key, v in context.items()))
             yield Need(phase, action, resource, frozen, f"{scope} {name} ({resource_type})")
+
+
+POLICY_TYPES = ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy", "AWS::IAM::Role")
+
+
+def policy_documents(resources: Mapping[str, tuple[str, dict]]) -> Iterator[tuple[str, dict, list[str]]]:
+    """Every IAM policy a stack creates: (logical id, document, names or ARNs of the roles it is on)."""
+    for name, (resource_type, props) in resources.items():
+        if resource_type == "AWS::IAM::Role":
+            role = [props.get("RoleName", name)]
+            yield from ((name, policy["PolicyDocument"], role) for policy in props.get("Policies", []))
+        elif resource_type in POLICY_TYPES:
+            yield (name, props["PolicyDocument"], [str(role) for role in props.get("Roles", [])])
