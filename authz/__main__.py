@@ -16,7 +16,9 @@ import sys
 from pathlib import Path
 
 from authz import provision, stages
+from authz.cfn import UnknownType
 from authz.check import Ledger
+from authz.template import Unresolvable
 
 # At the repository root, where the end-to-end tests record them.
 CALLS_DIR = Path(__file__).resolve().parents[1] / ".authz" / "calls"
@@ -77,9 +79,13 @@ def main() -> int:
     except BadInput as problem:
         print(f"ERROR: {problem}", file=sys.stderr)
         return 2
-    products = provision.check_products(ledger)
-    platform = provision.check_portfolio(ledger)
-    stage_combos = stages.check_stage_stacks(ledger)
+    try:
+        products = provision.check_products(ledger)
+        platform = provision.check_portfolio(ledger)
+        stage_combos = stages.check_stage_stacks(ledger)
+    except (UnknownType, Unresolvable) as problem:
+        print(f"ERROR: {problem}", file=sys.stderr)
+        return 2
     check_calls(ledger, calls)
     denials, escalations = ledger.denials(), ledger.escalations()
     lines = summary(ledger, products, platform, stage_combos, len(calls))

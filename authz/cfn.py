@@ -82,7 +82,7 @@ def _apigateway(collection: str, item: str, **more) -> Handler:
         create=("apigateway:POST",),
         delete=("apigateway:DELETE",),
         ref="id",
-        **more,
+        **{"update": ("apigateway:PATCH",), **more},
     )
 
 
@@ -135,7 +135,7 @@ def _function_arn(name: str, env: dict) -> str:
 def _invoke(props: dict, env: dict) -> Iterator[Need]:
     """A custom resource: CloudFormation invokes its ServiceToken function on create, update and
     delete (https://docs.aws.amazon.com/lambda/latest/dg/services-cloudformation.html)."""
-    for phase in ("create", "delete"):
+    for phase in ("create", "update", "delete"):
         yield (phase, "lambda:InvokeFunction", _function_arn(props["ServiceToken"], env), {})
 
 
@@ -159,12 +159,16 @@ HANDLERS: dict[str, Handler] = {
         tags="s3:PutBucketTagging",
     ),
     "AWS::S3::BucketPolicy": Handler(
-        arn=S3 + "{Bucket}", create=("s3:PutBucketPolicy",), delete=("s3:DeleteBucketPolicy",)
+        arn=S3 + "{Bucket}",
+        create=("s3:PutBucketPolicy",),
+        delete=("s3:DeleteBucketPolicy",),
+        update=("s3:PutBucketPolicy",),
     ),
     "AWS::Lambda::Function": Handler(
         arn="arn:{partition}:lambda:{region}:{account}:function:{FunctionName}",
         create=("lambda:CreateFunction",),
         delete=("lambda:DeleteFunction",),
+        update=("lambda:UpdateFunctionConfiguration", "lambda:UpdateFunctionCode"),
         properties={"ReservedConcurrentExecutions": ("lambda:PutFunctionConcurrency",)},
         tags="lambda:TagResource",
         passes={"Role": "lambda.amazonaws.com"},
@@ -184,6 +188,7 @@ HANDLERS: dict[str, Handler] = {
         arn="arn:{partition}:codecommit:{region}:{account}:{RepositoryName}",
         create=("codecommit:CreateRepository",),
         delete=("codecommit:DeleteRepository",),
+        update=("codecommit:UpdateRepositoryDescription",),
         properties={"Code": ("codecommit:CreateCommit",), "Triggers": ("codecommit:PutRepositoryTriggers",)},
         tags="codecommit:TagResource",
         reads=(("Code.S3.Bucket", "Code.S3.Key", "Code.S3.ObjectVersion"),),
@@ -201,6 +206,7 @@ HANDLERS: dict[str, Handler] = {
         arn="arn:{partition}:events:{region}:{account}:rule/{Name}",
         create=("events:PutRule",),
         delete=("events:RemoveTargets", "events:DeleteRule"),
+        update=("events:PutRule", "events:PutTargets"),
         properties={"Targets": ("events:PutTargets",)},
         tags="events:TagResource",
         passes={"Targets[].RoleArn": "events.amazonaws.com"},
@@ -209,6 +215,7 @@ HANDLERS: dict[str, Handler] = {
         arn="arn:{partition}:iam::{account}:role{Path|path}{RoleName}",
         create=(),
         delete=("iam:DeleteRole",),
+        update=("iam:UpdateRole", "iam:UpdateAssumeRolePolicy"),
         tags="iam:TagRole",
         extra=_role_policies,
     ),
@@ -216,6 +223,7 @@ HANDLERS: dict[str, Handler] = {
         arn="arn:{partition}:iam::{account}:policy{Path|path}{ManagedPolicyName}",
         create=("iam:CreatePolicy",),
         delete=("iam:DeletePolicy",),
+        update=("iam:CreatePolicyVersion", "iam:DeletePolicyVersion"),
         ref="arn",
         extra=_policy_attachments,
     ),
@@ -224,6 +232,7 @@ HANDLERS: dict[str, Handler] = {
         arn="arn:{partition}:kms:{region}:{account}:key/{generated}",
         create=("kms:CreateKey",),
         delete=("kms:ScheduleKeyDeletion",),
+        update=("kms:PutKeyPolicy", "kms:UpdateKeyDescription"),
         properties={"EnableKeyRotation": ("kms:EnableKeyRotation",)},
         tags="kms:TagResource",
         ref="id",
@@ -232,12 +241,14 @@ HANDLERS: dict[str, Handler] = {
         arn="arn:{partition}:kms:{region}:{account}:{AliasName}",
         create=("kms:CreateAlias",),
         delete=("kms:DeleteAlias",),
+        update=("kms:UpdateAlias",),
         extra=_alias_key,
     ),
     "AWS::Logs::LogGroup": Handler(
         arn="arn:{partition}:logs:{region}:{account}:log-group:{LogGroupName}",
         create=("logs:CreateLogGroup",),
         delete=("logs:DeleteLogGroup",),
+        update=("logs:PutRetentionPolicy",),
         properties={"RetentionInDays": ("logs:PutRetentionPolicy",)},
         tags="logs:TagResource",
     ),
@@ -245,12 +256,14 @@ HANDLERS: dict[str, Handler] = {
         arn="arn:{partition}:cloudwatch:{region}:{account}:alarm:{AlarmName}",
         create=("cloudwatch:PutMetricAlarm",),
         delete=("cloudwatch:DeleteAlarms",),
+        update=("cloudwatch:PutMetricAlarm",),
         tags="cloudwatch:TagResource",
     ),
     "AWS::ApplicationAutoScaling::ScalableTarget": Handler(
         arn="arn:{partition}:application-autoscaling:{region}:{account}:scalable-target/{generated}",
         create=("application-autoscaling:RegisterScalableTarget",),
         delete=("application-autoscaling:DeregisterScalableTarget",),
+        update=("application-autoscaling:RegisterScalableTarget",),
         tags="application-autoscaling:TagResource",
         passes={"RoleARN": "application-autoscaling.amazonaws.com"},
         ref="id",
@@ -259,10 +272,15 @@ HANDLERS: dict[str, Handler] = {
         arn="arn:{partition}:application-autoscaling:{region}:{account}:scalable-target/{generated}",
         create=("application-autoscaling:PutScalingPolicy",),
         delete=("application-autoscaling:DeleteScalingPolicy",),
+        update=("application-autoscaling:PutScalingPolicy",),
         ref="arn",
     ),
     "AWS::SageMaker::CodeRepository": _sagemaker(
-        "code-repository", "CodeRepositoryName", op="CodeRepository", op_delete="CodeRepository"
+        "code-repository",
+        "CodeRepositoryName",
+        op="CodeRepository",
+        op_delete="CodeRepository",
+        update=("sagemaker:UpdateCodeRepository",),
     ),
     "AWS::SageMaker::ModelPackageGroup": _sagemaker(
         "model-package-group",
@@ -277,12 +295,15 @@ HANDLERS: dict[str, Handler] = {
     "AWS::SageMaker::EndpointConfig": _sagemaker(
         "endpoint-config", "EndpointConfigName", op="EndpointConfig", op_delete="EndpointConfig"
     ),
-    "AWS::SageMaker::Endpoint": _sagemaker("endpoint", "EndpointName", op="Endpoint", op_delete="Endpoint"),
+    "AWS::SageMaker::Endpoint": _sagemaker(
+        "endpoint", "EndpointName", op="Endpoint", op_delete="Endpoint", update=("sagemaker:UpdateEndpoint",)
+    ),
     "AWS::SageMaker::Pipeline": _sagemaker(
         "pipeline",
         "PipelineName",
         op="Pipeline",
         op_delete="Pipeline",
+        update=("sagemaker:UpdatePipeline",),
         passes={"RoleArn": "sagemaker.amazonaws.com"},
         reads=(
             (
@@ -302,6 +323,7 @@ HANDLERS: dict[str, Handler] = {
         arn="arn:{partition}:apigateway:{region}::/restapis/{RestApiId}/resources/{ResourceId}/methods/{HttpMethod}",
         create=("apigateway:PUT",),
         delete=("apigateway:DELETE",),
+        update=("apigateway:PUT",),
         passes={"Integration.Credentials": "apigateway.amazonaws.com"},
         ref="id",
     ),
@@ -315,13 +337,15 @@ HANDLERS: dict[str, Handler] = {
     "AWS::ApiGateway::Stage": _apigateway("/restapis/{RestApiId}/stages", "/restapis/{RestApiId}/stages/{StageName}"),
     "AWS::ApiGateway::ApiKey": _apigateway("/apikeys", "/apikeys/{generated}"),
     "AWS::ApiGateway::UsagePlan": _apigateway("/usageplans", "/usageplans/{generated}"),
+    # No update handler: a changed key is a replacement.
     "AWS::ApiGateway::UsagePlanKey": _apigateway(
-        "/usageplans/{UsagePlanId}/keys", "/usageplans/{UsagePlanId}/keys/{KeyId}"
+        "/usageplans/{UsagePlanId}/keys", "/usageplans/{UsagePlanId}/keys/{KeyId}", update=()
     ),
     "AWS::ServiceCatalog::Portfolio": Handler(
         arn="arn:{partition}:catalog:{region}:{account}:portfolio/{generated}",
         create=("servicecatalog:CreatePortfolio",),
         delete=("servicecatalog:DeletePortfolio",),
+        update=("servicecatalog:UpdatePortfolio",),
         tags="servicecatalog:TagResource",
         ref="id",
     ),
@@ -334,7 +358,7 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-class UnknownType(KeyError):
+class UnknownType(LookupError):
     """A resource type the table has no entry for: add one (with its schema source) first."""
 
 
@@ -442,6 +466,7 @@ def needs(resource_type: str, props: dict, env: dict) -> Iterator[Need]:
     if tags and entry.tags:
         yield ("create", entry.tags, arn, tags)
     yield from _side_needs(entry, props, env)
+    yield from (("update", action, arn, tags) for action in entry.update)
     yield from (("delete", action, arn, {}) for action in entry.delete)
     if entry.extra:
         yield from entry.extra(props, env)

@@ -17,6 +17,7 @@ Stack tags are passed on to taggable resources, as CloudFormation propagates the
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -40,15 +41,19 @@ ARTIFACT_KEY = "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0
 
 def rendered_configs(answers: dict[str, str]) -> dict[str, dict]:
     """Each stage's inference_config.json as cookiecutter renders it for these answers."""
-    declared = json.loads((bakery.template_dir(TEMPLATE) / "cookiecutter.json").read_text(encoding="utf-8"))
+    declared, sources = _config_templates()
     context = {key: (value[0] if isinstance(value, list) else value) for key, value in declared.items()}
     context.update(answers)
-    environment = StrictEnvironment(context={"cookiecutter": context}, keep_trailing_newline=True)
-    configs = {}
-    for path in sorted((bakery.payload_dir(TEMPLATE) / "inference_config").glob("*/inference_config.json")):
-        text = environment.from_string(path.read_text(encoding="utf-8")).render(cookiecutter=context)
-        configs[path.parent.name] = json.loads(text)
-    return configs
+    return {stage: json.loads(source.render(cookiecutter=context)) for stage, source in sources.items()}
+
+
+@functools.cache
+def _config_templates() -> tuple[dict, dict]:
+    """The template's answers and its stage configurations, compiled once (compiling is the slow part)."""
+    declared = json.loads((bakery.template_dir(TEMPLATE) / "cookiecutter.json").read_text(encoding="utf-8"))
+    environment = StrictEnvironment(context={"cookiecutter": declared}, keep_trailing_newline=True)
+    paths = sorted((bakery.payload_dir(TEMPLATE) / "inference_config").glob("*/inference_config.json"))
+    return declared, {path.parent.name: environment.from_string(path.read_text(encoding="utf-8")) for path in paths}
 
 
 def stage_stacks(workdir: Path) -> tuple[Path, dict[str, list[dict]]]:
@@ -79,12 +84,15 @@ def check_stage_stacks(ledger: Ledger) -> int:
     with tempfile.TemporaryDirectory(prefix="authz-stages-") as folder:
         project, by_combination = stage_stacks(Path(folder))
         templates: dict[str, dict] = {}
-        for entries in by_combination.values():
-            for entry in entries:
-                if entry["template"] not in templates:
-                    text = (project / entry["template"]).read_text(encoding="utf-8")
-                    templates[entry["template"]] = products.load_cloudformation(text)
-                _check_stack(ledger, templates[entry["template"]], entry)
+        # Combinations often give a stack the same parameters: each distinct stack is checked once.
+        distinct = {
+            json.dumps(entry, sort_keys=True): entry for entries in by_combination.values() for entry in entries
+        }
+        for entry in distinct.values():
+            if entry["template"] not in templates:
+                text = (project / entry["template"]).read_text(encoding="utf-8")
+                templates[entry["template"]] = products.load_cloudformation(text)
+            _check_stack(ledger, templates[entry["template"]], entry)
     return len(by_combination) - 1
 
 

@@ -115,3 +115,14 @@ def test_the_command_passes_when_nothing_is_denied(tmp_path, monkeypatch, capsys
     monkeypatch.setattr(command.stages, "check_stage_stacks", lambda ledger: 0)
     assert command.main() == 0
     assert "denied: 0" in capsys.readouterr().out
+
+
+def test_a_resource_type_without_a_table_entry_stops_the_command_in_one_line(monkeypatch, capsys):
+    def new_type(ledger):
+        raise command.UnknownType("no CloudFormation permission entry for AWS::Bedrock::Agent; add it to authz/cfn.py")
+
+    monkeypatch.setattr(command, "CALLS_DIR", command.CALLS_DIR / "missing")
+    monkeypatch.setattr(command.provision, "check_products", new_type)
+    assert command.main() == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "AWS::Bedrock::Agent" in err
