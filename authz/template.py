@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -126,3 +127,33 @@ def live_resources(template: dict, values: Mapping[str, str]) -> dict[str, dict]
         for name, resource in template["Resources"].items()
         if flags.get(resource.get("Condition", ""), True)
     }
+
+
+@dataclass(frozen=True)
+class ManagedPolicy:
+    """An AWS::IAM::ManagedPolicy of a template, resolved: its document and the `Roles` entries."""
+
+    logical_id: str
+    document: dict
+    roles: list[str]
+
+
+# Pseudo parameter values used unless the caller gives others.
+PSEUDO = {"AWS::AccountId": "123456789012", "AWS::Region": "us-east-1", "AWS::Partition": "aws"}
+
+
+def managed_policies(template: dict, parameters: Mapping[str, str]) -> list[ManagedPolicy]:
+    """Every AWS::IAM::ManagedPolicy CloudFormation would create for these parameter values
+    (template defaults and PSEUDO fill what is not given), with intrinsics resolved."""
+    values = {**PSEUDO, **defaults(template), **parameters}
+    return [
+        ManagedPolicy(name, resolved["PolicyDocument"], [str(role) for role in resolved.get("Roles", [])])
+        for name, resource in live_resources(template, values).items()
+        if resource.get("Type") == "AWS::IAM::ManagedPolicy"
+        for resolved in [resolve(resource["Properties"], template, values)]
+    ]
+
+
+def defaults(template: dict) -> dict[str, str]:
+    """The template's parameter defaults, as CloudFormation passes them (strings)."""
+    return {name: str(spec["Default"]) for name, spec in template.get("Parameters", {}).items() if "Default" in spec}

@@ -5,10 +5,12 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+import yaml
 
 from authz.evaluate import Request, decide
 from authz.policies import managed, names
 from authz.roles import ROLES, with_platform
+from authz.template import CfnLoader, managed_policies
 
 ACCOUNT = "123456789012"
 FULL = [managed("AmazonSageMakerFullAccess")]
@@ -151,3 +153,13 @@ def test_with_platform_refuses_unknown_roles_and_missing_parameters(tmp_path):
         with_platform("use", template, {"BuildRoleName": "x", "Bucket": "b"})
     with pytest.raises(ValueError, match="no value for Ref Bucket"):
         with_platform("codebuild", template, {"BuildRoleName": ROLES["codebuild"].name})
+
+
+def test_managed_policies_lists_live_policies_with_their_roles_resolved():
+    template = yaml.load(PLATFORM, Loader=CfnLoader)
+    found = {p.logical_id: p.roles for p in managed_policies(template, {"BuildRoleName": "r", "Bucket": "b"})}
+    assert found == {
+        "BuildReports": ["r"],
+        "BuildBucket": ["arn:aws:iam::123456789012:role/service-role/r"],
+        "ForLambda": ["AmazonSageMakerServiceCatalogProductsLambdaRole"],
+    }
