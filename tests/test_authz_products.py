@@ -51,23 +51,25 @@ TAGS = [
     {"Key": "sagemaker:project-name", "Value": {"Ref": "SageMakerProjectName"}},
     {"Key": "sagemaker:project-id", "Value": {"Ref": "SageMakerProjectId"}},
 ]
+
+
+def _bucket(**properties: object) -> dict:
+    name = {"Fn::Sub": "sagemaker-project-${SageMakerProjectId}"}
+    return {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": name, **properties, "Tags": TAGS}}
+
+
 KNOWN_BAD = {
-    "bucket versioning, lifecycle, ownership": (
-        {
-            "Type": "AWS::S3::Bucket",
-            "Properties": {
-                "BucketName": {"Fn::Sub": "sagemaker-project-${SageMakerProjectId}"},
-                "VersioningConfiguration": {"Status": "Enabled"},
-                "LifecycleConfiguration": {"Rules": [{"Status": "Enabled", "ExpirationInDays": 1}]},
-                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
-                "Tags": TAGS,
-            },
-        },
-        [
-            ("s3:PutBucketOwnershipControls", BUCKET),
-            ("s3:PutBucketVersioning", BUCKET),
-            ("s3:PutLifecycleConfiguration", BUCKET),
-        ],
+    "bucket versioning": (
+        _bucket(VersioningConfiguration={"Status": "Enabled"}),
+        [("s3:PutBucketVersioning", BUCKET)],
+    ),
+    "bucket lifecycle": (
+        _bucket(LifecycleConfiguration={"Rules": [{"Status": "Enabled", "ExpirationInDays": 1}]}),
+        [("s3:PutLifecycleConfiguration", BUCKET)],
+    ),
+    "bucket ownership controls": (
+        _bucket(OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}),
+        [("s3:PutBucketOwnershipControls", BUCKET)],
     ),
     "model package group": (
         {
@@ -104,17 +106,14 @@ def test_the_checker_names_each_call_the_launch_role_lacks(case):
 def test_what_the_launch_role_grants_is_not_denied():
     """The same resources without the properties it lacks: tagged with sagemaker:* keys, encrypted,
     public access blocked; a code repository without tags."""
-    bucket, _ = KNOWN_BAD["bucket versioning, lifecycle, ownership"]
-    properties = {
-        "BucketName": bucket["Properties"]["BucketName"],
-        "BucketEncryption": {"ServerSideEncryptionConfiguration": []},
-        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True},
-        "Tags": TAGS,
-    }
+    bucket = _bucket(
+        BucketEncryption={"ServerSideEncryptionConfiguration": []},
+        PublicAccessBlockConfiguration={"BlockPublicAcls": True},
+    )
     repository, _ = KNOWN_BAD["tagged code repository"]
     untagged = {**repository, "Properties": {k: v for k, v in repository["Properties"].items() if k != "Tags"}}
     ledger = Ledger()
-    resources = {"B": {"Type": "AWS::S3::Bucket", "Properties": properties}, "C": untagged}
+    resources = {"B": bucket, "C": untagged}
     provision.check_template(ledger, provision.LAUNCH, _fragment(resources), "fragment", "SC-stack")
     assert ledger.denials() == []
     assert ledger.actions_checked >= 7
