@@ -120,13 +120,46 @@ def conditions_of(template: dict, values: Mapping[str, str]) -> dict[str, bool]:
 
 
 def live_resources(template: dict, values: Mapping[str, str]) -> dict[str, dict]:
-    """The resources CloudFormation would create for these parameter values (conditions applied)."""
+    """The resources CloudFormation would create for these parameter values (conditions applied,
+    top-level Fn::ForEach loops expanded)."""
     flags = conditions_of(template, values)
     return {
         name: resource
-        for name, resource in template["Resources"].items()
+        for name, resource in expand_for_each(template, values).items()
         if flags.get(resource.get("Condition", ""), True)
     }
+
+
+def expand_for_each(template: dict, values: Mapping[str, str]) -> dict[str, dict]:
+    """Resources with each `Fn::ForEach::<Loop>: [Identifier, Collection, {KeyTemplate: Body}]`
+    replaced by one copy per collection item: `${Identifier}` / `&{Identifier}` (alphanumerics only)
+    in the key, `Ref: Identifier` and `${Identifier}` in the body. Source: AWS::LanguageExtensions,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-foreach.html"""
+    expanded = {}
+    for name, resource in template["Resources"].items():
+        if not name.startswith("Fn::ForEach::"):
+            expanded[name] = resource
+            continue
+        identifier, collection, outputs = resource
+        items = resolve(collection, template, values)
+        for item in items.split(",") if isinstance(items, str) else items:
+            for key_template, body in outputs.items():
+                key = key_template.replace(f"${{{identifier}}}", item)
+                key = key.replace(f"&{{{identifier}}}", re.sub(r"[^A-Za-z0-9]", "", item))
+                expanded[key] = _bind(body, identifier, item)
+    return expanded
+
+
+def _bind(node: object, identifier: str, item: str) -> object:
+    if isinstance(node, dict):
+        if node == {"Ref": identifier}:
+            return item
+        return {key: _bind(value, identifier, item) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_bind(value, identifier, item) for value in node]
+    if isinstance(node, str):
+        return node.replace(f"${{{identifier}}}", item)
+    return node
 
 
 @dataclass(frozen=True)
