@@ -20,7 +20,6 @@ from authz.stack import (
     WORST_ID,
     WORST_NAME,
     Need,
-    expand_for_each,
     needs_of,
     policy_documents,
     pseudo_parameters,
@@ -86,7 +85,7 @@ def check_template(ledger: Ledger, role: str, template: dict, scope: str, stack:
     count = 0
     for values in combinations(template):
         count += 1
-        resources = resolved_resources(expand_for_each(template, values), {**pseudo_parameters(stack), **values})
+        resources = resolved_resources(template, {**pseudo_parameters(stack), **values})
         record(ledger, role, needs_of(resources, stack, scope, RELEASE_OBJECT_CONTEXT))
         for name, document, roles in policy_documents(resources):
             ledger.add_policy(document, roles, f"{scope} {name}")

@@ -51,34 +51,6 @@ def pseudo_parameters(stack_name: str) -> dict[str, str]:
     }
 
 
-def expand_for_each(template: dict, values: Mapping[str, object]) -> dict:
-    """Expand `Fn::ForEach::<Loop>` in Resources (AWS::LanguageExtensions) for the given list values."""
-    resources = {}
-    for name, body in template["Resources"].items():
-        if not name.startswith("Fn::ForEach::"):
-            resources[name] = body
-            continue
-        variable, collection, fragment = body
-        items = values[collection["Ref"]] if isinstance(collection, dict) else collection
-        for index, item in enumerate(items):
-            for key, resource in fragment.items():
-                resources[key.replace("&{" + variable + "}", str(index))] = _bind_loop(resource, variable, item)
-    return {**template, "Resources": resources}
-
-
-def _bind_loop(node: object, variable: str, item: object) -> object:
-    """One loop iteration: `!Ref <variable>` and `${<variable>}` become the item."""
-    if isinstance(node, str):
-        return node.replace("${" + variable + "}", str(item))
-    if isinstance(node, dict):
-        if node == {"Ref": variable}:
-            return item
-        return {key: _bind_loop(value, variable, item) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_bind_loop(value, variable, item) for value in node]
-    return node
-
-
 def _environment(logical: str, stack: str, arn: str = "") -> dict:
     # CloudFormation generates names from the stack and logical id; ids are AWS-generated.
     generated = f"{stack}-{logical}-{cfn.GENERATED}".lower()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from authz import cfn
-from authz.stack import ACCOUNT, expand_for_each, pseudo_parameters, stack_needs
+from authz.stack import ACCOUNT, pseudo_parameters, stack_needs
 from scripts import products
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +65,7 @@ def _all_needs():
             spec.setdefault("Default", SAMPLES.get(name, "sample"))
         for values in combinations(template):
             given = {**pseudo_parameters(PRODUCT_STACK), **values}
-            for need in stack_needs(expand_for_each(template, values), given, "t"):
+            for need in stack_needs(template, given, "t"):
                 resource_type = need.where.split("(")[-1].rstrip(")")
                 found.setdefault(resource_type, {}).setdefault(need.phase, set()).add(need.action)
     return found

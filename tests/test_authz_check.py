@@ -4,7 +4,7 @@ by (authz.stack): caching, grouping of denials, escalation of created policies, 
 from __future__ import annotations
 
 from authz.check import Ledger, role_key
-from authz.stack import ACCOUNT, expand_for_each, policy_documents, pseudo_parameters, resolved_resources
+from authz.stack import ACCOUNT, policy_documents, pseudo_parameters, resolved_resources
 
 CODEBUILD_ROLE = f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonSageMakerServiceCatalogProductsCodeBuildRole"
 
@@ -44,7 +44,7 @@ def test_roles_are_named_by_their_authz_key_when_they_are_product_roles():
     assert role_key("sagemaker-p-1-staging-endpoint") == "sagemaker-p-1-staging-endpoint"
 
 
-def test_for_each_expands_one_resource_per_item():
+def test_for_each_loops_resolve_to_one_resource_per_item():
     template = {
         "Parameters": {"Arns": {"Type": "CommaDelimitedList"}},
         "Resources": {
@@ -62,7 +62,7 @@ def test_for_each_expands_one_resource_per_item():
         },
     }
     values = {**pseudo_parameters("s"), "Arns": ["arn:a", "arn:b"]}
-    resources = resolved_resources(expand_for_each(template, values), values)
+    resources = resolved_resources(template, values)
     principals = [props["PrincipalARN"] for kind, props in resources.values() if kind.endswith("Association")]
     assert principals == ["arn:a", "arn:b"]
     assert {props["PortfolioId"] for kind, props in resources.values() if kind.endswith("Association")} == {
