@@ -19,11 +19,11 @@ from authz.stack import (
     REGION,
     WORST_ID,
     WORST_NAME,
+    Evaluation,
     Need,
     needs_of,
     policy_documents,
     pseudo_parameters,
-    resolved_resources,
 )
 from authz.template import resolve
 from scripts import catalog, products
@@ -82,14 +82,21 @@ def combinations(template: dict) -> Iterator[dict[str, object]]:
 
 def check_template(ledger: Ledger, role: str, template: dict, scope: str, stack: str) -> int:
     """Check every combination of one template against a role; returns how many combinations."""
-    count = 0
+    count, evaluation, seen = 0, Evaluation(template), set()
     for values in combinations(template):
         count += 1
-        resources = resolved_resources(template, {**pseudo_parameters(stack), **values})
-        record(ledger, role, needs_of(resources, stack, scope, RELEASE_OBJECT_CONTEXT))
-        for name, document, roles in policy_documents(resources):
+        resources = evaluation.resources({**pseudo_parameters(stack), **values})
+        # A resource resolved exactly as in an earlier combination asks the same questions.
+        fresh = {name: body for name, body in resources.items() if _fingerprint(name, body) not in seen}
+        seen.update(_fingerprint(name, body) for name, body in fresh.items())
+        record(ledger, role, needs_of(fresh, stack, scope, RELEASE_OBJECT_CONTEXT))
+        for name, document, roles in policy_documents(fresh):
             ledger.add_policy(document, roles, f"{scope} {name}")
     return count
+
+
+def _fingerprint(name: str, body: tuple[str, dict]) -> tuple[str, int]:
+    return (name, id(body))
 
 
 def record(ledger: Ledger, role: str, needs: Iterable[Need], phases: tuple[str, ...] = PHASES) -> None:

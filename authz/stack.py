@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from authz import cfn
+from authz.dependencies import parameters_of
 from authz.template import conditions_of, live_resources, resolve
 
 PARTITION, REGION, ACCOUNT = "aws", "us-east-1", "123456789012"
@@ -101,21 +102,54 @@ def _naming_properties(resource_type: str, props: dict) -> dict:
     return {key: value for key, value in props.items() if key in fields}
 
 
+class Evaluation:
+    """One template evaluated under many parameter combinations. A resource is resolved again only
+    when a parameter it may depend on changes (authz.dependencies), which keeps hundreds of
+    product combinations fast; the result is the same as resolving everything every time."""
+
+    def __init__(self, template: dict):
+        self.template = template
+        self.depends = parameters_of(template)
+        self.cache: dict[tuple, tuple[str, dict]] = {}
+
+    def _key(self, name: str, values: Mapping[str, object]) -> tuple:
+        names = self.depends.get(name)
+        chosen = sorted(values) if names is None else sorted(names)
+        return (name, str(values.get("AWS::StackName")), tuple((key, repr(values.get(key))) for key in chosen))
+
+    def resources(self, values: Mapping[str, object]) -> dict[str, tuple[str, dict]]:
+        """Every live resource as (type, properties), intrinsics and physical values resolved."""
+        live = live_resources(self.template, values)
+        keys = {name: self._key(name, values) for name in live}
+        missing = [name for name in live if keys[name] not in self.cache]
+        if missing:
+            flags = conditions_of(self.template, values)
+            physical = self._physical(live, values, flags)
+            for name in missing:
+                props = resolve(live[name].get("Properties", {}), self.template, values, flags)
+                self.cache[keys[name]] = (live[name]["Type"], _substitute(props, physical))
+        return {name: self.cache[keys[name]] for name in live}
+
+    def _physical(self, live: dict, values: Mapping[str, object], flags: dict) -> dict[str, dict[str, str]]:
+        """Names and ARNs of every live resource, from the few properties its ARN pattern names
+        (two rounds: a bucket policy's ARN needs the bucket's name first)."""
+        stack = str(values.get("AWS::StackName", "stack"))
+        naming = {
+            name: resolve(_naming_properties(body["Type"], body.get("Properties", {})), self.template, values, flags)
+            for name, body in live.items()
+        }
+        physical: dict[str, dict[str, str]] = {}
+        for _round in range(2):
+            physical = {
+                name: _physical(name, live[name]["Type"], _substitute(props, physical), stack)
+                for name, props in naming.items()
+            }
+        return physical
+
+
 def resolved_resources(template: dict, values: Mapping[str, object]) -> dict[str, tuple[str, dict]]:
     """Every live resource as (type, properties) with intrinsics and physical values resolved."""
-    stack = str(values.get("AWS::StackName", "stack"))
-    live = live_resources(template, values)
-    flags = conditions_of(template, values)
-    raw = {name: resolve(body.get("Properties", {}), template, values, flags) for name, body in live.items()}
-    # Names and ARNs come from the few properties an ARN pattern names; resolve those first.
-    naming = {name: _naming_properties(live[name]["Type"], props) for name, props in raw.items()}
-    physical: dict[str, dict[str, str]] = {}
-    for _round in range(2):
-        physical = {
-            name: _physical(name, live[name]["Type"], _substitute(props, physical), stack)
-            for name, props in naming.items()
-        }
-    return {name: (live[name]["Type"], _substitute(props, physical)) for name, props in raw.items()}
+    return Evaluation(template).resources(values)
 
 
 def stack_needs(

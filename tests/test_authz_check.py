@@ -4,7 +4,8 @@ by (authz.stack): caching, grouping of denials, escalation of created policies, 
 from __future__ import annotations
 
 from authz.check import Ledger, role_key
-from authz.stack import ACCOUNT, policy_documents, pseudo_parameters, resolved_resources
+from authz.dependencies import parameters_of
+from authz.stack import ACCOUNT, Evaluation, policy_documents, pseudo_parameters, resolved_resources
 
 CODEBUILD_ROLE = f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonSageMakerServiceCatalogProductsCodeBuildRole"
 
@@ -84,3 +85,32 @@ def test_policy_documents_finds_inline_and_managed_policies_with_their_roles():
     }
     found = list(policy_documents(resolved_resources(template, pseudo_parameters("s"))))
     assert found == [("Role", document, ["r"]), ("Managed", document, ["x"])]
+
+
+def test_a_cached_resource_is_resolved_again_when_a_parameter_it_depends_on_changes():
+    template = {
+        "Parameters": {"Id": {"Type": "String"}, "Mode": {"Type": "String"}, "Other": {"Type": "String"}},
+        "Conditions": {"Versioned": {"Fn::Equals": [{"Ref": "Mode"}, "v"]}},
+        "Resources": {
+            "Bucket": {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {
+                    "BucketName": {"Fn::Sub": "sagemaker-${Id}"},
+                    "VersioningConfiguration": {
+                        "Fn::If": ["Versioned", {"Status": "Enabled"}, {"Ref": "AWS::NoValue"}]
+                    },
+                },
+            },
+            "Policy": {"Type": "AWS::S3::BucketPolicy", "Properties": {"Bucket": {"Ref": "Bucket"}}},
+        },
+    }
+    assert parameters_of(template) == {"Bucket": {"Id", "Mode"}, "Policy": {"Id", "Mode"}}
+    evaluation = Evaluation(template)
+    base = {**pseudo_parameters("s"), "Id": "a", "Mode": "v", "Other": "x"}
+    first = evaluation.resources(base)
+    assert evaluation.resources({**base, "Other": "y"})["Bucket"] is first["Bucket"]
+    unversioned = evaluation.resources({**base, "Mode": "n"})["Bucket"][1]
+    assert "VersioningConfiguration" not in unversioned
+    renamed = evaluation.resources({**base, "Id": "b"})
+    assert renamed["Policy"][1]["Bucket"] == "sagemaker-b"
+    assert renamed == resolved_resources(template, {**base, "Id": "b"})
