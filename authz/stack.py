@@ -178,6 +178,7 @@ def needs_of(
         arn = _physical(name, resource_type, props, stack)["Arn"]
         env = {**_environment(name, stack, arn), "object_context": dict(object_context or {}), "stack_tags": stack_tags}
         for phase, action, resource, context in cfn.needs(resource_type, props, env):
+            resource = "*" if cfn.unscoped(action) else resource
             frozen = tuple(sorted((key, tuple(v) if isinstance(v, list) else v) for key, v in context.items()))
             yield Need(phase, action, resource, frozen, f"{scope} {name} ({resource_type})")
 

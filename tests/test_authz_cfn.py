@@ -123,3 +123,9 @@ def test_reading_a_pinned_object_version_is_a_different_action():
     code = {"S3Bucket": "b", "S3Key": "k.zip", "S3ObjectVersion": "3"}
     actions = {action for _, action, _, _ in _needs("AWS::Lambda::Function", {"FunctionName": "f", "Code": code})}
     assert "s3:GetObjectVersion" in actions and "s3:GetObject" not in actions
+
+
+def test_an_action_without_a_resource_type_is_asked_on_star():
+    needs = _needs("AWS::KMS::Key", {"KeyPolicy": {}, "EnableKeyRotation": True})
+    assert ("create", "kms:CreateKey", "*", {}) in needs
+    assert any(action == "kms:EnableKeyRotation" and arn.startswith("arn:aws:kms:") for _, action, arn, _ in needs)
