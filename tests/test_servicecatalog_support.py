@@ -10,12 +10,10 @@ from botocore.model import Shape
 from botocore.validate import ParamValidator
 
 from authz.evaluate import Request, decide
-from authz.template import Unresolvable, conditions_of, live_resources, resolve  # noqa: F401 (re-exported)
 
-ACCOUNT = "123456789012"
-# Worst-case project identity: the longest name and id SageMaker accepts.
-WORST_NAME = "a" + "-b" * 15 + "c"
-WORST_ID = "p-" + "x" * 18
+# Worst-case project identity (the longest name and id SageMaker accepts): one definition, in the harness.
+from authz.stack import ACCOUNT, WORST_ID, WORST_NAME  # noqa: E402, F401 (re-exported)
+from authz.template import Unresolvable, conditions_of, live_resources, resolve  # noqa: F401 (re-exported)
 
 
 def statements(node: object) -> Iterator[dict]:

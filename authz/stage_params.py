@@ -1,0 +1,76 @@
+"""Run inside a baked deploy repository (cwd on sys.path): print the stacks every stage deploys
+and their parameters, using the repository's own app_infra code, for the stage configurations
+read as JSON from stdin: {"<combination>": {"<stage>": <inference_config>}}.
+
+Why the repository's own code: the parameters a stage stack gets (role, bucket, key and endpoint
+names) are computed by app_infra/stacks.py; reproducing them here would check a copy.
+Output: {"<combination>": [{"stage", "part", "stack", "template", "Parameters", "Tags"}]} plus
+"trigger" (the model-approval rule stack, one per repository).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from app_infra import naming, stacks
+from app_infra.model_registry import ApprovedModel
+from app_infra.settings import Settings
+
+
+def _model(settings: Settings) -> ApprovedModel:
+    group = settings.model_package_group
+    return ApprovedModel(
+        arn=f"arn:aws:sagemaker:{settings.region}:123456789012:model-package/{group.lower()}/1",
+        group=group,
+        version=1,
+        model_data_url=f"s3://{settings.artifact_bucket}/{naming.s3_prefix(settings.project_name)}/model.tar.gz",
+        image="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
+    )
+
+
+def _stage_stacks(settings: Settings, stage: str, config: dict) -> list[dict]:
+    ctx = stacks.StageContext(
+        settings=settings,
+        stage=stage,
+        config=config,
+        model=_model(settings),
+        feature_columns=["feature_a", "feature_b"],
+        lambda_code_key=f"{settings.deploy_prefix()}/lambda/invoke_endpoint.zip",
+    )
+    return [
+        {
+            "stage": stage,
+            "part": spec.part,
+            "stack": settings.stack_name(stage, spec.part),
+            "template": spec.template,
+            **stacks.template_configuration(ctx, spec),
+        }
+        for spec in stacks.stage_stacks(config)
+    ]
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    combinations = json.load(sys.stdin)
+    result = {
+        key: [entry for stage, config in configs.items() for entry in _stage_stacks(settings, stage, config)]
+        for key, configs in combinations.items()
+    }
+    pipeline = stacks.deploy_pipeline_name(settings, {})
+    result["trigger"] = [
+        {
+            "stage": "tooling",
+            "part": "deploy-trigger",
+            "stack": naming.stack(settings.project_name, settings.project_id, "deploy-trigger"),
+            "template": stacks.MODEL_APPROVAL_TEMPLATE,
+            "Parameters": stacks.model_approval_parameters(settings, pipeline),
+            "Tags": {k: v for k, v in settings.tags("staging").items() if k != "sagemaker:deployment-stage"},
+        }
+    ]
+    json.dump(result, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

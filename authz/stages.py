@@ -1,0 +1,109 @@
+"""Would the deploy repository's stage stacks deploy? Every stack of every stage, for every deploy
+option combination the template supports, checked against the role that creates them.
+
+Which role: stage stacks are created by CloudFormation with a service role, never with the caller's
+own permissions (team decision D2/D8). The stage-stack design is being reworked in parallel, so the
+role is one constant, STAGE_STACK_ROLE, today the managed
+AmazonSageMakerServiceCatalogProductsCloudformationRole ("cloudformation" in authz.roles).
+
+How: one bake at worst-case names (scripts/bake.py, answers from tests/bakery.py) provides the
+repository's code; the stage configurations of every supported combination are rendered from the
+template's inference_config.json exactly as cookiecutter renders them (the stack templates and
+app_infra/stacks.py are copied without rendering, so they are the same in every bake); the baked
+repository's own app_infra/stacks.py then computes every stack's parameters (authz/stage_params.py).
+Stack tags are passed on to taggable resources, as CloudFormation propagates them
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-resource-tags.html).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from cookiecutter.environment import StrictEnvironment
+
+from authz.check import Ledger
+from authz.provision import record
+from authz.stack import WORST_ID, WORST_NAME, needs_of, policy_documents, pseudo_parameters, resolved_resources
+from scripts import products
+from scripts.bake import OFFLINE_ENV, bake
+from tests import bakery
+
+STAGE_STACK_ROLE = "cloudformation"
+TEMPLATE = "deploy"
+ARTIFACT_KEY = "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+
+
+def rendered_configs(answers: dict[str, str]) -> dict[str, dict]:
+    """Each stage's inference_config.json as cookiecutter renders it for these answers."""
+    declared, sources = _config_templates()
+    context = {key: (value[0] if isinstance(value, list) else value) for key, value in declared.items()}
+    context.update(answers)
+    return {stage: json.loads(source.render(cookiecutter=context)) for stage, source in sources.items()}
+
+
+@functools.cache
+def _config_templates() -> tuple[dict, dict]:
+    """The template's answers and its stage configurations, compiled once (compiling is the slow part)."""
+    declared = json.loads((bakery.template_dir(TEMPLATE) / "cookiecutter.json").read_text(encoding="utf-8"))
+    environment = StrictEnvironment(context={"cookiecutter": declared}, keep_trailing_newline=True)
+    paths = sorted((bakery.payload_dir(TEMPLATE) / "inference_config").glob("*/inference_config.json"))
+    return declared, {path.parent.name: environment.from_string(path.read_text(encoding="utf-8")) for path in paths}
+
+
+def stage_stacks(workdir: Path) -> tuple[Path, dict[str, list[dict]]]:
+    """Bake once and compute every combination's stacks; returns the baked repo and, per
+    combination id (plus "trigger"), its stacks with parameters and tags."""
+    combos = {bakery.combo_id(c): rendered_configs(bakery.answers_for(c)) for c in bakery.supported(TEMPLATE)}
+    project = bake(TEMPLATE, workdir, {"project_name": WORST_NAME, "project_id": WORST_ID, "inference_mode": "both"})
+    env = {
+        **os.environ,
+        **OFFLINE_ENV,
+        "PYTHONPATH": str(project),
+        "SAGEMAKER_PROJECT_NAME": WORST_NAME,
+        "SAGEMAKER_PROJECT_ID": WORST_ID,
+        "ARTIFACT_KMS_KEY_ARN": ARTIFACT_KEY,
+        "BUILD_ID": "20261201T000000Z-0123456",
+    }
+    script = Path(__file__).with_name("stage_params.py")
+    result = subprocess.run(
+        [sys.executable, str(script)], input=json.dumps(combos), capture_output=True, text=True, cwd=project, env=env
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"computing stage parameters failed: {result.stderr.strip().splitlines()[-1:]}")
+    return project, json.loads(result.stdout)
+
+
+def check_stage_stacks(ledger: Ledger) -> int:
+    """Every supported combination's stage stacks against STAGE_STACK_ROLE; returns the combinations."""
+    with tempfile.TemporaryDirectory(prefix="authz-stages-") as folder:
+        project, by_combination = stage_stacks(Path(folder))
+        templates: dict[str, dict] = {}
+        # Combinations often give a stack the same parameters: each distinct stack is checked once.
+        distinct = {
+            json.dumps(entry, sort_keys=True): entry for entries in by_combination.values() for entry in entries
+        }
+        for entry in distinct.values():
+            if entry["template"] not in templates:
+                text = (project / entry["template"]).read_text(encoding="utf-8")
+                templates[entry["template"]] = products.load_cloudformation(text)
+            _check_stack(ledger, templates[entry["template"]], entry)
+    return len(by_combination) - 1
+
+
+def _check_stack(ledger: Ledger, template: dict, entry: dict) -> None:
+    values = {**pseudo_parameters(entry["stack"]), **_defaults(template), **entry["Parameters"]}
+    scope = f"stage {entry['part']}"
+    resources = resolved_resources(template, values)
+    record(ledger, STAGE_STACK_ROLE, needs_of(resources, entry["stack"], scope, stack_tags=entry["Tags"]))
+    for name, document, roles in policy_documents(resources):
+        ledger.add_policy(document, roles, f"{scope} {name}")
+
+
+def _defaults(template: dict) -> dict[str, object]:
+    return {name: spec["Default"] for name, spec in template.get("Parameters", {}).items() if "Default" in spec}
