@@ -10,6 +10,7 @@ from hooks import naming
 # SageMaker's API pattern is `[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}`; AWS's own project templates
 # also require a leading letter, which keeps derived names valid for every service.
 PROJECT_NAME = re.compile(r"^[a-zA-Z](-*[a-zA-Z0-9]){0,31}$")
+# Every pattern here is applied with fullmatch: `$` alone also matches before a trailing newline.
 # Ids go into bucket names, so upper case is refused even though the API pattern allows it.
 PROJECT_ID = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,19}$")
 ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
@@ -64,7 +65,7 @@ class InvalidAnswer(ValueError):
 def check_project_name(value: str) -> None:
     """Project names: 1-32 characters, letters, digits and hyphens, starting with a letter."""
     # The pattern alone lets hyphens through uncounted, hence the explicit length check.
-    if len(value) > naming.MAX_PROJECT_NAME or not PROJECT_NAME.match(value):
+    if len(value) > naming.MAX_PROJECT_NAME or not PROJECT_NAME.fullmatch(value):
         raise InvalidAnswer(
             f"project_name {value!r} is not allowed: use 1-{naming.MAX_PROJECT_NAME} ASCII letters, "
             "digits and hyphens, starting with a letter and ending with a letter or digit"
@@ -73,7 +74,7 @@ def check_project_name(value: str) -> None:
 
 def check_project_id(value: str) -> None:
     """Project ids: 1-20 lower-case letters, digits and hyphens (SageMaker's `p-xxxxxxxxxxxx`)."""
-    if len(value) > naming.MAX_PROJECT_ID or not PROJECT_ID.match(value):
+    if len(value) > naming.MAX_PROJECT_ID or not PROJECT_ID.fullmatch(value):
         raise InvalidAnswer(
             f"project_id {value!r} is not allowed: use 1-{naming.MAX_PROJECT_ID} lower-case letters, "
             "digits and hyphens, not starting or ending with a hyphen (e.g. p-abcdef123456)"
@@ -88,7 +89,7 @@ def check_region(value: str) -> None:
 
 def check_account_id(key: str, value: str) -> None:
     """AWS account ids: exactly 12 digits."""
-    if not ACCOUNT_ID.match(value):
+    if not ACCOUNT_ID.fullmatch(value):
         raise InvalidAnswer(f"{key} {value!r} is not an AWS account id: use exactly 12 digits")
 
 

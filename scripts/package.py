@@ -154,6 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", required=True, help="release version, MAJOR.MINOR.PATCH")
     parser.add_argument("--dist", type=Path, default=DIST_DIR, help="output folder (default: dist/)")
     args = parser.parse_args(argv)
+    try:
+        catalog.check_version(args.version)
+    except catalog.CatalogError as problem:
+        print(f"ERROR: {problem}", file=sys.stderr)
+        return 2
     started = time.perf_counter()
     try:
         release = build_release(args.version, args.dist, report=lambda line: print(line, file=sys.stderr))
