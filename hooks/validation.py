@@ -54,6 +54,9 @@ REGIONS = [
     "us-west-2",
 ]
 
+# Jinja's delimiters (cookiecutter keeps the defaults; our templates set no _jinja2_env_vars).
+TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%|\{#")
+
 # Anything that could reach a file path, a shell, YAML or Jinja unescaped.
 UNSAFE = re.compile(r"[\x00-\x1f\x7f\"'`$\\{}<>|;&]|\.\.|\{\{|\{%")
 
@@ -99,6 +102,35 @@ def check_choices(answers: Mapping[str, object], choices: Mapping[str, list]) ->
     for key, allowed in choices.items():
         if answers.get(key) not in allowed:
             raise InvalidAnswer(f"{key} {answers.get(key)!r} is not allowed; choose one of: {', '.join(allowed)}")
+
+
+def _texts(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in _texts(item)]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _texts(item)]
+    return []
+
+
+def check_no_template_syntax(raw_answers: Mapping[str, object]) -> None:
+    """Answers as given, before cookiecutter rendered them, must hold no template syntax.
+
+    cookiecutter 2.7.1 renders every answer given as extra context (command line, API,
+    ~/.cookiecutterrc default_context) as a Jinja template before any hook runs
+    (cookiecutter/prompt.py, prompt_for_config -> render_variable), so `x{{7*7}}` reaches the hooks
+    as `x49`. It keeps the raw values in the context as `_cookiecutter`, which the pre-generation
+    hooks check here. Typed answers are not rendered; check_safe_text refuses braces in them."""
+    for key, value in raw_answers.items():
+        if key.startswith("_"):
+            continue
+        for text in _texts(value):
+            if TEMPLATE_SYNTAX.search(text):
+                raise InvalidAnswer(
+                    f"{key} {text!r} is not allowed: answers are plain text, and template syntax "
+                    "('{{', '{%', '{#') would be evaluated by cookiecutter"
+                )
 
 
 def check_safe_text(answers: Mapping[str, object]) -> None:
