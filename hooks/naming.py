@@ -176,8 +176,13 @@ def ci_resource_prefix(project_name: str, project_id: str) -> str:
 
 
 def templates_bucket(account_id: str, region: str) -> str:
-    """The bucket holding every published release of the templates in one account and region."""
-    return _checked("bucket", f"sagemaker-templates-{account_id}-{region}")
+    """The bucket holding every published release of the templates in one account and region.
+
+    Its name must not contain "sagemaker": AmazonSageMakerFullAccess (every Studio user's role)
+    allows s3:PutObject and s3:DeleteObject on `arn:aws:s3:::*sagemaker*` buckets, so a release in
+    such a bucket could be rewritten from any notebook (policy snapshot in authz/policies).
+    """
+    return _checked("bucket", f"mlops-project-templates-{account_id}-{region}")
 
 
 def portfolio_stack() -> str:

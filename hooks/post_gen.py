@@ -53,10 +53,11 @@ def template_commit(repo_root: Path) -> str | None:
 
 
 def template_url(repo_root: Path, source: str) -> str:
-    """Where `make update` fetches later versions: TEMPLATE_REPO_URL when a release sets it
-    (published seeds must not point at the packaging machine), else the remote baked from,
-    else the local checkout (which holds the recorded commit)."""
-    if os.environ.get("TEMPLATE_REPO_URL"):
+    """Where `make update` fetches later versions: TEMPLATE_REPO_URL whenever it is set, even
+    empty (`make package` always sets it: a published seed must not name the packaging checkout,
+    whose path differs between clones of one commit and would change every seed's sha256), else
+    the remote baked from, else the local checkout (which holds the recorded commit)."""
+    if "TEMPLATE_REPO_URL" in os.environ:
         return os.environ["TEMPLATE_REPO_URL"]
     return source if source and not Path(source).exists() else str(repo_root)
 

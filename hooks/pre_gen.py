@@ -25,8 +25,12 @@ def template_choices(template_dir: Path) -> dict[str, list]:
     return {key: value for key, value in declared.items() if isinstance(value, list) and not key.startswith("_")}
 
 
-def validate(template: str, context: Mapping[str, object], template_dir: Path) -> None:
-    """Raise InvalidAnswer for the first answer or combination that generation must refuse."""
+def validate(
+    template: str, context: Mapping[str, object], template_dir: Path, raw: Mapping[str, object] | None = None
+) -> None:
+    """Raise InvalidAnswer for the first answer or combination that generation must refuse.
+    `raw` is cookiecutter's `_cookiecutter`: the answers before it rendered them."""
+    validation.check_no_template_syntax(raw or {})
     answers = {key: value for key, value in context.items() if not key.startswith("_")}
     validation.check_safe_text(answers)
     for key, check in FIELD_CHECKS.items():
@@ -41,10 +45,10 @@ def validate(template: str, context: Mapping[str, object], template_dir: Path) -
         raise validation.InvalidAnswer(f"unsupported option combination: {rule.reason}")
 
 
-def main(context: Mapping[str, object], template: str) -> int:
+def main(context: Mapping[str, object], template: str, raw: Mapping[str, object] | None = None) -> int:
     """Entry point of the templates' pre-generation hooks: 0 when the answers are valid."""
     try:
-        validate(template, context, hook_context.template_dir(context))
+        validate(template, context, hook_context.template_dir(context), raw)
     except validation.InvalidAnswer as problem:
         print(f"ERROR: {problem}", file=sys.stderr)
         return 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,9 @@ import tempfile
 from pathlib import Path
 
 RECORD = ".cruft.json"
+# cookiecutter renders the answers it is given as Jinja templates: recorded answers holding
+# template syntax would be evaluated on the machine running the update, so they are refused.
+TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%|\{#")
 
 
 class UpdateError(RuntimeError):
@@ -40,7 +44,11 @@ def read_record(project: Path) -> dict:
     path = project / RECORD
     if not path.is_file():
         raise UpdateError(f"{RECORD} not found in {project}: this repository does not record its template")
-    return json.loads(path.read_text(encoding="utf-8"))
+    record = json.loads(path.read_text(encoding="utf-8"))
+    for key, value in record.get("context", {}).get("cookiecutter", {}).items():
+        if isinstance(value, str) and TEMPLATE_SYNTAX.search(value):
+            raise UpdateError(f"{RECORD} answer {key} {value!r} holds template syntax, which cookiecutter would run")
+    return record
 
 
 def require_clean_worktree(project: Path) -> None:
@@ -127,6 +135,11 @@ def update(project: Path, ref: str | None = None, template: str | None = None) -
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         source = template or record["template"]
+        if not source:
+            raise UpdateError(
+                f"{RECORD} names no template repository (the release was packaged without TEMPLATE_REPO_URL): "
+                "run `python tools/template_update.py --template <repository URL>`"
+            )
         git("clone", "--quiet", source, str(work / "template"), cwd=work)
         new_commit = resolve(work / "template", ref)
         if new_commit == record["commit"]:

@@ -22,7 +22,8 @@ CATALOG_DIR = REPO_ROOT / "servicecatalog"
 CATALOG_FILE = CATALOG_DIR / "catalog.json"
 TEMPLATES_DIR = REPO_ROOT / "templates"
 
-# Semantic versions only: the version names the provisioning artifact and every S3 key.
+# Semantic versions only: the version names the provisioning artifact and every S3 key. Applied
+# with fullmatch: `$` alone also matches before a trailing newline, so "1.0.0\n" would pass.
 VERSION = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z]+(\.[0-9A-Za-z]+)*)?$")
 
 
@@ -61,7 +62,7 @@ class Product:
 
 def check_version(version: str) -> str:
     """Refuse anything but MAJOR.MINOR.PATCH[-prerelease]; return the version."""
-    if not VERSION.match(version):
+    if not VERSION.fullmatch(version):
         raise CatalogError(f"version {version!r} is not allowed: use MAJOR.MINOR.PATCH, e.g. 1.4.0 or 2.0.0-rc.1")
     return version
 

@@ -7,8 +7,9 @@ dist/<version>/ mirrors the S3 keys of a release:
   manifest.json                          every artifact with its sha256, size and what it holds
 Zips are reproducible (sorted entries, fixed timestamps and permissions, stored uncompressed so
 no zlib version can change a byte): the same sources give the same sha256 on any machine, which
-is what makes re-publishing an unchanged version a no-op. The release is assembled in a scratch
-folder and moved into place only when complete.
+is what makes re-publishing an unchanged version a no-op. That holds across clones too: seeds
+record TEMPLATE_REPO_URL (or no location), never the path of the checkout that packaged them.
+The release is assembled in a scratch folder and moved into place only when complete.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import stat
 import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from scripts import catalog, products
@@ -86,8 +89,36 @@ def _record(release: Path, path: Path, kind: str, **details: object) -> dict:
     }
 
 
+TEMPLATE_URL_VARIABLE = "TEMPLATE_REPO_URL"
+
+
+def release_template_url() -> str:
+    """Where published seeds say later template versions come from (hooks/post_gen.py records
+    it in `.cruft.json`): TEMPLATE_REPO_URL, else nothing."""
+    return os.environ.get(TEMPLATE_URL_VARIABLE, "")
+
+
+@contextmanager
+def _recording_release_url() -> Iterator[None]:
+    """Set TEMPLATE_REPO_URL for the bakes (the post-generation hook reads it), then restore it."""
+    previous = os.environ.get(TEMPLATE_URL_VARIABLE)
+    os.environ[TEMPLATE_URL_VARIABLE] = release_template_url()
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(TEMPLATE_URL_VARIABLE, None)
+        else:
+            os.environ[TEMPLATE_URL_VARIABLE] = previous
+
+
 def package_seeds(release: Path, scratch: Path, report: Callable[[str], None]) -> list[dict]:
     """Bake and zip every published variant."""
+    with _recording_release_url():
+        return _bake_and_zip(release, scratch, report)
+
+
+def _bake_and_zip(release: Path, scratch: Path, report: Callable[[str], None]) -> list[dict]:
     records = []
     variants = catalog.all_variants()
     for number, variant in enumerate(variants, start=1):
@@ -154,6 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", required=True, help="release version, MAJOR.MINOR.PATCH")
     parser.add_argument("--dist", type=Path, default=DIST_DIR, help="output folder (default: dist/)")
     args = parser.parse_args(argv)
+    try:
+        catalog.check_version(args.version)
+    except catalog.CatalogError as problem:
+        print(f"ERROR: {problem}", file=sys.stderr)
+        return 2
     started = time.perf_counter()
     try:
         release = build_release(args.version, args.dist, report=lambda line: print(line, file=sys.stderr))

@@ -1,17 +1,19 @@
 """`make publish VERSION=x.y.z`: release a packaged version to Service Catalog and the S3 route.
 
-  publish   --version V [--principal ROLE_ARN ...] [--studio-domain-id d-xxx] [--dry-run]
+  publish   --version V [--principal ROLE_ARN ...] [--publisher ARN ...] [--studio-domain-id d-xxx] [--dry-run]
   deprecate --version V [--dry-run]      hide a version in Studio (Active=false, DEPRECATED)
   list                                    every published version of every product
 
 What publish does, in this order (every step is a no-op when already done):
  1. the portfolio stack (servicecatalog/portfolio.yaml): portfolio, principal associations and
-    the versioned `sagemaker-templates-<account>-<region>` bucket; created on first publish,
-    updated when the principals or the template change;
+    the versioned `mlops-project-templates-<account>-<region>` bucket, whose policy lets only the
+    publishers (the caller, plus --publisher) write it; created on first publish, updated when
+    principals, publishers or the template change, recovered from a failed update first;
  2. check every artifact of dist/<version>/ against the bucket: an existing key with other
     content stops everything (versions are immutable) before anything is written;
- 3. upload what is missing (sha256 checked by S3 and recorded as metadata), verify each upload,
-    then the manifest;
+ 3. upload what is missing (sha256 checked by S3 and recorded as metadata, tagged
+    servicecatalog:provisioning=true, the launch role's only way to read it), verify each upload
+    and its tag, then the manifest;
  4. per product: create it (or find it by name), associate it with the portfolio, set the launch
     constraint, then commit: add the provisioning artifact named by the version (existing
     product) or the Studio visibility tag (new product, untagged until here);
@@ -27,6 +29,7 @@ import argparse
 import base64
 import hashlib
 import json
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -43,10 +46,23 @@ from scripts import catalog, package
 PORTFOLIO_TEMPLATE = catalog.CATALOG_DIR / "portfolio.yaml"
 VISIBILITY_TAG = "sagemaker:studio-visibility"
 PROVISIONING_TAG = "servicecatalog:provisioning"
+PROVISIONING = {"Key": PROVISIONING_TAG, "Value": "true"}
 DOMAIN_TEMPLATES_TAG = "sagemaker:projectS3TemplatesLocation"
 STACK_POLL_SECONDS = 10
+# What a create or update of ours must end in.
 STACK_DONE = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
-STACK_FAILED = {"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE", "DELETE_COMPLETE"}
+# States a stack can be updated from: the "last known stable state" list of the CloudFormation API
+# reference (RollbackStack). UPDATE_ROLLBACK_COMPLETE is where a failed update returns the stack to
+# a working state, "and then try to update the stack again" (API reference, ContinueUpdateRollback).
+STACK_UPDATABLE = {*STACK_DONE, "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"}
+# State -> what publish tells the user when it cannot carry on by itself.
+STACK_STOPS = {
+    "ROLLBACK_FAILED": "delete it (retain the resources it cannot delete), then run again",
+    "DELETE_FAILED": "fix what its events name and delete it, then run again",
+    "CREATE_FAILED": "roll it back or delete it, then run again",
+    "UPDATE_FAILED": "roll it back (aws cloudformation rollback-stack), then run again",
+    "REVIEW_IN_PROGRESS": "a change set created it and never ran: delete it, then run again",
+}
 CONTENT_TYPES = {".zip": "application/zip", ".yaml": "application/x-yaml", ".json": "application/json"}
 RETRIES = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=10, read_timeout=60)
 NO_CREDENTIALS = (
@@ -65,6 +81,7 @@ class Clients:
     """The AWS clients publishing uses (tests stub or emulate them)."""
 
     sts: object
+    iam: object
     cloudformation: object
     s3: object
     servicecatalog: object
@@ -90,6 +107,7 @@ def make_clients(session: boto3.Session) -> Clients:
 
     return Clients(
         client("sts"),
+        client("iam"),
         client("cloudformation"),
         client("s3"),
         client("servicecatalog"),
@@ -118,6 +136,30 @@ def token(*parts: str) -> str:
     return hashlib.sha256(":".join(parts).encode("utf-8")).hexdigest()[:64]
 
 
+# --- who publishes ----------------------------------------------------------------------------
+
+ASSUMED_ROLE = re.compile(r"arn:(?P<partition>[^:]+):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/.+")
+
+
+def publisher_arn(clients: Clients, identity: dict) -> str:
+    """The caller as the bucket policy's aws:PrincipalArn sees it.
+
+    For a role session that is the role's ARN, path included, never the session ARN (IAM User
+    Guide, AWS global condition context keys, aws:PrincipalArn). The session ARN
+    (`arn:aws:sts::<account>:assumed-role/<name>/<session>`) drops the path, so the role is read
+    with iam:GetRole. Users, the root user and federated sessions are used as they are.
+    """
+    found = ASSUMED_ROLE.fullmatch(identity["Arn"])
+    if found is None:
+        return identity["Arn"]
+    role = call(
+        f"reading role {found['role']} (the publisher's ARN, with its path, goes into the bucket policy)",
+        clients.iam.get_role,
+        RoleName=found["role"],
+    )
+    return role["Role"]["Arn"]
+
+
 # --- the portfolio stack ----------------------------------------------------------------------
 
 
@@ -133,34 +175,84 @@ def _stack(clients: Clients) -> dict | None:
         raise PublishError(f"reading stack {name}: {error}") from None
 
 
-def _wait_for_stack(clients: Clients, report: Callable[[str], None]) -> dict:
+def _wait_for_stack(clients: Clients, report: Callable[[str], None], done: set[str] = STACK_DONE) -> dict | None:
+    """Poll the stack until it rests; return it when it rests in `done` (None: it is gone)."""
     name = naming.portfolio_stack()
     while True:
         stack = _stack(clients)
         status = stack["StackStatus"] if stack else "DELETE_COMPLETE"
-        if status in STACK_DONE:
+        if status in done:
             return stack
-        if status in STACK_FAILED:
+        if not status.endswith("_IN_PROGRESS"):
             reason = (stack or {}).get("StackStatusReason", "see the stack's events")
             raise PublishError(f"stack {name} ended {status}: {reason}")
         report(f"  waiting for stack {name} ({status})")
         sleep(STACK_POLL_SECONDS)
 
 
-def _stack_parameters(principals: list[str]) -> list[dict]:
-    return [{"ParameterKey": "PrincipalArns", "ParameterValue": ",".join(principals)}]
+def recover_stack(clients: Clients, stack: dict | None, report: Callable[[str], None]) -> dict | None:
+    """The stack in a state it can be updated from, or None when it must be created.
+
+    UPDATE_ROLLBACK_FAILED: ContinueUpdateRollback returns it to UPDATE_ROLLBACK_COMPLETE (API
+    reference, ContinueUpdateRollback). ROLLBACK_COMPLETE: its creation failed and was rolled back,
+    so it holds nothing and CloudFormation only allows deleting it; it is deleted and created anew.
+    Any other resting state stops with one line saying what to do.
+    """
+    name = naming.portfolio_stack()
+    status = stack["StackStatus"] if stack else None
+    if stack is None or status in STACK_UPDATABLE:
+        return stack
+    if status == "UPDATE_ROLLBACK_FAILED":
+        report(f"continue the rollback of stack {name} (a failed update left it {status})")
+        cfn = clients.cloudformation
+        call(f"continuing the rollback of stack {name}", cfn.continue_update_rollback, StackName=name)
+        return _wait_for_stack(clients, report, {"UPDATE_ROLLBACK_COMPLETE"})
+    if status == "ROLLBACK_COMPLETE":
+        report(f"delete stack {name} (its creation failed and was rolled back; it holds nothing)")
+        call(f"deleting stack {name}", clients.cloudformation.delete_stack, StackName=name)
+        return _wait_for_stack(clients, report, {"DELETE_COMPLETE"})
+    if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+        raise PublishError(f"stack {name} is {status}: another operation is running; wait for it, then run again")
+    reason = stack.get("StackStatusReason", "see the stack's events")
+    todo = STACK_STOPS.get(status, "fix it in the CloudFormation console, then run again")
+    raise PublishError(f"stack {name} is {status} ({reason}): {todo}")
 
 
-def _principals(stack: dict) -> list[str]:
-    value = next((p["ParameterValue"] for p in stack.get("Parameters", []) if p["ParameterKey"] == "PrincipalArns"), "")
+def _stack_parameters(principals: list[str], publishers: list[str]) -> list[dict]:
+    return [
+        {"ParameterKey": "PrincipalArns", "ParameterValue": ",".join(principals)},
+        {"ParameterKey": "PublisherArns", "ParameterValue": ",".join(publishers)},
+    ]
+
+
+def _list_parameter(stack: dict, key: str) -> list[str]:
+    value = next((p["ParameterValue"] for p in stack.get("Parameters", []) if p["ParameterKey"] == key), "")
     return sorted(filter(None, value.split(",")))
 
 
-def ensure_portfolio(clients: Clients, principals: list[str], report: Callable[[str], None]) -> Portfolio:
-    """Create the portfolio stack, or update it when principals or template changed."""
+def _publishers(stack: dict, caller: str, extra: list[str]) -> list[str]:
+    """Who may write releases after this publish; refuse a caller the bucket policy locks out
+    (its update of the policy would be denied, leaving the stack to roll back)."""
+    current = _list_parameter(stack, "PublisherArns")
+    if current and caller not in current:
+        raise PublishError(
+            f"{caller} is not a publisher of this account's releases ({', '.join(current)}): publish as one of "
+            f"them, or have one of them run publish with --publisher {caller}"
+        )
+    return sorted({*current, caller, *extra})
+
+
+def ensure_portfolio(
+    clients: Clients,
+    principals: list[str],
+    report: Callable[[str], None],
+    publisher: str,
+    extra_publishers: list[str] = (),
+) -> Portfolio:
+    """Create the portfolio stack, or update it when principals, publishers or template changed."""
     name = naming.portfolio_stack()
     body = PORTFOLIO_TEMPLATE.read_text(encoding="utf-8")
-    stack = _stack(clients)
+    stack = recover_stack(clients, _stack(clients), report)
     options = {"StackName": name, "TemplateBody": body, "Capabilities": ["CAPABILITY_AUTO_EXPAND"]}
     if stack is None:
         if not principals:
@@ -170,22 +262,23 @@ def ensure_portfolio(clients: Clients, principals: list[str], report: Callable[[
             f"creating stack {name}",
             clients.cloudformation.create_stack,
             **options,
-            Parameters=_stack_parameters(sorted(principals)),
+            Parameters=_stack_parameters(sorted(principals), sorted({publisher, *extra_publishers})),
             OnFailure="DELETE",
         )
         stack = _wait_for_stack(clients, report)
-    elif stack["StackStatus"] not in STACK_DONE:
-        raise PublishError(f"stack {name} is {stack['StackStatus']}; wait for it or fix it, then run again")
     else:
-        wanted = sorted(principals) or _principals(stack)
+        wanted = sorted(principals) or _list_parameter(stack, "PrincipalArns")
+        publishers = _publishers(stack, publisher, list(extra_publishers))
         current = call(f"reading stack {name}", clients.cloudformation.get_template, StackName=name)
-        if wanted != _principals(stack) or current.get("TemplateBody") != body:
+        given = (_list_parameter(stack, "PrincipalArns"), _list_parameter(stack, "PublisherArns"))
+        changed = (wanted, publishers) != given
+        if changed or current.get("TemplateBody") != body:
             report(f"update stack {name}")
             call(
                 f"updating stack {name}",
                 clients.cloudformation.update_stack,
                 **options,
-                Parameters=_stack_parameters(wanted),
+                Parameters=_stack_parameters(wanted, publishers),
             )
             stack = _wait_for_stack(clients, report)
     outputs = {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
@@ -250,6 +343,25 @@ def upload(clients: Clients, bucket: str, release: Path, artifact: dict) -> None
         or head["ContentLength"] != len(data)
     ):
         raise PublishError(f"verifying s3://{bucket}/{key}: the stored object is not what was uploaded")
+    if PROVISIONING not in _object_tags(clients, bucket, key):
+        raise PublishError(f"verifying s3://{bucket}/{key}: it lacks the tag {PROVISIONING_TAG}=true")
+
+
+def _object_tags(clients: Clients, bucket: str, key: str) -> list[dict]:
+    return call(f"reading tags of s3://{bucket}/{key}", clients.s3.get_object_tagging, Bucket=bucket, Key=key)["TagSet"]
+
+
+def ensure_provisioning_tag(clients: Clients, bucket: str, key: str) -> None:
+    """Tag an already published object servicecatalog:provisioning=true if it lost the tag
+    (keeping its other tags): outside `sagemaker-*` buckets the launch role may read only objects
+    with that tag (AmazonSageMakerAdmin-ServiceCatalogProductsServiceRolePolicy, statement
+    AmazonSageMakerServiceCatalogS3ReadPermission)."""
+    tags = _object_tags(clients, bucket, key)
+    if PROVISIONING in tags:
+        return
+    tag_set = [tag for tag in tags if tag["Key"] != PROVISIONING_TAG] + [PROVISIONING]
+    where = f"s3://{bucket}/{key}"
+    call(f"tagging {where}", clients.s3.put_object_tagging, Bucket=bucket, Key=key, Tagging={"TagSet": tag_set})
 
 
 def manifest_artifact(release: Path) -> dict:
@@ -441,9 +553,12 @@ def load_release(dist: Path, version: str) -> Release:
 
 def plan(release: Release, region: str, principals: list[str]) -> list[str]:
     """What publish would do, as lines (no AWS call)."""
-    bucket = naming.templates_bucket("<account-id>", region) if region else "sagemaker-templates-<account-id>-<region>"
+    bucket = naming.templates_bucket("<account-id>", region or "<region>")
     artifacts = release.manifest["artifacts"]
-    lines = [f"ensure stack {naming.portfolio_stack()} (principals: {', '.join(principals) or 'unchanged'})"]
+    lines = [
+        f"ensure stack {naming.portfolio_stack()} (principals: {', '.join(principals) or 'unchanged'}; "
+        "publishers: the caller's role and any unchanged)"
+    ]
     lines += [
         f"upload s3://{bucket}/{record['key']} ({record['size']} bytes, sha256 {record['sha256'][:12]})"
         for record in artifacts
@@ -461,14 +576,18 @@ def publish(
     principals: list[str],
     report: Callable[[str], None],
     domain_id: str | None = None,
+    publishers: list[str] = (),
 ) -> dict[str, str]:
     """Publish a packaged release (see the module docstring); returns each product's outcome."""
     identity = call("reading the caller identity", clients.sts.get_caller_identity)
-    portfolio = ensure_portfolio(clients, principals, report)
+    publisher = publisher_arn(clients, identity)
+    portfolio = ensure_portfolio(clients, principals, report, publisher, publishers)
     artifacts = sorted(release.manifest["artifacts"], key=lambda record: (record["kind"] == "product", record["key"]))
-    missing = missing_artifacts(
-        clients, portfolio.bucket, [*artifacts, manifest_artifact(release.path)], release.version
-    )
+    everything = [*artifacts, manifest_artifact(release.path)]
+    missing = missing_artifacts(clients, portfolio.bucket, everything, release.version)
+    for artifact in everything:
+        if artifact not in missing:
+            ensure_provisioning_tag(clients, portfolio.bucket, artifact["key"])
     for number, artifact in enumerate(missing, start=1):
         report(f"[{number}/{len(missing)}] upload {artifact['key']} ({artifact['size']} bytes)")
         upload(clients, portfolio.bucket, release.path, artifact)
@@ -548,6 +667,9 @@ def _parser() -> argparse.ArgumentParser:
     publish_command.add_argument("--version", required=True)
     publish_command.add_argument("--dist", type=Path, default=package.DIST_DIR)
     publish_command.add_argument("--principal", action="append", default=[], help="Studio execution role ARN")
+    publish_command.add_argument(
+        "--publisher", action="append", default=[], help="another role ARN allowed to write releases (with its path)"
+    )
     publish_command.add_argument("--studio-domain-id", help="point this domain's S3 templates at the release")
     publish_command.add_argument("--dry-run", action="store_true", help="print the plan; no AWS call")
     deprecate_command = commands.add_parser("deprecate", help="deactivate a version in Studio")
@@ -559,12 +681,41 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _carry_out(clients: Clients, args: argparse.Namespace, report: Callable[[str], None]) -> None:
+    """Run one command against AWS and print its result."""
+    if args.command == "publish":
+        release = load_release(args.dist, args.version)
+        outcomes = publish(clients, release, args.principal, report, args.studio_domain_id, args.publisher)
+        print(f"published {release.version}: " + ", ".join(f"{key} {value}" for key, value in outcomes.items()))
+    elif args.command == "deprecate":
+        changed = deprecate(clients, args.version, report)
+        print(f"deprecated {args.version} in: {', '.join(changed) or 'nothing (already deprecated)'}")
+    else:
+        for row in published_versions(clients):
+            state = "active" if row.get("Active", True) else "inactive"
+            print(f"{row['product']:<36} {row['Name']:<16} {state:<8} {row.get('Guidance', 'DEFAULT')}")
+
+
+def _version_ok(args: argparse.Namespace) -> bool:
+    """Refuse a malformed --version before anything else, in one line (a usage error: exit 2)."""
+    if getattr(args, "version", None) is None:
+        return True
+    try:
+        catalog.check_version(args.version)
+    except catalog.CatalogError as problem:
+        print(f"ERROR: {args.command} stopped: {problem}", file=sys.stderr)
+        return False
+    return True
+
+
 def run(args: argparse.Namespace, session_factory: Callable[..., boto3.Session] = boto3.Session) -> int:
     """Carry out a parsed command; errors become one line on stderr and exit code 1 or 2."""
 
     def report(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    if not _version_ok(args):
+        return 2
     try:
         if args.command == "publish" and args.dry_run:
             release = load_release(args.dist, args.version)
@@ -572,7 +723,6 @@ def run(args: argparse.Namespace, session_factory: Callable[..., boto3.Session] 
             print("\n".join(plan(release, region, args.principal)))
             return 0
         if args.command == "deprecate" and args.dry_run:
-            catalog.check_version(args.version)
             print(f"deprecate version {args.version} of: {', '.join(p.name for p in catalog.products())}")
             return 0
         session = session_factory(region_name=args.region) if args.region else session_factory()
@@ -581,18 +731,7 @@ def run(args: argparse.Namespace, session_factory: Callable[..., boto3.Session] 
             return 2
         if not session.region_name:
             raise PublishError("no AWS region: set AWS_REGION or pass --region")
-        clients = make_clients(session)
-        if args.command == "publish":
-            release = load_release(args.dist, args.version)
-            outcomes = publish(clients, release, args.principal, report, args.studio_domain_id)
-            print(f"published {release.version}: " + ", ".join(f"{key} {value}" for key, value in outcomes.items()))
-        elif args.command == "deprecate":
-            changed = deprecate(clients, args.version, report)
-            print(f"deprecated {args.version} in: {', '.join(changed) or 'nothing (already deprecated)'}")
-        else:
-            for row in published_versions(clients):
-                state = "active" if row.get("Active", True) else "inactive"
-                print(f"{row['product']:<36} {row['Name']:<16} {state:<8} {row.get('Guidance', 'DEFAULT')}")
+        _carry_out(make_clients(session), args, report)
     except (PublishError, catalog.CatalogError) as problem:
         action = f" {args.command} of {args.version}" if getattr(args, "version", None) else f" {args.command}"
         hint = (

@@ -88,7 +88,8 @@ def test_rendered_hooks_are_valid_python_that_receives_answers_as_data(template,
     check the answer arrives as data: the rendered file compiles and never executes it."""
     source = (bakery.template_dir(template) / "hooks" / hook).read_text()
     answers = context(template, project_name="x'''; import os; os._exit(0) #")
-    rendered = StrictEnvironment().from_string(source).render(cookiecutter=answers)
+    raw = {key: value for key, value in answers.items() if not key.startswith("_")}
+    rendered = StrictEnvironment().from_string(source).render(cookiecutter=answers, _cookiecutter=raw)
     compile(rendered, hook, "exec")
     if hook == "pre_gen_project.py":
         script = tmp_path / hook
@@ -115,3 +116,46 @@ def test_templates_copy_tool_caches_raw_so_binary_files_cannot_break_a_bake():
     for name in ("build-train", "deploy"):
         for relative in ("__pycache__/a.pyc", "algorithms/.ruff_cache/0.17/blob", ".pytest_cache/v/x"):
             assert bakery.copied_verbatim(name, relative), (name, relative)
+
+
+# --- answers holding template syntax ----------------------------------------------------------
+
+TEMPLATE_SYNTAX = {
+    "expression": ("project_name", "x{{7*7}}"),
+    "statement": ("project_name", "x{% if true %}y{% endif %}"),
+    "comment": ("project_name", "x{# note #}"),
+    "in the id": ("project_id", "p-{{ 1 }}"),
+}
+
+
+@pytest.mark.parametrize("template", ["build-train", "deploy"])
+@pytest.mark.parametrize("key,value", TEMPLATE_SYNTAX.values(), ids=TEMPLATE_SYNTAX.keys())
+def test_answers_holding_template_syntax_are_refused_before_anything_is_written(cookies, capfd, template, key, value):
+    """cookiecutter renders extra-context answers before any hook runs (`x{{7*7}}` would bake as
+    `x49`); the hook checks the answers as given and refuses them with the usual line."""
+    result = cookies.bake(extra_context={key: value}, template=str(bakery.template_dir(template)))
+    assert result.exit_code != 0 and result.project_path is None
+    refused = [line for line in capfd.readouterr().err.splitlines() if line.startswith("ERROR: ")]
+    assert refused == [
+        f"ERROR: {key} {value!r} is not allowed: answers are plain text, and template syntax "
+        "('{{', '{%', '{#') would be evaluated by cookiecutter"
+    ]
+    leftovers = [path for path in cookies._output_factory("check").dirpath().listdir() if path.listdir()]
+    assert [str(path) for path in leftovers if path.basename.startswith("bake")] == []
+
+
+def test_the_template_syntax_check_reads_lists_and_leaves_private_keys_alone():
+    validation.check_no_template_syntax({"__repo_dir": "{{ cookiecutter.project_name }}-x", "region": "us-east-1"})
+    with pytest.raises(validation.InvalidAnswer, match="framework '{%raw%}' is not allowed"):
+        validation.check_no_template_syntax({"framework": ["{%raw%}", "xgboost"]})
+    with pytest.raises(validation.InvalidAnswer, match="staging_account_id"):
+        validation.check_no_template_syntax({"staging_account_id": "{#"})
+
+
+def test_an_update_refuses_recorded_answers_holding_template_syntax(tmp_path):
+    from hooks import template_update
+
+    record = {"template": "https://example.com/t.git", "context": {"cookiecutter": {"project_name": "x{{7*7}}"}}}
+    (tmp_path / template_update.RECORD).write_text(json.dumps(record))
+    with pytest.raises(template_update.UpdateError, match=r"answer project_name 'x\{\{7\*7\}\}' holds template"):
+        template_update.read_record(tmp_path)

@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -74,7 +75,8 @@ def test_zips_are_sorted_with_fixed_times_and_permissions(manifest, release):
 
 
 @pytest.mark.parametrize("variant", catalog.all_variants(), ids=lambda variant: variant.name)
-def test_each_seed_zip_is_exactly_a_fresh_bake_of_its_answers(manifest, release, variant, tmp_path):
+def test_each_seed_zip_is_exactly_a_fresh_bake_of_its_answers(manifest, release, variant, tmp_path, monkeypatch):
+    monkeypatch.setenv(package.TEMPLATE_URL_VARIABLE, package.release_template_url())  # as packaging bakes
     (record,) = [record for record in artifacts_of(manifest, "seed") if record["key"] == variant.seed_key(VERSION)]
     assert record["answers"] == variant.answers and record["template"] == variant.template
     fresh = bake(variant.template, tmp_path, variant.answers)
@@ -140,12 +142,13 @@ def test_manifest_describes_each_product_for_publishing(manifest):
         assert records[product.key]["description"] == product.description
 
 
-def test_a_bad_version_is_refused_in_one_line_and_writes_nothing(tmp_path, capsys):
-    assert package.main(["--version", "v1.0", "--dist", str(tmp_path / "dist")]) == 1
-    assert capsys.readouterr().err.strip().splitlines() == [
-        "ERROR: version 'v1.0' is not allowed: use MAJOR.MINOR.PATCH, e.g. 1.4.0 or 2.0.0-rc.1"
+@pytest.mark.parametrize("version", ["v1.0", "1.0.0\n", "1.0.0\n\n", "1.0.0 "])
+def test_a_bad_version_is_refused_in_one_line_and_writes_nothing(version, tmp_path, capsys):
+    assert package.main(["--version", version, "--dist", str(tmp_path / "dist")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"ERROR: version {version!r} is not allowed: use MAJOR.MINOR.PATCH, e.g. 1.4.0 or 2.0.0-rc.1"
     ]
-    assert not (tmp_path / "dist" / "v1.0").exists()
+    assert not (tmp_path / "dist").exists()
 
 
 def test_a_failure_midway_leaves_no_release_and_no_scratch(tmp_path, monkeypatch):
@@ -252,3 +255,57 @@ def test_feature_branch_variables_reach_only_multi_branch_seeds():
     multi = variables_given_to(template, "build-train", {**given, "MultiBranch": "yes"})["build_spec.yml"]
     assert not single & {"MAIN_BRANCH", "BRANCH_NAME", "BRANCH_ACTION", "APPROVE_ON_MERGE"}
     assert {"MAIN_BRANCH", "BRANCH_NAME", "BRANCH_ACTION", "APPROVE_ON_MERGE"} <= multi
+
+
+# --- the same commit, cloned at different paths, packages to the same bytes --------------------
+
+PACKAGE_ONE_SEED = """
+import sys
+from pathlib import Path
+from scripts import catalog, package
+catalog.all_variants = lambda: [catalog.variants("deploy")[0]]  # one seed keeps this test fast
+package.build_release("1.0.0", Path(sys.argv[1]), report=lambda line: None)
+"""
+
+
+def commit_of_the_working_tree(target: Path) -> None:
+    """The checkout's files (tracked and new, not ignored) committed as a one-commit repository,
+    so the test packages the code under test rather than the last commit."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=catalog.REPO_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = catalog.REPO_ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    identity = ["-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"]
+    for command in (["init", "-q"], ["add", "-A"], [*identity, "commit", "-q", "-m", "snapshot"]):
+        subprocess.run(["git", *command], cwd=target, check=True, capture_output=True)
+
+
+def package_in(checkout: Path, dist: Path) -> dict:
+    env = {key: value for key, value in os.environ.items() if key != package.TEMPLATE_URL_VARIABLE}
+    command = [sys.executable, "-c", PACKAGE_ONE_SEED, str(dist)]
+    result = subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return package.load_manifest(dist / VERSION)
+
+
+def test_two_clones_of_one_commit_at_different_paths_package_identical_bytes(tmp_path):
+    first = tmp_path / "a"
+    first.mkdir()
+    commit_of_the_working_tree(first)
+    second = tmp_path / "ci" / "workspace-2" / "clone"
+    subprocess.run(["git", "clone", "-q", str(first), str(second)], check=True, capture_output=True)
+    manifests = [package_in(first, tmp_path / "dist-a"), package_in(second, tmp_path / "dist-b")]
+    assert [record["key"] for record in manifests[0]["artifacts"]] == [r["key"] for r in manifests[1]["artifacts"]]
+    assert {record["key"]: record["sha256"] for record in manifests[0]["artifacts"]} == {
+        record["key"]: record["sha256"] for record in manifests[1]["artifacts"]
+    }
+    (seed,) = artifacts_of(manifests[1], "seed")
+    record = json.loads(unzip(tmp_path / "dist-b" / seed["key"])[".cruft.json"][0])
+    assert record["template"] == "" and str(tmp_path) not in json.dumps(record)

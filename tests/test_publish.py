@@ -17,8 +17,10 @@ from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConn
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
+from authz import evaluate, roles
 from hooks import naming
-from scripts import catalog, package, publish
+from scripts import catalog, package, products, publish
+from tests.test_servicecatalog_support import resolve
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -28,6 +30,8 @@ STACK = naming.portfolio_stack()
 PORTFOLIO_ID = "port-abcdefghijklm"
 PRINCIPAL = f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonSageMaker-ExecutionRole-20260101T000000"
 LAUNCH_ROLE = f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonSageMakerServiceCatalogProductsLaunchRole"
+# moto's caller: an ARN that is not a role session passes into PublisherArns as it is.
+PUBLISHER = f"arn:aws:sts::{ACCOUNT}:user/moto"
 PROVIDER = "ML platform team"
 PORTFOLIO_BODY = publish.PORTFOLIO_TEMPLATE.read_text(encoding="utf-8")
 VISIBLE = {"Key": "sagemaker:studio-visibility", "Value": "true"}
@@ -62,6 +66,7 @@ def stack_description(status: str = "CREATE_COMPLETE") -> dict:
         "StackStatus": status,
         "Parameters": [
             {"ParameterKey": "PrincipalArns", "ParameterValue": PRINCIPAL},
+            {"ParameterKey": "PublisherArns", "ParameterValue": PUBLISHER},
             {"ParameterKey": "ProviderName", "ParameterValue": PROVIDER},
         ],
         "Outputs": [
@@ -83,7 +88,14 @@ def clients(monkeypatch):
 def recorder(clients: publish.Clients) -> list[str]:
     """Every API call publishing makes, as service.Operation, in order."""
     calls: list[str] = []
-    for client in (clients.sts, clients.cloudformation, clients.s3, clients.servicecatalog, clients.sagemaker):
+    for client in (
+        clients.sts,
+        clients.iam,
+        clients.cloudformation,
+        clients.s3,
+        clients.servicecatalog,
+        clients.sagemaker,
+    ):
         client.meta.events.register_first(
             "before-call", lambda model, **kwargs: calls.append(f"{model.service_model.service_name}.{model.name}")
         )
@@ -176,7 +188,10 @@ def test_first_publish_creates_the_portfolio_uploads_then_commits_each_product(c
             "StackName": STACK,
             "TemplateBody": PORTFOLIO_BODY,
             "Capabilities": ["CAPABILITY_AUTO_EXPAND"],
-            "Parameters": [{"ParameterKey": "PrincipalArns", "ParameterValue": PRINCIPAL}],
+            "Parameters": [
+                {"ParameterKey": "PrincipalArns", "ParameterValue": PRINCIPAL},
+                {"ParameterKey": "PublisherArns", "ParameterValue": PUBLISHER},
+            ],
             "OnFailure": "DELETE",
         },
     )
@@ -230,7 +245,7 @@ def test_first_publish_creates_the_portfolio_uploads_then_commits_each_product(c
     products_keys = [record["key"] for record in release.of_kind("product")]
     assert s3_calls(calls) == (
         ["s3.HeadObject"] * len(uploads)
-        + ["s3.PutObject", "s3.HeadObject"] * len(uploads)
+        + ["s3.PutObject", "s3.HeadObject", "s3.GetObjectTagging"] * len(uploads)
         + ["s3.GetObjectTagging", "s3.PutObjectTagging"] * len(products_keys)
     )
     assert calls[0] == "sts.GetCallerIdentity"
@@ -369,7 +384,7 @@ def test_dry_run_prints_the_plan_without_any_aws_call(tmp_path, capsys, monkeypa
     args = arguments("publish", "--version", VERSION, "--dist", str(tmp_path), "--dry-run", "--region", REGION)
     assert publish.run(args) == 0
     out = capsys.readouterr().out
-    assert f"upload s3://sagemaker-templates-<account-id>-{REGION}/{VERSION}/manifest.json" in out
+    assert f"upload s3://{naming.templates_bucket('<account-id>', REGION)}/{VERSION}/manifest.json" in out
     assert len(out.splitlines()) == 2 + len(release.manifest["artifacts"]) + 2 * len(release.of_kind("product"))
     assert publish.run(arguments("deprecate", "--version", VERSION, "--dry-run")) == 0
 
@@ -398,7 +413,7 @@ def test_a_missing_package_or_bad_version_is_one_line(tmp_path, capsys):
         f"ERROR: publish of {VERSION} stopped: {tmp_path / VERSION} has no packaged release: run make package "
         f"VERSION={VERSION} first; nothing incomplete is visible in Studio: run the same command again to finish"
     ]
-    assert publish.main(["deprecate", "--version", "latest", "--region", REGION]) == 1
+    assert publish.main(["deprecate", "--version", "latest", "--region", REGION]) == 2
     assert "version 'latest' is not allowed" in capsys.readouterr().err
 
 
@@ -444,7 +459,14 @@ class FakeAws:
 
     def __init__(self, clients: publish.Clients):
         self.world, self.inject, self.calls = World(), None, []
-        for client in (clients.sts, clients.cloudformation, clients.s3, clients.servicecatalog, clients.sagemaker):
+        for client in (
+            clients.sts,
+            clients.iam,
+            clients.cloudformation,
+            clients.s3,
+            clients.servicecatalog,
+            clients.sagemaker,
+        ):
             client.meta.events.register_first("before-parameter-build", self._capture)
             client.meta.events.register_first("before-call", self._before)
             client.meta.events.register_first("after-call", self._after)
@@ -681,3 +703,289 @@ def test_list_shows_every_version_of_every_product(clients, capsys, monkeypatch)
     rows = [line.split() for line in capsys.readouterr().out.splitlines()]
     assert len(rows) == 2 * len(catalog.products())
     assert [row[-3:] for row in rows[:2]] == [[VERSION, "inactive", "DEPRECATED"], [NEXT, "active", "DEFAULT"]]
+
+
+# --- the release bucket: only publishers write, the launch role reads through the tag -----------
+
+OBJECT_ARN = f"arn:aws:s3:::{BUCKET}/{VERSION}/seeds/build-train.zip"
+BUCKET_ARN = f"arn:aws:s3:::{BUCKET}"
+PUBLISHER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/platform/ReleasePublisher"
+ADMIN = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+WRITES = [
+    ("s3:PutObject", OBJECT_ARN),
+    ("s3:DeleteObject", OBJECT_ARN),
+    ("s3:DeleteObjectVersion", OBJECT_ARN),
+    ("s3:PutObjectTagging", OBJECT_ARN),
+    ("s3:DeleteObjectTagging", OBJECT_ARN),
+    ("s3:PutObjectAcl", OBJECT_ARN),
+    ("s3:PutBucketPolicy", BUCKET_ARN),
+    ("s3:DeleteBucketPolicy", BUCKET_ARN),
+    ("s3:PutBucketVersioning", BUCKET_ARN),
+    ("s3:PutLifecycleConfiguration", BUCKET_ARN),
+    ("s3:PutBucketCORS", BUCKET_ARN),
+]
+
+
+def release_bucket_policy(publishers: list[str]) -> dict:
+    """The portfolio stack's bucket policy as CloudFormation would deploy it."""
+    template = products.load_cloudformation(PORTFOLIO_BODY)
+    values = {"PublisherArns": publishers, "AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws"}
+    policy = template["Resources"]["TemplatesBucketPolicy"]["Properties"]["PolicyDocument"]
+    return json.loads(json.dumps(resolve(policy, template, values)).replace("TemplatesBucket.Arn", BUCKET_ARN))
+
+
+def s3_request(action: str, resource: str, principal: str, **context: str) -> evaluate.Request:
+    keys = {"aws:PrincipalArn": principal, "aws:PrincipalAccount": ACCOUNT, "aws:ResourceAccount": ACCOUNT}
+    return evaluate.Request(action, resource, {**keys, "aws:SecureTransport": "true", **context})
+
+
+STUDIO_AND_LAUNCH = {
+    "Studio execution role (AmazonSageMakerFullAccess)": (PRINCIPAL, roles.ROLES["execution"].policies),
+    "launch role": (roles.ROLES["launch"].arn(ACCOUNT), roles.ROLES["launch"].policies),
+}
+
+
+@pytest.mark.parametrize("who", STUDIO_AND_LAUNCH)
+def test_the_bucket_policy_denies_every_write_to_sagemaker_roles_whatever_their_policies(who):
+    arn, policies = STUDIO_AND_LAUNCH[who]
+    bucket_policy = release_bucket_policy([PUBLISHER_ROLE])
+    for own in (policies, [ADMIN]):  # their managed policies, and the worst case: administrator
+        decisions = {
+            action: evaluate.decide([*own, bucket_policy], s3_request(action, resource, arn))
+            for action, resource in WRITES
+        }
+        assert {action: d.reason for action, d in decisions.items() if d.allowed} == {}
+        assert all(d.reason.startswith("explicit deny in policy") for d in decisions.values())
+
+
+def test_the_bucket_policy_lets_every_publisher_write():
+    second = f"arn:aws:iam::{ACCOUNT}:user/release-bot"
+    bucket_policy = release_bucket_policy([PUBLISHER_ROLE, second])
+    for arn in (PUBLISHER_ROLE, second):
+        denied = [a for a, r in WRITES if not evaluate.decide([ADMIN, bucket_policy], s3_request(a, r, arn)).allowed]
+        assert denied == []
+    # aws:PrincipalArn holds the role ARN, path included: a session ARN in PublisherArns locks the role out.
+    session = f"arn:aws:sts::{ACCOUNT}:assumed-role/ReleasePublisher/ci"
+    assert not evaluate.decide(
+        [ADMIN, release_bucket_policy([session])], s3_request("s3:PutObject", OBJECT_ARN, PUBLISHER_ROLE)
+    ).allowed
+
+
+def test_the_launch_role_reads_released_objects_through_the_provisioning_tag_only():
+    launch = roles.ROLES["launch"]
+    policies = [*launch.policies, release_bucket_policy([PUBLISHER_ROLE])]
+    tagged = s3_request(
+        "s3:GetObject", OBJECT_ARN, launch.arn(ACCOUNT), **{"s3:ExistingObjectTag/" + publish.PROVISIONING_TAG: "true"}
+    )
+    untagged = s3_request("s3:GetObject", OBJECT_ARN, launch.arn(ACCOUNT))
+    assert evaluate.decide(policies, tagged).allowed
+    assert not evaluate.decide(policies, untagged).allowed
+
+
+def test_the_release_bucket_name_is_out_of_reach_of_studio_users():
+    """AmazonSageMakerFullAccess writes any `*sagemaker*` bucket: the release bucket's name avoids it."""
+    studio = roles.ROLES["execution"].policies
+    assert "sagemaker" not in BUCKET
+    assert not evaluate.decide(studio, s3_request("s3:PutObject", OBJECT_ARN, PRINCIPAL)).allowed
+    old_name = f"arn:aws:s3:::sagemaker-templates-{ACCOUNT}-{REGION}/{VERSION}/seeds/build-train.zip"
+    assert evaluate.decide(studio, s3_request("s3:PutObject", old_name, PRINCIPAL)).allowed
+
+
+def test_the_publisher_is_the_callers_role_with_its_path(clients):
+    iam = Stubber(clients.iam)
+    role = {
+        "Path": "/platform/",
+        "RoleName": "ReleasePublisher",
+        "RoleId": "AROAEXAMPLEEXAMPLE123",
+        "Arn": PUBLISHER_ROLE,
+        "CreateDate": datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+        "AssumeRolePolicyDocument": "{}",
+    }
+    iam.add_response("get_role", {"Role": role}, {"RoleName": "ReleasePublisher"})
+    session = {"Arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/ReleasePublisher/ci-run-42", "Account": ACCOUNT}
+    with iam:
+        assert publish.publisher_arn(clients, session) == PUBLISHER_ROLE
+    iam.assert_no_pending_responses()
+    user = f"arn:aws:iam::{ACCOUNT}:user/release-bot"
+    with Stubber(clients.iam):  # no IAM call for anything but a role session
+        assert publish.publisher_arn(clients, {"Arn": user, "Account": ACCOUNT}) == user
+
+
+def test_a_caller_the_bucket_policy_locks_out_is_stopped_before_any_change(clients):
+    other = f"arn:aws:iam::{ACCOUNT}:role/someone-else"
+    cfn = Stubber(clients.cloudformation)
+    cfn.add_response("describe_stacks", {"Stacks": [stack_description()]}, {"StackName": STACK})
+    with cfn, pytest.raises(publish.PublishError, match=rf"{other} is not a publisher .* --publisher {other}$"):
+        publish.ensure_portfolio(clients, [], lambda line: None, other)
+    cfn = Stubber(clients.cloudformation)
+    stub_existing_stack(cfn)
+    both = ",".join(sorted([PUBLISHER, other]))
+    expected = [
+        {"ParameterKey": "PrincipalArns", "ParameterValue": PRINCIPAL},
+        {"ParameterKey": "PublisherArns", "ParameterValue": both},
+    ]
+    update = {"StackName": STACK, "TemplateBody": PORTFOLIO_BODY, "Capabilities": ["CAPABILITY_AUTO_EXPAND"]}
+    cfn.add_response("update_stack", {"StackId": "x"}, {**update, "Parameters": expected})
+    cfn.add_response("describe_stacks", {"Stacks": [stack_description("UPDATE_COMPLETE")]}, {"StackName": STACK})
+    with cfn:  # a publisher adds another
+        publish.ensure_portfolio(clients, [], lambda line: None, PUBLISHER, [other])
+    cfn.assert_no_pending_responses()
+
+
+def test_an_upload_that_lost_its_provisioning_tag_is_not_accepted(clients, tmp_path):
+    release = make_release(tmp_path, VERSION, seeds=1)
+    (artifact,) = release.of_kind("seed")
+    s3 = Stubber(clients.s3)
+    s3.add_response("put_object", {})
+    s3.add_response("head_object", {"Metadata": {"sha256": artifact["sha256"]}, "ContentLength": artifact["size"]})
+    s3.add_response("get_object_tagging", {"TagSet": []})
+    with s3, pytest.raises(publish.PublishError, match="lacks the tag servicecatalog:provisioning=true"):
+        publish.upload(clients, BUCKET, release.path, artifact)
+
+
+def test_a_published_object_that_lost_its_provisioning_tag_is_tagged_again(clients, tmp_path):
+    release = make_release(tmp_path, VERSION, seeds=1)
+    raw_s3().create_bucket(Bucket=BUCKET)
+    put_published(release)
+    (seed,) = release.of_kind("seed")
+    raw_s3().put_object_tagging(Bucket=BUCKET, Key=seed["key"], Tagging={"TagSet": [{"Key": "team", "Value": "ml"}]})
+    publish.ensure_provisioning_tag(clients, BUCKET, seed["key"])
+    assert object_tags(seed["key"]) == {"team": "ml", publish.PROVISIONING_TAG: "true"}
+
+
+# --- a portfolio stack left by a failed operation ----------------------------------------------
+
+UPDATE = {"StackName": STACK, "TemplateBody": PORTFOLIO_BODY, "Capabilities": ["CAPABILITY_AUTO_EXPAND"]}
+PARAMETERS = [
+    {"ParameterKey": "PrincipalArns", "ParameterValue": PRINCIPAL},
+    {"ParameterKey": "PublisherArns", "ParameterValue": PUBLISHER},
+]
+
+
+def described(status: str, reason: str = "") -> dict:
+    return {"Stacks": [{**stack_description(status), **({"StackStatusReason": reason} if reason else {})}]}
+
+
+def stub_update_from_an_old_template(cfn: Stubber) -> None:
+    cfn.add_response("get_template", {"TemplateBody": "old template"}, {"StackName": STACK})
+    cfn.add_response("update_stack", {"StackId": "x"}, {**UPDATE, "Parameters": PARAMETERS})
+    cfn.add_response("describe_stacks", described("UPDATE_IN_PROGRESS"), {"StackName": STACK})
+    cfn.add_response("describe_stacks", described("UPDATE_COMPLETE"), {"StackName": STACK})
+
+
+def test_a_stack_whose_update_rolled_back_is_updated_again(clients):
+    cfn = Stubber(clients.cloudformation)
+    cfn.add_response(
+        "describe_stacks", described("UPDATE_ROLLBACK_COMPLETE", "Resource update cancelled"), {"StackName": STACK}
+    )
+    stub_update_from_an_old_template(cfn)
+    with cfn:
+        portfolio = publish.ensure_portfolio(clients, [], lambda line: None, PUBLISHER)
+    cfn.assert_no_pending_responses()
+    assert portfolio.bucket == BUCKET
+
+
+def test_a_stack_whose_rollback_failed_is_rolled_back_then_updated(clients):
+    cfn = Stubber(clients.cloudformation)
+    cfn.add_response("describe_stacks", described("UPDATE_ROLLBACK_FAILED"), {"StackName": STACK})
+    cfn.add_response("continue_update_rollback", {}, {"StackName": STACK})
+    cfn.add_response("describe_stacks", described("UPDATE_ROLLBACK_IN_PROGRESS"), {"StackName": STACK})
+    cfn.add_response("describe_stacks", described("UPDATE_ROLLBACK_COMPLETE"), {"StackName": STACK})
+    stub_update_from_an_old_template(cfn)
+    reported: list[str] = []
+    with cfn:
+        publish.ensure_portfolio(clients, [], reported.append, PUBLISHER)
+    cfn.assert_no_pending_responses()
+    assert reported[0].startswith(f"continue the rollback of stack {STACK}")
+
+
+def test_a_rollback_that_fails_again_is_one_line(clients):
+    cfn = Stubber(clients.cloudformation)
+    cfn.add_response("describe_stacks", described("UPDATE_ROLLBACK_FAILED"), {"StackName": STACK})
+    cfn.add_response("continue_update_rollback", {}, {"StackName": STACK})
+    cfn.add_response(
+        "describe_stacks", described("UPDATE_ROLLBACK_FAILED", "Bucket policy: Access Denied"), {"StackName": STACK}
+    )
+    with cfn, pytest.raises(publish.PublishError, match=r"ended UPDATE_ROLLBACK_FAILED: Bucket policy: Access Denied$"):
+        publish.ensure_portfolio(clients, [], lambda line: None, PUBLISHER)
+
+
+def test_a_stack_whose_creation_rolled_back_is_deleted_and_created_again(clients):
+    cfn = Stubber(clients.cloudformation)
+    cfn.add_response("describe_stacks", described("ROLLBACK_COMPLETE"), {"StackName": STACK})
+    cfn.add_response("delete_stack", {}, {"StackName": STACK})
+    cfn.add_response("describe_stacks", described("DELETE_IN_PROGRESS"), {"StackName": STACK})
+    cfn.add_client_error("describe_stacks", "ValidationError", f"Stack with id {STACK} does not exist")
+    cfn.add_response("create_stack", {"StackId": "y"}, {**UPDATE, "Parameters": PARAMETERS, "OnFailure": "DELETE"})
+    cfn.add_response("describe_stacks", described("CREATE_COMPLETE"), {"StackName": STACK})
+    with cfn:
+        publish.ensure_portfolio(clients, [PRINCIPAL], lambda line: None, PUBLISHER)
+    cfn.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    "status,advice",
+    [
+        ("ROLLBACK_FAILED", "delete it"),
+        ("DELETE_FAILED", "delete it"),
+        ("UPDATE_FAILED", "rollback-stack"),
+        ("CREATE_FAILED", "roll it back or delete it"),
+        ("REVIEW_IN_PROGRESS", "delete it"),
+        ("UPDATE_IN_PROGRESS", "another operation is running"),
+        ("UPDATE_ROLLBACK_IN_PROGRESS", "another operation is running"),
+    ],
+)
+def test_a_stack_publish_cannot_recover_is_one_line_and_left_alone(clients, status, advice):
+    cfn = Stubber(clients.cloudformation)  # any call beyond the one read fails the test
+    cfn.add_response("describe_stacks", described(status, "why"), {"StackName": STACK})
+    with cfn, pytest.raises(publish.PublishError) as stopped:
+        publish.ensure_portfolio(clients, [PRINCIPAL], lambda line: None, PUBLISHER)
+    assert f"stack {STACK} is {status}" in str(stopped.value) and advice in str(stopped.value)
+    assert "\n" not in str(stopped.value)
+
+
+# --- Service Catalog: a version is immutable there too -----------------------------------------
+
+
+def test_a_catalog_version_with_another_template_is_refused_even_when_the_bucket_agrees(clients, tmp_path):
+    """The bucket holds exactly this release (so the S3 check passes), but Service Catalog already
+    has a version of that name made from another template: publishing must stop, not call it
+    unchanged."""
+    release = make_release(tmp_path, VERSION, seeds=1)
+    raw_s3().create_bucket(Bucket=BUCKET)
+    put_published(release)
+    cfn, sc = Stubber(clients.cloudformation), Stubber(clients.servicecatalog)
+    stub_existing_stack(cfn)
+    first = catalog.products()[0]
+    other = {
+        "Id": "pa-1",
+        "Name": VERSION,
+        "Description": f"Release {VERSION}; template sha256:{'0' * 64}",
+        "Active": True,
+    }
+    stub_existing_product_reads(sc, first, [other])
+    with (
+        cfn,
+        sc,
+        pytest.raises(
+            publish.PublishError, match=rf"{first.name!r} already has a version {VERSION} with another template"
+        ),
+    ):
+        publish.publish(clients, release, [], lambda line: None)
+
+
+# --- versions: the whole string, no trailing newline -------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["publish", "deprecate"])
+@pytest.mark.parametrize("version", ["1.0.0\n", "1.0.0\n\n", " 1.0.0", "1.0"])
+def test_a_malformed_version_is_one_line_exit_2_and_no_aws_call(command, version, tmp_path, capsys, monkeypatch):
+    make_release(tmp_path, VERSION)
+    monkeypatch.setattr(boto3.Session, "client", lambda *args, **kwargs: pytest.fail("an AWS client was created"))
+    extra = ["--dist", str(tmp_path)] if command == "publish" else []
+    assert publish.main([command, "--version", version, *extra, "--region", REGION]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"ERROR: {command} stopped: version {version!r} is not allowed: use MAJOR.MINOR.PATCH, e.g. 1.4.0 or 2.0.0-rc.1"
+    ]
+    assert captured.out == ""

@@ -11,4 +11,11 @@ sys.path.insert(0, str(Path(os.environ.get("PWD", "."), "{{ cookiecutter._repo_d
 
 from hooks import pre_gen  # noqa: E402
 
-raise SystemExit(pre_gen.main(json.loads(r'''{{ cookiecutter | tojson }}'''), template="build-train"))
+# `_cookiecutter` holds the answers as given, before cookiecutter rendered them as templates.
+raise SystemExit(
+    pre_gen.main(
+        json.loads(r'''{{ cookiecutter | tojson }}'''),
+        template="build-train",
+        raw=json.loads(r'''{{ _cookiecutter | tojson }}'''),
+    )
+)
