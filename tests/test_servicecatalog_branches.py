@@ -1,7 +1,7 @@
 """Feature-branch CI of the products (the multi_branch seeds): which resources exist for which
-answers, the EventBridge patterns (matched by moto), the StartBuild requests the rules send
-(checked against botocore's CodeBuild model), and the whole chain from a CodeCommit event to the
-command the seed's own build_spec.yml then runs."""
+answers, the EventBridge patterns (matched by moto), the StartBuild requests the rules have the
+lifecycle function send (accepted by the function, checked against botocore's CodeBuild model),
+and the whole chain from a CodeCommit event to the command the seed's own build_spec.yml runs."""
 
 from __future__ import annotations
 
@@ -15,22 +15,22 @@ import pytest
 import yaml
 from moto import mock_aws
 
+from hooks import naming
 from scripts import catalog, products
 from scripts.bake import bake
+from tests.test_servicecatalog_lifecycle import load_function
 from tests.test_servicecatalog_support import conditions_of, live_resources, request_errors, resolve
 from tests.test_servicecatalog_templates import delivered, push_event, values
 
 VERSION = "1.2.3"
 TRAINING_PRODUCTS = [product.key for product in catalog.products() if "build-train" in product.seeds]
-USE_ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsUseRole"
+PIPELINE_ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsCodePipelineRole"
+BRANCH_PROJECT = naming.codebuild_project("churn", "p-idy6c3e1fiqj", "modelbuild-branches")
 FEATURE = 'feature/Login-"Form"'
 COMMIT = "3f786850e387550fdab836ed7e6dc881de23001b"
-CODECOMMIT_ONLY = {
-    "ModelBuildBranchProject",
-    "ModelBuildBranchPushRule",
-    "ModelBuildBranchDeletedRule",
-    "ModelBuildBranchMergedRule",
-}
+RULES = ("ModelBuildBranchPushRule", "ModelBuildBranchDeletedRule", "ModelBuildBranchMergedRule")
+PERMISSIONS = {rule_name: rule_name.removesuffix("Rule") + "Permission" for rule_name in RULES}
+CODECOMMIT_ONLY = {"ModelBuildBranchProject", *RULES, *PERMISSIONS.values()}
 CONNECTION_ONLY = {"ModelBuildBranchesPipeline", "ModelBuildCleanupPipeline"}
 
 
@@ -48,13 +48,16 @@ def created(template: dict, **overrides: str) -> set[str]:
 
 
 def rule(template: dict, name: str) -> dict:
-    multi = given(template, MultiBranch="yes")
+    # The branch project's Ref is its name.
+    multi = given(template, MultiBranch="yes", ModelBuildBranchProject=BRANCH_PROJECT)
     return resolve(template["Resources"][name]["Properties"], template, multi, conditions_of(template, multi))
 
 
 def start_build_request(target: dict, event: dict) -> dict:
-    """What EventBridge sends CodeBuild: the target's InputTemplate with each `<name>` replaced by
-    the value at its path in the event (a JSON string, since the placeholders are not quoted)."""
+    """What the lifecycle function asks CodeBuild to start: EventBridge fills the target's
+    InputTemplate, each `<name>` replaced by the value at its path in the event (a JSON string,
+    since the placeholders are not quoted), and the function takes the FeatureBranchBuild request
+    after its own checks."""
     transformer = target["InputTransformer"]
     text = transformer["InputTemplate"]
     for name, path in transformer["InputPathsMap"].items():
@@ -62,7 +65,7 @@ def start_build_request(target: dict, event: dict) -> dict:
         for key in path.removeprefix("$.").split("."):
             value = value[key]
         text = text.replace(f"<{name}>", json.dumps(value))
-    return {"projectName": target["Arn"], **json.loads(text)}
+    return load_function().branch_build_request(json.loads(text)["FeatureBranchBuild"])
 
 
 def codecommit_event(detail_type: str, **detail: str) -> dict:
@@ -205,22 +208,34 @@ def test_each_rule_sends_a_valid_start_build_request_for_its_branch(template, na
     (target,) = rule(template, name)["Targets"]
     request = start_build_request(target, event)
     shape = botocore.session.get_session().get_service_model("codebuild").operation_model("StartBuild").input_shape
-    assert request_errors({**request, "projectName": "sagemaker-churn-p-1-modelbuild-branches"}, shape) == []
+    assert request_errors(request, shape) == []
+    assert request["projectName"] == BRANCH_PROJECT
     assert environment_of(request) == expected
     # Only a push names a commit; cleanup runs the project's default version, the main branch.
     assert request.get("sourceVersion") == (COMMIT if name.endswith("PushRule") else None)
 
 
-def test_rules_start_builds_the_use_role_may_start(template):
-    branch_project = resolve(
-        template["Resources"]["ModelBuildBranchProject"]["Properties"], template, given(template, MultiBranch="yes")
-    )
-    assert branch_project["Name"].startswith("sagemaker-")
+def test_rules_invoke_the_lifecycle_function_which_may_start_the_branch_project(template):
+    """The managed events role may only start CodePipeline pipelines: the rules invoke the lifecycle
+    function instead (a resource-based permission per rule, no role), and the managed Lambda role
+    may start sagemaker-* projects tagged sagemaker:project-name."""
+    multi = given(template, MultiBranch="yes")
+    branch_project = resolve(template["Resources"]["ModelBuildBranchProject"]["Properties"], template, multi)
+    assert branch_project["Name"] == BRANCH_PROJECT and BRANCH_PROJECT.startswith("sagemaker-")
+    assert "sagemaker:project-name" in {tag["Key"] for tag in branch_project["Tags"]}
     assert branch_project["SourceVersion"] == "refs/heads/main"
-    for name in ("ModelBuildBranchPushRule", "ModelBuildBranchDeletedRule", "ModelBuildBranchMergedRule"):
+    for name in RULES:
         (target,) = rule(template, name)["Targets"]
-        assert target["Arn"] == "ModelBuildBranchProject.Arn"
-        assert target["RoleArn"] == USE_ROLE
+        assert target["Arn"] == "LifecycleFunction.Arn"
+        assert "RoleArn" not in target
+        permission = template["Resources"][PERMISSIONS[name]]
+        assert permission["Condition"] == template["Resources"][name]["Condition"]
+        assert permission["Properties"] == {
+            "FunctionName": {"Fn::GetAtt": ["LifecycleFunction", "Arn"]},
+            "Action": "lambda:InvokeFunction",
+            "Principal": "events.amazonaws.com",
+            "SourceArn": {"Fn::GetAtt": [name, "Arn"]},
+        }
 
 
 def test_a_quoted_placeholder_would_break_on_a_quote_in_a_branch_name():
@@ -229,7 +244,10 @@ def test_a_quoted_placeholder_would_break_on_a_quote_in_a_branch_name():
         "Arn": "project",
         "InputTransformer": {
             "InputPathsMap": {"branch": "$.detail.referenceName"},
-            "InputTemplate": '{"environmentVariablesOverride": [{"name": "BRANCH_NAME", "value": "<branch>"}]}',
+            "InputTemplate": (
+                '{"FeatureBranchBuild": {"projectName": "p", '
+                '"environmentVariablesOverride": [{"name": "BRANCH_NAME", "value": "<branch>"}]}}'
+            ),
         },
     }
     with pytest.raises(json.JSONDecodeError):
@@ -336,13 +354,13 @@ def test_connection_pull_requests_closed_into_main_clean_up_their_branch(templat
     assert environment == {"BRANCH_ACTION": "cleanup", "BRANCH_NAME": f"#{{{source['Namespace']}.BranchName}}"}
 
 
-def test_connection_pipelines_use_the_connection_and_the_use_role(template):
+def test_connection_pipelines_use_the_connection_and_the_codepipeline_role(template):
     for name in sorted(CONNECTION_ONLY):
         properties = pipeline(template, name)
         source, _ = build_action(properties)
         assert source["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
         assert source["Configuration"]["FullRepositoryId"] == "org/build"
-        assert properties["RoleArn"] == USE_ROLE
+        assert properties["RoleArn"] == PIPELINE_ROLE
         assert properties["Name"].startswith("sagemaker-")
 
 

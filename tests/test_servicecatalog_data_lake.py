@@ -1,5 +1,5 @@
 """servicecatalog/data-lake-access.yaml: the policy an Athena seed's pipeline needs on top of the
-use role, granted on the named workgroup, database and bucket and nothing else, as the small
+execution role, granted on the named workgroup, database and bucket and nothing else, as the small
 IAM evaluator of the support module decides."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from tests.test_servicecatalog_support import allowed, resolve, statements, wild
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 GIVEN = {
-    "UseRoleName": "AmazonSageMakerServiceCatalogProductsUseRole",
+    "UseRoleName": "AmazonSageMakerServiceCatalogProductsExecutionRole",
     "AthenaWorkGroup": "primary",
     "DataCatalog": "AwsDataCatalog",
     "GlueDatabase": "churn_lake",

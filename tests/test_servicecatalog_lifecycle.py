@@ -138,7 +138,7 @@ def make_project_resources():
         cloudformation.create_stack(StackName=stack, TemplateBody=SIMPLE_STACK, Tags=tags)
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     definition = json.dumps({"Version": "2020-12-01", "Steps": []})
-    role = "arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsUseRole"
+    role = "arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsCodeBuildRole"
     for pipeline in (f"{NAME}-{PROJECT_ID}-training", f"{NAME}-{PROJECT_ID}-training-feature-x", "other-pipeline"):
         sagemaker.create_pipeline(PipelineName=pipeline, PipelineDefinition=definition, RoleArn=role)
     for group in (f"{NAME}-{PROJECT_ID}", f"{NAME}-{PROJECT_ID}-feature-x", "other-group"):
@@ -153,11 +153,10 @@ def make_project_resources():
                 },
             )
     s3 = boto3.client("s3", region_name=REGION)
+    # Unversioned, as the product creates it (the managed launch role cannot enable versioning).
     s3.create_bucket(Bucket=BUCKET)
-    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     for number in range(3):
-        s3.put_object(Bucket=BUCKET, Key=f"{NAME}/input/data.csv", Body=f"v{number}".encode())
-    s3.delete_object(Bucket=BUCKET, Key=f"{NAME}/input/data.csv")  # leaves a delete marker
+        s3.put_object(Bucket=BUCKET, Key=f"{NAME}/branches/b{number}/data.csv", Body=f"v{number}".encode())
 
 
 def live_stacks() -> set[str]:
@@ -178,12 +177,10 @@ def test_teardown_removes_what_ci_created_and_nothing_else(aws, response_url):
     groups = {
         item["ModelPackageGroupName"] for item in sagemaker.list_model_package_groups()["ModelPackageGroupSummaryList"]
     }
-    # The main group is the project stack's own resource: emptied here, deleted by CloudFormation.
-    assert groups == {f"{NAME}-{PROJECT_ID}", "other-group"}
-    assert sagemaker.list_model_packages(ModelPackageGroupName=f"{NAME}-{PROJECT_ID}")["ModelPackageSummaryList"] == []
+    # CI creates every group of the project, the main one too: the teardown deletes them all.
+    assert groups == {"other-group"}
     assert len(sagemaker.list_model_packages(ModelPackageGroupName="other-group")["ModelPackageSummaryList"]) == 2
-    versions = boto3.client("s3", region_name=REGION).list_object_versions(Bucket=BUCKET)
-    assert not versions.get("Versions") and not versions.get("DeleteMarkers")
+    assert "Contents" not in boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=BUCKET)
 
 
 def test_teardown_twice_is_harmless(aws, response_url):
@@ -202,7 +199,7 @@ def test_teardown_does_nothing_until_delete(aws, response_url, request_type):
     load_function().handler(teardown_event(request_type, url), Context())
     assert received[-1]["Status"] == "SUCCESS"
     assert f"sagemaker-{NAME}-{PROJECT_ID}-staging-endpoint" in live_stacks()
-    assert boto3.client("s3", region_name=REGION).list_object_versions(Bucket=BUCKET)["Versions"]
+    assert boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=BUCKET)["KeyCount"] == 3
 
 
 def test_teardown_reports_stacks_still_deleting_when_time_runs_out(aws, response_url, monkeypatch):
@@ -249,7 +246,7 @@ def seed_event(request: str, url: str) -> dict:
         SeedProject=f"sagemaker-{NAME}-{PROJECT_ID}-seed",
         RepositoryUrl="https://codeconnections.us-east-1.amazonaws.com/git-http/123456789012/us-east-1/abc/org/repo.git",
         Branch="main",
-        SeedBucket="sagemaker-templates-123456789012-us-east-1",
+        SeedBucket="mlops-project-templates-123456789012-us-east-1",
         SeedKey="1.0.0/seeds/build-train-regression-xgboost.zip",
     )
 
@@ -262,7 +259,7 @@ def test_seed_runs_the_seed_build_with_the_repository_settings(aws, response_url
         source={"type": "NO_SOURCE", "location": "none", "buildspec": "version: 0.2"},
         artifacts={"type": "NO_ARTIFACTS"},
         environment={"type": "LINUX_CONTAINER", "image": "img", "computeType": "BUILD_GENERAL1_SMALL"},
-        serviceRole="arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsUseRole",
+        serviceRole="arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsCodeBuildRole",
     )
     load_function().handler(seed_event("Create", url), Context())
     assert received[-1]["Status"] == "SUCCESS", received[-1]["Reason"]
@@ -295,3 +292,64 @@ def test_seed_never_touches_repository_content_after_create(response_url, monkey
     function.handler({**seed_event(request_type, url), "PhysicalResourceId": "kept-id"}, Context())
     assert received[-1]["Status"] == "SUCCESS"
     assert received[-1]["PhysicalResourceId"] == "kept-id"
+
+
+# --- feature-branch builds started for the CodeCommit rules ------------------------------------
+
+BRANCH_PROJECT = f"sagemaker-{NAME}-{PROJECT_ID}-modelbuild-branches"
+
+
+def branch_request(**changes) -> dict:
+    request = {
+        "projectName": BRANCH_PROJECT,
+        "sourceVersion": "3f786850e387550fdab836ed7e6dc881de23001b",
+        "environmentVariablesOverride": [
+            {"name": "BRANCH_NAME", "value": "feature/x", "type": "PLAINTEXT"},
+            {"name": "APPROVE_ON_MERGE", "value": "false", "type": "PLAINTEXT"},
+        ],
+    }
+    return {**request, **changes}
+
+
+def test_a_branch_event_starts_the_feature_branch_build_it_names(aws):
+    codebuild = boto3.client("codebuild", region_name=REGION)
+    codebuild.create_project(
+        name=BRANCH_PROJECT,
+        source={"type": "CODECOMMIT", "location": "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/r"},
+        artifacts={"type": "NO_ARTIFACTS"},
+        environment={"type": "LINUX_CONTAINER", "image": "img", "computeType": "BUILD_GENERAL1_SMALL"},
+        serviceRole="arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsCodeBuildRole",
+    )
+    started = load_function().handler({"FeatureBranchBuild": branch_request()}, Context())
+    (build_id,) = codebuild.list_builds_for_project(projectName=BRANCH_PROJECT)["ids"]
+    assert started == {"id": build_id}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"projectName": f"sagemaker-{NAME}-{PROJECT_ID}-seed"}, "not a feature-branch build project"),
+        ({"projectName": "other-modelbuild-branches"}, "not a feature-branch build project"),
+        ({"serviceRoleOverride": "arn:aws:iam::123456789012:role/admin"}, "may only set"),
+        ({"buildspecOverride": "version: 0.2"}, "may only set"),
+        (
+            {"environmentVariablesOverride": [{"name": "AWS_ACCESS_KEY_ID", "value": "x", "type": "PLAINTEXT"}]},
+            "'AWS_ACCESS_KEY_ID' is not allowed",
+        ),
+        (
+            {"environmentVariablesOverride": [{"name": "APPROVE_ON_MERGE", "value": "true", "type": "PLAINTEXT"}]},
+            "'APPROVE_ON_MERGE' is not allowed",
+        ),
+        (
+            {"environmentVariablesOverride": [{"name": "BRANCH_NAME", "value": "x", "type": "PARAMETER_STORE"}]},
+            "'BRANCH_NAME' is not allowed",
+        ),
+    ],
+    ids=["seed-project", "not-sagemaker", "role", "buildspec", "credentials", "approval", "parameter-store"],
+)
+def test_a_branch_event_cannot_start_anything_else(monkeypatch, changes, message):
+    """Anyone allowed to invoke the function gets no more than the rules' own requests."""
+    function = load_function()
+    monkeypatch.setattr(function.boto3, "client", lambda service: pytest.fail("no AWS call expected"))
+    with pytest.raises(function.LifecycleError, match=message):
+        function.handler({"FeatureBranchBuild": branch_request(**changes)}, Context())

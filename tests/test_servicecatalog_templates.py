@@ -24,6 +24,7 @@ from tests.test_servicecatalog_support import (
     WORST_NAME,
     bucket_problems,
     conditions_of,
+    live_resources,
     parameter_errors,
     request_errors,
     resolve,
@@ -143,7 +144,6 @@ NAMED = {
     "AWS::CodeBuild::Project": ("Name", "codebuild_project"),
     "AWS::CodePipeline::Pipeline": ("Name", "codepipeline"),
     "AWS::Events::Rule": ("Name", "event_rule"),
-    "AWS::SageMaker::ModelPackageGroup": ("ModelPackageGroupName", "model_package_group"),
 }
 
 
@@ -168,8 +168,6 @@ def rebuilt(kind: str, resolved: str, name: str, project_id: str) -> str:
     }
     if kind == "bucket":
         return naming.artifact_bucket(project_id)
-    if kind == "model_package_group":
-        return naming.model_package_group(name, project_id)
     prefix, build = prefixes[kind]
     assert resolved.startswith(prefix), f"{resolved} does not follow the naming helper's {kind} convention"
     return build(resolved[len(prefix) :])
@@ -302,25 +300,144 @@ def test_pipelines_started_by_rules_do_not_also_poll(composed, product):
 # --- security invariants -----------------------------------------------------------------------
 
 
+MANAGED_ROLES = {
+    "codebuild": "AmazonSageMakerServiceCatalogProductsCodeBuildRole",
+    "codepipeline": "AmazonSageMakerServiceCatalogProductsCodePipelineRole",
+    "events": "AmazonSageMakerServiceCatalogProductsEventsRole",
+    "lambda": "AmazonSageMakerServiceCatalogProductsLambdaRole",
+    "execution": "AmazonSageMakerServiceCatalogProductsExecutionRole",
+}
+ARTIFACT_KEY_ALIAS = "alias/sagemaker-projects-artifacts"
+RUNS_AS = {"AWS::CodeBuild::Project", "AWS::CodePipeline::Pipeline", "AWS::Events::Rule", "AWS::Lambda::Function"}
+
+
+def role_arn(key: str, region: str = LONGEST_REGION) -> str:
+    return f"arn:aws:iam::{ACCOUNT}:role/service-role/{MANAGED_ROLES[key]}"
+
+
 @pytest.mark.parametrize("product", [*PRODUCTS, "portfolio"])
-def test_no_wildcard_grants_no_iam_resources_and_safe_buckets(composed, portfolio, product):
+def test_no_wildcard_grants_no_iam_roles_and_safe_buckets(composed, portfolio, product):
     template = portfolio if product == "portfolio" else composed[product]
     assert wildcard_grants(template) == []
-    # The default launch role cannot create IAM roles or policies, so products must not need any.
     types = [res["Type"] for res in template["Resources"].values() if isinstance(res, dict)]
-    assert not [kind for kind in types if kind.startswith("AWS::IAM::")]
+    if product == "portfolio":
+        # The platform stack only attaches managed policies to the managed product roles (D3).
+        assert {kind for kind in types if kind.startswith("AWS::IAM::")} == {"AWS::IAM::ManagedPolicy"}
+    else:
+        # The default launch role cannot create IAM roles or policies, so products must not need any.
+        assert not [kind for kind in types if kind.startswith("AWS::IAM::")]
     assert bucket_problems(template) == []
 
 
-def test_artifact_bucket_is_versioned_and_expires_feature_branch_prefixes(composed):
-    template = composed["build-train"]
+def test_platform_policies_attach_only_to_managed_product_roles_without_iam_actions(portfolio):
+    policies = [
+        res
+        for res in portfolio["Resources"].values()
+        if isinstance(res, dict) and res["Type"] == "AWS::IAM::ManagedPolicy"  # Fn::ForEach is a list
+    ]
+    assert {role for policy in policies for role in policy["Properties"]["Roles"]} == {
+        MANAGED_ROLES["codebuild"],
+        MANAGED_ROLES["lambda"],
+    }
+    actions = [
+        action
+        for policy in policies
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+    ]
+    assert actions and not [action for action in actions if action.startswith("iam:") or "*" in action]
+
+
+def roles_used(kind: str, properties: dict) -> list[tuple[str, str]]:
+    """(role the resource names, role it must name) for each role a resource of this kind runs as."""
+    if kind == "AWS::CodeBuild::Project":
+        variables = properties["Environment"].get("EnvironmentVariables", [])
+        pipeline = [item["Value"] for item in variables if item["Name"] == "SAGEMAKER_PIPELINE_ROLE_ARN"]
+        return [(properties["ServiceRole"], role_arn("codebuild"))] + [(arn, role_arn("execution")) for arn in pipeline]
+    if kind == "AWS::CodePipeline::Pipeline":
+        return [(properties["RoleArn"], role_arn("codepipeline"))]
+    if kind == "AWS::Lambda::Function":
+        return [(properties["Role"], role_arn("lambda"))]
+    # Rules: the events role for pipelines; the lifecycle function is invoked by its resource policy.
+    return [
+        (target.get("RoleArn"), role_arn("events") if ":codepipeline:" in target["Arn"] else None)
+        for target in properties["Targets"]
+    ]
+
+
+@pytest.mark.parametrize("product", PRODUCTS)
+def test_every_resource_runs_as_its_managed_product_role(composed, product):
+    """D2: CodeBuild, CodePipeline, EventBridge -> CodePipeline, the lifecycle function and the training
+    pipeline each run as the AWS managed role whose policy AWS publishes; nothing uses the UseRole."""
+    template = composed[product]
+    given = values(template, MultiBranch="yes") if "MultiBranch" in template["Parameters"] else values(template)
+    flags = conditions_of(template, given)
+    used = [
+        pair
+        for resource in live_resources(template, given).values()
+        if resource["Type"] in RUNS_AS
+        for pair in roles_used(resource["Type"], resolve(resource["Properties"], template, given, flags))
+    ]
+    assert len(used) >= 5
+    assert [found for found, expected in used if found != expected] == []
+    assert "UseRole" not in json.dumps(template)
+
+
+@pytest.mark.parametrize("product", PRODUCTS)
+def test_artifacts_are_encrypted_with_the_platform_key_and_the_bucket_needs_no_launch_role_gap(
+    composed, portfolio, product
+):
+    """D4: the managed launch role has no PutBucketVersioning, PutLifecycleConfiguration or
+    PutBucketOwnershipControls; the bucket, every build and every pipeline use the platform key."""
+    template = composed[product]
     bucket = template["Resources"]["ArtifactBucket"]["Properties"]
-    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
-    rules = resolve(bucket["LifecycleConfiguration"]["Rules"], template, values(template, name="churn"))
-    branch_rule = next(rule for rule in rules if rule["Id"] == "expire-feature-branch-artifacts")
-    assert branch_rule["Prefix"] == f"{naming.s3_prefix('churn')}/{naming.BRANCHES_KEY}/"
-    assert naming.s3_branch_prefix("churn", "feature/new-encoding").startswith(branch_rule["Prefix"])
-    assert branch_rule["ExpirationInDays"] == 30
+    assert not {"VersioningConfiguration", "LifecycleConfiguration", "OwnershipControls"} & set(bucket)
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": ARTIFACT_KEY_ALIAS}
+    assert portfolio["Resources"]["ArtifactKeyAlias"]["Properties"]["AliasName"] == ARTIFACT_KEY_ALIAS
+    alias_arn = f"arn:aws:kms:{LONGEST_REGION}:{ACCOUNT}:{ARTIFACT_KEY_ALIAS}"
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::CodeBuild::Project":
+            assert resource["Properties"]["EncryptionKey"] == ARTIFACT_KEY_ALIAS
+        if resource["Type"] == "AWS::CodePipeline::Pipeline":
+            store = resolve(resource["Properties"]["ArtifactStore"], template, values(template))
+            assert store["EncryptionKey"] == {"Type": "KMS", "Id": alias_arn}
+    assert "FeatureBranchRetentionDays" not in template["Parameters"]
+
+
+def key_policy(portfolio: dict, stage_accounts: str) -> list[dict]:
+    given = {"StageAccountIds": stage_accounts.split(",") if stage_accounts else [""]}
+    given |= {"AWS::AccountId": ACCOUNT, "AWS::Region": "eu-west-1", "AWS::Partition": "aws"}
+    document = portfolio["Resources"]["ArtifactKey"]["Properties"]["KeyPolicy"]
+    return resolve(document, {**portfolio, "Conditions": portfolio["Conditions"]}, given)["Statement"]
+
+
+def test_the_artifact_key_is_used_only_through_s3_and_only_decrypted_by_stage_accounts(portfolio):
+    key = portfolio["Resources"]["ArtifactKey"]
+    assert key["Properties"]["EnableKeyRotation"] is True and key["DeletionPolicy"] == "Retain"
+    alone = {statement["Sid"]: statement for statement in key_policy(portfolio, "")}
+    assert set(alone) == {"AccountAdministers", "AccountUsesThroughS3"}
+    assert alone["AccountAdministers"]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    use = alone["AccountUsesThroughS3"]
+    assert use["Principal"] == {"AWS": "*"}
+    assert use["Condition"] == {
+        "StringEquals": {"kms:CallerAccount": ACCOUNT, "kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+    }
+    staged = {statement["Sid"]: statement for statement in key_policy(portfolio, "111111111111,222222222222")}
+    stage = staged["StageAccountsDecryptThroughS3"]
+    assert stage["Principal"] == {"AWS": ["111111111111", "222222222222"]}
+    assert stage["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
+    assert stage["Condition"] == {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
+
+
+@pytest.mark.parametrize("product", PRODUCTS)
+def test_products_create_no_model_group_and_tag_no_code_repository(composed, product):
+    """D5/D6: the launch role has no CreateModelPackageGroup and may not tag code repositories."""
+    resources = composed[product]["Resources"].values()
+    assert "AWS::SageMaker::ModelPackageGroup" not in {resource["Type"] for resource in resources}
+    repositories = [resource for resource in resources if resource["Type"] == "AWS::SageMaker::CodeRepository"]
+    assert repositories and not [resource for resource in repositories if "Tags" in resource["Properties"]]
+    assert not [resource for resource in resources if "DependsOn" in resource]
 
 
 @pytest.mark.parametrize("product", PRODUCTS)
@@ -432,7 +549,7 @@ def test_a_part_redefining_a_resource_differently_is_refused(monkeypatch):
 
     def clashing(name: str) -> dict:
         part = original(name)
-        if name == "model-registry":
+        if name == "build-train":
             part["Resources"]["ArtifactBucket"] = {"Type": "AWS::S3::Bucket", "Properties": {}}
         return part
 
@@ -446,8 +563,8 @@ def test_a_reference_to_nothing_is_refused(monkeypatch):
 
     def dangling(name: str) -> dict:
         part = original(name)
-        if name == "model-registry":
-            part["Resources"]["ModelPackageGroup"]["Properties"]["ModelPackageGroupDescription"] = {"Ref": "Nowhere"}
+        if name == "build-train":
+            part["Resources"]["BuildCodeRepository"]["Properties"]["CodeRepositoryName"] = {"Ref": "Nowhere"}
         return part
 
     monkeypatch.setattr(products, "load_part", dangling)

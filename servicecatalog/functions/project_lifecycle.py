@@ -5,13 +5,19 @@ Custom::SeedRepository -- on Create, runs the project's seed CodeBuild project o
     CodeConnections connection). Update and Delete never touch repository content.
 Custom::ProjectTeardown -- on Delete, removes what CI created outside the project stack, so that
     deleting the project leaves nothing behind: the CI stacks `sagemaker-<name>-<id>-*`, the
-    SageMaker pipelines `<name>-<id>-*`, every model version of the project's model package
-    groups (the feature-branch groups too, which it deletes), and every object version in the
-    artifact bucket (CloudFormation then deletes the bucket and the main group).
+    SageMaker pipelines `<name>-<id>-*`, the project's model package groups (main and feature
+    branches, which CI creates) with every model version, and every object in the artifact bucket
+    (unversioned: CloudFormation then deletes it).
+FeatureBranchBuild events -- from the project's CodeCommit EventBridge rules: starts the
+    feature-branch CodeBuild project with the StartBuild request the rule built. The managed events
+    role may only start CodePipeline pipelines, so the rules invoke this function, whose managed
+    Lambda role may codebuild:StartBuild `sagemaker-*` projects tagged `sagemaker:project-name`.
 
-Every outcome, failures included, is reported to CloudFormation: a custom resource that never
-answers holds the stack for an hour. Work stops while there is still time to report; deleting the
-project again resumes where it stopped. `naming.py` (hooks/naming.py) is packaged beside this file.
+Runs as service-role/AmazonSageMakerServiceCatalogProductsLambdaRole plus the platform stack's
+teardown policy (servicecatalog/portfolio.yaml). Every custom resource outcome, failures included,
+is reported to CloudFormation: a custom resource that never answers holds the stack for an hour.
+Work stops while there is still time to report; deleting the project again resumes where it stopped.
+`naming.py` (hooks/naming.py) is packaged beside this file.
 """
 
 from __future__ import annotations
@@ -36,8 +42,10 @@ class LifecycleError(RuntimeError):
     """A failure worth reporting to CloudFormation as the reason of a FAILED response."""
 
 
-def handler(event: dict, context: object) -> None:
-    """Lambda entry point: dispatch by resource type and always answer CloudFormation."""
+def handler(event: dict, context: object) -> dict | None:
+    """Lambda entry point: a feature-branch build request, or a custom resource event (always answered)."""
+    if BRANCH_BUILD in event:
+        return start_branch_build(event[BRANCH_BUILD])
     physical_id = event.get("PhysicalResourceId") or _physical_id(event)
     try:
         action = HANDLERS.get(event["ResourceType"])
@@ -109,6 +117,38 @@ def seed_repository(event: dict, context: object) -> dict:
     return {"RepositoryUrl": props["RepositoryUrl"]}
 
 
+# --- FeatureBranchBuild (EventBridge) -----------------------------------------------------------
+
+BRANCH_BUILD = "FeatureBranchBuild"
+BRANCH_PROJECT_SUFFIX = "-modelbuild-branches"
+# What a rule may set, and to what: the build spec reads these (templates/build-train, build_spec.yml).
+BRANCH_VARIABLES = {"BRANCH_NAME": None, "BRANCH_ACTION": {"cleanup"}, "APPROVE_ON_MERGE": {"false"}}
+BRANCH_REQUEST_KEYS = {"projectName", "sourceVersion", "environmentVariablesOverride"}
+
+
+def branch_build_request(payload: dict) -> dict:
+    """The StartBuild request a rule asked for, refused unless it only starts a feature-branch
+    project with the branch variables: the function's role may start any project of any project."""
+    if not isinstance(payload, dict) or set(payload) - BRANCH_REQUEST_KEYS:
+        raise LifecycleError(f"feature-branch build request may only set {sorted(BRANCH_REQUEST_KEYS)}")
+    project = payload.get("projectName", "")
+    if not (project.startswith("sagemaker-") and project.endswith(BRANCH_PROJECT_SUFFIX)):
+        raise LifecycleError(f"{project!r} is not a feature-branch build project (sagemaker-*{BRANCH_PROJECT_SUFFIX})")
+    for variable in payload.get("environmentVariablesOverride", []):
+        allowed = BRANCH_VARIABLES.get(variable.get("name"), set())
+        if variable.get("type") != "PLAINTEXT" or (allowed is not None and variable.get("value") not in allowed):
+            raise LifecycleError(f"feature-branch build variable {variable.get('name')!r} is not allowed")
+    return dict(payload)
+
+
+def start_branch_build(payload: dict) -> dict:
+    """Start the feature-branch build; return its id (EventBridge discards it, logs keep it)."""
+    request = branch_build_request(payload)
+    build = boto3.client("codebuild").start_build(**request)["build"]
+    print(f"started {build['id']}")
+    return {"id": build["id"]}
+
+
 # --- Custom::ProjectTeardown ------------------------------------------------------------------
 
 
@@ -130,15 +170,29 @@ def _project_tag(stack: dict) -> str | None:
 
 
 def ci_stacks(cloudformation: object, name: str, project_id: str) -> list[str]:
-    """Live stacks named like this project's CI stacks and not tagged as another project's."""
+    """Live stacks named like this project's CI stacks and not tagged as another project's.
+
+    ListStacks (IAM authorizes it on "*" only) finds them by name; DescribeStacks of each one
+    (allowed on stack/sagemaker-*) reads its tags. DescribeStacks without a name would need "*"."""
     prefix = naming.ci_stack_prefix(name, project_id)
-    found = []
-    for page in cloudformation.get_paginator("describe_stacks").paginate():
-        for stack in page["Stacks"]:
-            ours = stack["StackName"].startswith(prefix) and _project_tag(stack) in (None, project_id)
-            if ours and stack["StackStatus"] != "DELETE_COMPLETE":
-                found.append(stack["StackName"])
-    return sorted(found)
+    named = {
+        summary["StackName"]
+        for page in cloudformation.get_paginator("list_stacks").paginate()
+        for summary in page["StackSummaries"]
+        if summary["StackName"].startswith(prefix) and summary["StackStatus"] != "DELETE_COMPLETE"
+    }
+    return [stack_name for stack_name in sorted(named) if _ours(cloudformation, stack_name, project_id)]
+
+
+def _ours(cloudformation: object, stack_name: str, project_id: str) -> bool:
+    """Whether the stack still exists and carries no other project's id."""
+    try:
+        (stack,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as error:
+        if "does not exist" in error.response["Error"].get("Message", ""):
+            return False
+        raise
+    return _project_tag(stack) in (None, project_id) and stack["StackStatus"] != "DELETE_COMPLETE"
 
 
 def _stack_status(cloudformation: object, stack_name: str) -> str:
@@ -184,8 +238,8 @@ def delete_pipelines(name: str, project_id: str) -> None:
         sagemaker.delete_pipeline(PipelineName=pipeline_name, ClientRequestToken=token)
 
 
-def project_model_groups(sagemaker: object, name: str, project_id: str) -> tuple[str | None, list[str]]:
-    """The project's main model package group (if it exists) and its feature-branch groups."""
+def project_model_groups(sagemaker: object, name: str, project_id: str) -> list[str]:
+    """The project's model package groups that exist: the main one and the feature-branch ones."""
     main = naming.model_package_group(name, project_id)
     prefix = naming.ci_resource_prefix(name, project_id)
     groups = [
@@ -193,31 +247,32 @@ def project_model_groups(sagemaker: object, name: str, project_id: str) -> tuple
         for page in sagemaker.get_paginator("list_model_package_groups").paginate(NameContains=main)
         for summary in page["ModelPackageGroupSummaryList"]
     ]
-    branches = sorted(group for group in groups if group.startswith(prefix))
-    return (main if main in groups else None), branches
+    return sorted(group for group in groups if group == main or group.startswith(prefix))
 
 
 def delete_model_versions(name: str, project_id: str) -> None:
-    """Delete every model version of the project's groups; delete the feature-branch groups.
-    The main group belongs to the project stack, which deletes it once it is empty."""
+    """Delete every model version of the project's groups, then the groups: CI creates them all
+    (the launch role cannot create a group, so the project stack has none)."""
     sagemaker = boto3.client("sagemaker")
-    main, branches = project_model_groups(sagemaker, name, project_id)
-    for group in [main, *branches] if main else branches:
+    groups = project_model_groups(sagemaker, name, project_id)
+    for group in groups:
         pages = sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=group)
         for page in pages:
             for package in page["ModelPackageSummaryList"]:
                 sagemaker.delete_model_package(ModelPackageName=package["ModelPackageArn"])
-    for group in branches:
+    for group in groups:
         sagemaker.delete_model_package_group(ModelPackageGroupName=group)
 
 
 def empty_bucket(bucket: str) -> None:
-    """Delete every object version and delete marker, so CloudFormation can delete the bucket."""
+    """Delete every object, so CloudFormation can delete the bucket. The bucket is unversioned
+    (the launch role cannot enable versioning), so ListBucket + DeleteObject is all it takes:
+    both are in the managed Lambda role's policy for sagemaker-* buckets."""
     s3 = boto3.client("s3")
     batch: list[dict] = []
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-        for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
-            batch.append({"Key": entry["Key"], "VersionId": entry["VersionId"]})
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for entry in page.get("Contents", []):
+            batch.append({"Key": entry["Key"]})
             if len(batch) == DELETE_BATCH:
                 _delete_batch(s3, bucket, batch)
                 batch = []

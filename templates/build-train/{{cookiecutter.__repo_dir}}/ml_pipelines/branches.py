@@ -1,7 +1,7 @@
 """Feature branches: each trains in its own pipeline, model package group and S3 prefix.
 
 A feature branch build upserts `<pipeline>-<slug>`, registers into `<main group>-<slug>` (created
-here when missing) and writes under `<project>/branches/<slug>/`. When the branch is merged or
+by the build's upsert when missing) and writes under `<project>/branches/<slug>/`. When the branch is merged or
 deleted, `cleanup` removes all three; only main's group is ever promoted. `approve_merged` finds
 the model a merged commit produced (by `MetadataProperties.CommitId`) and approves it.
 
@@ -70,28 +70,6 @@ def feature_settings(settings: project_settings.Settings, branch: str) -> projec
             f"{branch!r} is the main branch (MAIN_BRANCH): its pipeline, group and data are never cleaned up"
         )
     return replace(settings, branch=branch)
-
-
-def ensure_feature_group(settings: project_settings.Settings, tags: list[dict[str, str]], client: Any) -> bool:
-    """Create the feature branch's model package group unless it exists; True when created.
-
-    Main's group belongs to the project (its CloudFormation stack creates it) and is never created here.
-    """
-    if not settings.branch:
-        raise ValueError("only a feature branch build has a group of its own to create")
-    name = settings.model_package_group
-    try:
-        client.describe_model_package_group(ModelPackageGroupName=name)
-        return False
-    except ClientError as error:
-        if not _not_found(error):
-            raise
-    client.create_model_package_group(
-        ModelPackageGroupName=name,
-        ModelPackageGroupDescription=f"Models of feature branch {settings.branch} of project {settings.project_name}",
-        Tags=tags,
-    )
-    return True
 
 
 def cleanup(

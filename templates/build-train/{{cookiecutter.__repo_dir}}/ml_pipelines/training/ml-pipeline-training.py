@@ -894,6 +894,44 @@ def upsert(settings: project_settings.Settings, definition: str, sagemaker_clien
     return arn
 
 
+def ensure_model_package_group(settings: project_settings.Settings, sagemaker_client: Any = None) -> bool:
+    """Create the model package group this build registers into unless it exists; True when created.
+
+    The project's product does not create it: the SageMaker Projects launch role has no
+    sagemaker:CreateModelPackageGroup (AWS managed policy AmazonSageMakerAdmin-
+    ServiceCatalogProductsServiceRolePolicy v12). The platform stack lets the build role create
+    groups carrying the project's tags; the project's teardown deletes them.
+    """
+    client = sagemaker_client or boto3.client("sagemaker", region_name=settings.region)
+    name = settings.model_package_group
+    try:
+        client.describe_model_package_group(ModelPackageGroupName=name)
+        return False
+    except ClientError as error:
+        if not _missing(error):
+            raise
+    description = f"Models trained by SageMaker project {settings.project_name}"
+    if settings.branch:
+        description += f" on feature branch {settings.branch}"
+    try:
+        client.create_model_package_group(
+            ModelPackageGroupName=name, ModelPackageGroupDescription=description, Tags=project_tags(settings)
+        )
+    except ClientError as error:
+        if not _already_exists(error):  # a concurrent build created it first
+            raise
+        return False
+    return True
+
+
+def _missing(error: ClientError) -> bool:
+    # DescribeModelPackageGroup reports a missing group as a validation error that says so.
+    details = error.response.get("Error", {})
+    return details.get("Code") in ("ValidationException", "ResourceNotFound") and any(
+        text in details.get("Message", "").lower() for text in ("does not exist", "not found", "could not find")
+    )
+
+
 def _already_exists(error: ClientError) -> bool:
     # CreatePipeline reports a name collision as a validation error, not a dedicated code.
     details = error.response.get("Error", {})
@@ -987,14 +1025,13 @@ def _upsert_command(args: argparse.Namespace) -> int:
     settings = project_settings.from_env()
     definition = build_definition(settings, load_config(args.config))
     pipeline_definition.check(json.loads(definition))
-{%- if cookiecutter.multi_branch == "yes" %}
-    if settings.branch:
-        # A feature branch registers into a group of its own, which its first build creates.
-        client = boto3.client("sagemaker", region_name=settings.region)
-        if branches.ensure_feature_group(settings, project_tags(settings), client):
-            print(f"created model package group {settings.model_package_group} for branch {settings.branch}")
-{%- endif %}
-    print(upsert(settings, definition))
+    client = boto3.client("sagemaker", region_name=settings.region)
+    arn = upsert(settings, definition, client)
+    # The pipeline registers into the group when it runs: it must exist before `start`.
+    if ensure_model_package_group(settings, client):
+        where = f" for branch {settings.branch}" if settings.branch else ""
+        print(f"created model package group {settings.model_package_group}{where}")
+    print(arn)
     return 0
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from ml_pipelines import naming, pipeline_definition, settings, training
@@ -683,6 +685,28 @@ def test_upsert_creates_then_updates_the_tagged_pipeline(aws, project, raw_defin
     assert described["RoleArn"] == ROLE_ARN
     tags = {(tag["Key"], tag["Value"]) for tag in client.list_tags(ResourceArn=arn)["Tags"]}
     assert tags == {("sagemaker:project-name", project.project_name), ("sagemaker:project-id", project.project_id)}
+
+
+def test_the_build_creates_the_tagged_model_package_group_once(aws, project):
+    """Products cannot create the group (the launch role lacks CreateModelPackageGroup): the build does."""
+    client = boto3.client("sagemaker", region_name=project.region)
+    assert pipeline.ensure_model_package_group(project, client) is True
+    assert pipeline.ensure_model_package_group(project, client) is False
+    group = client.describe_model_package_group(ModelPackageGroupName=project.model_package_group)
+    tags = {(tag["Key"], tag["Value"]) for tag in client.list_tags(ResourceArn=group["ModelPackageGroupArn"])["Tags"]}
+    assert tags == {("sagemaker:project-name", project.project_name), ("sagemaker:project-id", project.project_id)}
+
+
+def test_a_group_created_concurrently_is_not_an_error_but_access_denied_is(project):
+    client = boto3.client("sagemaker", region_name=project.region)
+    missing = f"ModelPackageGroup {project.model_package_group} does not exist."
+    with Stubber(client) as stubber:
+        stubber.add_client_error("describe_model_package_group", "ValidationException", missing)
+        stubber.add_client_error("create_model_package_group", "ValidationException", "Group already exists")
+        assert pipeline.ensure_model_package_group(project, client) is False
+        stubber.add_client_error("describe_model_package_group", "AccessDeniedException", "not authorized")
+        with pytest.raises(ClientError, match="not authorized"):
+            pipeline.ensure_model_package_group(project, client)
 
 
 def test_start_names_the_execution_after_the_build(aws, project, raw_definition):
