@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from authz.policies import managed
-from authz.template import live_resources, load, resolve
+from authz.template import load, managed_policies
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ _PREFIX = "AmazonSageMakerServiceCatalogProducts"
 
 # key -> (role name suffix, managed policy, trusted service principal, studio reachable)
 # Trusted services: the service each role is passed to, per the managed policies' iam:PassRole
-# statements (iam:PassedToService) and the docs page cited above.
+# statements (iam:PassedToService) and the docs page cited above; the role -> trusted principal
+# pairs match the AWS-authored CDK construct cited in authz/policies/README.md.
 _TABLE = {
     "launch": ("Launch", "AmazonSageMakerAdmin-ServiceCatalogProductsServiceRolePolicy", "servicecatalog", False),
     "codebuild": ("CodeBuild", f"{_PREFIX}CodeBuildServiceRolePolicy", "codebuild", True),
@@ -81,22 +82,16 @@ ROLES: dict[str, Role] = {
 def with_platform(role_key: str, template_path: Path | str, parameters: dict[str, str]) -> Role:
     """The role plus the AWS::IAM::ManagedPolicy documents a platform template attaches to it
     (resources whose `Roles` name the role, by name or by an ARN ending in it), resolved for these
-    parameter values; resources switched off by a condition are left out."""
+    parameter values (see authz.template.managed_policies); resources switched off by a condition
+    are left out. The shared ROLES entry is not changed."""
     role = ROLES[role_key]
-    template = load(Path(template_path))
-    values = {"AWS::AccountId": "123456789012", "AWS::Region": "us-east-1", "AWS::Partition": "aws", **parameters}
     added = [
-        resource["Properties"]["PolicyDocument"]
-        for resource in _live_resources(template, values)
-        if resource.get("Type") == "AWS::IAM::ManagedPolicy" and _attached_to(resource, role.name)
+        policy.document
+        for policy in managed_policies(load(Path(template_path)), parameters)
+        if any(_names_role(entry, role.name) for entry in policy.roles)
     ]
     return replace(role, policies=[*role.policies, *added])
 
 
-def _live_resources(template: dict, values: dict[str, str]) -> list[dict]:
-    return [resolve(resource, template, values) for resource in live_resources(template, values).values()]
-
-
-def _attached_to(resource: dict, role_name: str) -> bool:
-    names = resource.get("Properties", {}).get("Roles", [])
-    return any(re.fullmatch(rf"(.*[:/])?{re.escape(role_name)}", str(name)) for name in names)
+def _names_role(entry: str, role_name: str) -> bool:
+    return re.fullmatch(rf"(.*[:/])?{re.escape(role_name)}", entry) is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -119,10 +120,73 @@ def conditions_of(template: dict, values: Mapping[str, str]) -> dict[str, bool]:
 
 
 def live_resources(template: dict, values: Mapping[str, str]) -> dict[str, dict]:
-    """The resources CloudFormation would create for these parameter values (conditions applied)."""
+    """The resources CloudFormation would create for these parameter values (conditions applied,
+    top-level Fn::ForEach loops expanded)."""
     flags = conditions_of(template, values)
     return {
         name: resource
-        for name, resource in template["Resources"].items()
+        for name, resource in expand_for_each(template, values).items()
         if flags.get(resource.get("Condition", ""), True)
     }
+
+
+def expand_for_each(template: dict, values: Mapping[str, str]) -> dict[str, dict]:
+    """Resources with each `Fn::ForEach::<Loop>: [Identifier, Collection, {KeyTemplate: Body}]`
+    replaced by one copy per collection item: `${Identifier}` / `&{Identifier}` (alphanumerics only)
+    in the key, `Ref: Identifier` and `${Identifier}` in the body. Source: AWS::LanguageExtensions,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-foreach.html"""
+    expanded = {}
+    for name, resource in template["Resources"].items():
+        if not name.startswith("Fn::ForEach::"):
+            expanded[name] = resource
+            continue
+        identifier, collection, outputs = resource
+        items = resolve(collection, template, values)
+        for item in items.split(",") if isinstance(items, str) else items:
+            for key_template, body in outputs.items():
+                key = key_template.replace(f"${{{identifier}}}", item)
+                key = key.replace(f"&{{{identifier}}}", re.sub(r"[^A-Za-z0-9]", "", item))
+                expanded[key] = _bind(body, identifier, item)
+    return expanded
+
+
+def _bind(node: object, identifier: str, item: str) -> object:
+    if isinstance(node, dict):
+        if node == {"Ref": identifier}:
+            return item
+        return {key: _bind(value, identifier, item) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_bind(value, identifier, item) for value in node]
+    if isinstance(node, str):
+        return node.replace(f"${{{identifier}}}", item)
+    return node
+
+
+@dataclass(frozen=True)
+class ManagedPolicy:
+    """An AWS::IAM::ManagedPolicy of a template, resolved: its document and the `Roles` entries."""
+
+    logical_id: str
+    document: dict
+    roles: list[str]
+
+
+# Pseudo parameter values used unless the caller gives others.
+PSEUDO = {"AWS::AccountId": "123456789012", "AWS::Region": "us-east-1", "AWS::Partition": "aws"}
+
+
+def managed_policies(template: dict, parameters: Mapping[str, str]) -> list[ManagedPolicy]:
+    """Every AWS::IAM::ManagedPolicy CloudFormation would create for these parameter values
+    (template defaults and PSEUDO fill what is not given), with intrinsics resolved."""
+    values = {**PSEUDO, **defaults(template), **parameters}
+    return [
+        ManagedPolicy(name, resolved["PolicyDocument"], [str(role) for role in resolved.get("Roles", [])])
+        for name, resource in live_resources(template, values).items()
+        if resource.get("Type") == "AWS::IAM::ManagedPolicy"
+        for resolved in [resolve(resource["Properties"], template, values)]
+    ]
+
+
+def defaults(template: dict) -> dict[str, str]:
+    """The template's parameter defaults, as CloudFormation passes them (strings)."""
+    return {name: str(spec["Default"]) for name, spec in template.get("Parameters", {}).items() if "Default" in spec}

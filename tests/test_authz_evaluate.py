@@ -4,6 +4,7 @@ Sources (each case names the rule it checks):
 [EVAL] https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
 [COND] https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
 [MULTI] https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html
+[DENIES] https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_AccessPolicyLanguage_Interplay.html
 [BOUND] https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
 [ACTION] https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html
 [RESOURCE] https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html
@@ -56,6 +57,21 @@ def test_explicit_deny_beats_an_allow_in_another_policy():
 
 def test_explicit_deny_beats_an_allow_in_the_same_policy():
     assert not allowed([policy(allow("*"), deny("iam:*"))], "iam:CreateRole")
+
+
+def test_the_docs_get_list_with_deny_reports_example():
+    # [DENIES]: AllowGetList grants iam:Get*/List*, DenyReports denies actions ending in Report;
+    # iam:CreatePolicy is implicitly denied and a later grant of a report action cannot override.
+    example = policy(
+        {"Sid": "AllowGetList", "Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"},
+        {"Sid": "DenyReports", "Effect": "Deny", "Action": "iam:*Report", "Resource": "*"},
+    )
+    later = policy(allow("iam:GenerateCredentialReport"))
+    assert allowed([example], "iam:GetRole", "arn:aws:iam::111122223333:role/x")
+    assert decide([example], Request("iam:CreatePolicy", "*")).reason.startswith("implicit deny")
+    denied = decide([example, later], Request("iam:GenerateCredentialReport", "*"))
+    assert not denied.allowed and "DenyReports" in denied.reason
+    assert not allowed([example], "iam:GetOrganizationsAccessReport")
 
 
 def test_a_boundary_blocks_what_the_identity_policy_allows():
@@ -128,6 +144,16 @@ def test_a_star_inside_a_segment_does_not_cross_colons_but_a_trailing_one_does()
     assert not allowed(inside, "logs:PutLogEvents", "arn:aws:logs:us-east-1:1:2-x:log-group:g")
     trailing = [policy(allow("logs:PutLogEvents", "arn:aws:logs:us-east-1:111122223333:log-group:*"))]
     assert allowed(trailing, "logs:PutLogEvents", "arn:aws:logs:us-east-1:111122223333:log-group:g:log-stream:s")
+
+
+def test_regex_characters_in_names_are_literal():
+    # IAM names may contain + = , . @ _ - (role names); principalmapper reads them as regex syntax.
+    grant = [policy(allow("iam:PassRole", "arn:aws:iam::111122223333:role/team+ml"))]
+    assert allowed(grant, "iam:PassRole", "arn:aws:iam::111122223333:role/team+ml")
+    assert not allowed(grant, "iam:PassRole", "arn:aws:iam::111122223333:role/teammml")
+    like = allow("s3:GetObject", Condition={"StringLike": {"aws:PrincipalTag/team": "[ml]*"}})
+    assert allowed([policy(like)], "s3:GetObject", OBJECT, {"aws:PrincipalTag/team": "[ml]-core"})
+    assert not allowed([policy(like)], "s3:GetObject", OBJECT, {"aws:PrincipalTag/team": "m"})
 
 
 def test_policy_variables_are_replaced_in_resources_and_condition_values():
@@ -275,6 +301,24 @@ def test_bool_accepts_json_booleans_and_strings():
         policies = [policy(allow("*"), statement)]
         assert not allowed(policies, "s3:GetObject", OBJECT, {"aws:SecureTransport": "false"}), value
         assert allowed(policies, "s3:GetObject", OBJECT, {"aws:SecureTransport": "true"}), value
+
+
+def test_date_conditions_accept_dates_without_a_zone_and_epoch_seconds():
+    # [COND] Date operators: ISO 8601 or epoch; principalmapper raises TypeError on a date without a zone.
+    for limit in ("2026-01-01", "2026-01-01T00:00:00Z", "1767225600"):
+        statement = allow("s3:GetObject", Condition={"DateLessThan": {"aws:CurrentTime": limit}})
+        assert allowed([policy(statement)], "s3:GetObject", OBJECT, {"aws:CurrentTime": "2025-12-31T23:59:59Z"}), limit
+        assert not allowed([policy(statement)], "s3:GetObject", OBJECT, {"aws:CurrentTime": "2026-01-01T00:00:01Z"})
+        assert not allowed([policy(statement)], "s3:GetObject", OBJECT), limit
+
+
+def test_numeric_and_ip_conditions():
+    small = allow("s3:ListBucket", BUCKET, Condition={"NumericLessThanEquals": {"s3:max-keys": 10}})
+    assert allowed([policy(small)], "s3:ListBucket", BUCKET, {"s3:max-keys": "10"})
+    assert not allowed([policy(small)], "s3:ListBucket", BUCKET, {"s3:max-keys": "11"})
+    office = allow("s3:GetObject", Condition={"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}})
+    assert allowed([policy(office)], "s3:GetObject", OBJECT, {"aws:SourceIp": "203.0.113.7"})
+    assert not allowed([policy(office)], "s3:GetObject", OBJECT, {"aws:SourceIp": "198.51.100.7"})
 
 
 def test_every_condition_operator_of_a_statement_must_match():

@@ -3,13 +3,13 @@ use, and check policies, buckets and API requests. Each checker is itself tested
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Iterator, Mapping
 
 from botocore.model import Shape
 from botocore.validate import ParamValidator
 
+from authz.evaluate import Request, decide
 from authz.template import Unresolvable, conditions_of, live_resources, resolve  # noqa: F401 (re-exported)
 
 ACCOUNT = "123456789012"
@@ -45,19 +45,11 @@ def wildcard_grants(template: dict) -> list[dict]:
     ]
 
 
-def allowed(policy: list[dict], action: str, resource: str) -> bool:
-    """Whether some Allow statement grants the action on the resource: IAM's `*` and `?`
-    wildcards, Allow statements only, conditions not evaluated (the tests say which they rely on)."""
-    for statement in policy:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        if statement["Effect"] != "Allow":
-            continue
-        if any(fnmatch.fnmatchcase(action.lower(), granted.lower()) for granted in actions) and any(
-            fnmatch.fnmatchcase(resource, granted) for granted in resources
-        ):
-            return True
-    return False
+def allowed(policy: list[dict], action: str, resource: str, context: dict | None = None) -> bool:
+    """Whether IAM would allow the call under these statements: authz.evaluate.decide (explicit
+    deny, wildcards, conditions against `context`), the one IAM evaluator of this repository."""
+    document = {"Version": "2012-10-17", "Statement": policy}
+    return decide([document], Request(action, resource, context or {})).allowed
 
 
 def bucket_problems(template: dict) -> list[str]:
@@ -188,6 +180,12 @@ def test_the_allowed_checker_refuses_what_no_statement_grants():
     assert not allowed(policy, "s3:PutObject", "arn:aws:s3:::lake/a")
     assert not allowed(policy, "s3:GetObject", "arn:aws:s3:::lakehouse/a")
     assert not allowed([{**policy[0], "Effect": "Deny"}], "s3:GetObject", "arn:aws:s3:::lake/a")
+    # IAM's logic, not pattern matching: an explicit deny wins and conditions are evaluated.
+    secret = {"Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::lake/secret/*"}
+    assert not allowed([*policy, secret], "s3:GetObject", "arn:aws:s3:::lake/secret/x")
+    tls_only = {**policy[0], "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
+    assert not allowed([tls_only], "s3:GetObject", "arn:aws:s3:::lake/a")
+    assert allowed([tls_only], "s3:GetObject", "arn:aws:s3:::lake/a", {"aws:SecureTransport": "true"})
 
 
 def test_wildcard_grants_finds_star_on_star_only_when_allowed():
