@@ -210,6 +210,9 @@ def _s3_requests(action: str, rule: str, params: dict) -> list[Request]:
 
 
 def _passed_roles(service: str, params: dict) -> list[Request]:
+    if service == "sts":
+        # sts:AssumeRole's RoleArn is the role taken on, not a role handed to a service.
+        return []
     roles = [params[name] for name in PASSED_ROLE_PARAMETERS if isinstance(params.get(name), str)]
     principal = f"{service}.amazonaws.com"
     return [Request("iam:PassRole", role, {"iam:PassedToService": principal}) for role in roles]

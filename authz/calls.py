@@ -33,10 +33,12 @@ ACCOUNT = "123456789012"
 # Recorded, not evaluated: the platform team publishes with its own administrator credentials.
 NOT_EVALUATED = {"publisher"}
 
-# The deploy repo's own promotion tests (integration, stress, other) run in its CodeBuild test
-# stage against the staging endpoint: product calls, unlike unit-test set-up.
-CI_TESTS = re.compile(r"/tests/(integration_test|stress_test|other_test)/")
-# The innermost frame is test code: the call sets up what AWS, a person or CI would have made.
+# The deploy repo's tests/ folder (integration, stress and other tests with their conftest) is its
+# promotion suite: its CodeBuild test stage runs it against the staging endpoint, so its calls are
+# product calls. This monorepo's own tests/ and the generated repos' unit tests (`test/` folders,
+# conftest.py) only set up what AWS, a person or CI would have made.
+MONOREPO_TESTS = str(REPO_ROOT / "tests") + os.sep
+DEPLOY_REPO_TESTS = re.compile(r"/tests/")
 TEST_CODE = re.compile(r"/tests?/|/(test_[^/]*|conftest)\.py:")
 # Calls only a local run makes, standing in for something outside our roles (with the reason).
 LOCAL_ONLY = [
@@ -65,6 +67,10 @@ ROLE_RULES = [
     # The local endpoint stands in for a SageMaker endpoint: it loads the model's data as the model's
     # execution role.
     (re.compile(r"/app_infra/local_endpoint/(server|__main__)\.py:"), "execution"),
+    # The deploy repo's API function (app_infra/lambda) runs in the stage account as a Lambda role.
+    # Stage roles are being redesigned (brief D8); until then the products' Lambda role is the
+    # role it is checked against.
+    (re.compile(r"/app_infra/lambda/"), "lambda"),
     # The deploy repo's build spec runs app_infra (build, deploy, tests) in CodeBuild.
     (re.compile(r"/app_infra/"), "codebuild"),
 ]
@@ -97,7 +103,7 @@ def read(log_dir: Path | str) -> Iterator[dict]:
 def attribute(call: dict) -> Attributed:
     """The role that makes this call in AWS (None: test set-up or local-only, not evaluated)."""
     stack = call.get("stack") or []
-    if stack and CI_TESTS.search(stack[0]):
+    if stack and DEPLOY_REPO_TESTS.search(stack[0]) and not stack[0].startswith(MONOREPO_TESTS):
         return Attributed(call, "codebuild", stack[0])
     if stack and TEST_CODE.search(stack[0]):
         return Attributed(call, None, "test set-up")

@@ -104,6 +104,11 @@ def test_a_role_parameter_is_a_pass_role_to_the_called_service():
     assert passed == Request("iam:PassRole", role, {"iam:PassedToService": "sagemaker.amazonaws.com"})
 
 
+def test_assuming_a_role_is_not_passing_it():
+    role = "arn:aws:iam::222222222222:role/deployer"
+    assert requests("sts", "AssumeRole", RoleArn=role, RoleSessionName="s") == [Request("sts:AssumeRole", role, {})]
+
+
 def test_the_stack_id_cloudformation_assigns_is_any_id():
     (request,) = requests("cloudformation", "DeleteStack", StackName="sagemaker-a-p-1-staging")
     assert request.resource == f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/sagemaker-a-p-1-staging/*"
