@@ -76,6 +76,18 @@ ROLE_RULES = [
 ]
 
 
+# Resources a product stack creates with the project's tags (Tags in the template), so a request
+# on them carries aws:ResourceTag/<key> (tests/test_authz_calls.py checks each against its template).
+PROJECT_TAGGED = [
+    # SeedProject in servicecatalog/parts/project.yaml: sagemaker-<name>-<id>-seed
+    (
+        "servicecatalog/parts/project.yaml",
+        "SeedProject",
+        re.compile(r"arn:[^:]+:codebuild:[^:]+:[^:]+:project/sagemaker-(?P<name>.+)-(?P<id>p-[a-z0-9]+)-seed"),
+    ),
+]
+
+
 @dataclass(frozen=True)
 class Attributed:
     call: dict
@@ -119,8 +131,21 @@ def attribute(call: dict) -> Attributed:
 
 
 def requests(call: dict) -> list[Request]:
-    """The IAM requests of one recorded call."""
-    return iam_request(call["service"], call["operation"], call["params"], ACCOUNT, call.get("region") or "us-east-1")
+    """The IAM requests of one recorded call, with the tags of product-stack resources."""
+    made = iam_request(call["service"], call["operation"], call["params"], ACCOUNT, call.get("region") or "us-east-1")
+    return [Request(r.action, r.resource, {**r.context, **resource_tags(r.resource)}) for r in made]
+
+
+def resource_tags(arn: str) -> dict[str, str]:
+    """aws:ResourceTag keys of a resource the product stack tags with the project's name and id."""
+    for _template, _resource, pattern in PROJECT_TAGGED:
+        match = pattern.fullmatch(arn)
+        if match:
+            return {
+                "aws:ResourceTag/sagemaker:project-name": match["name"],
+                "aws:ResourceTag/sagemaker:project-id": match["id"],
+            }
+    return {}
 
 
 def where(call: dict) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -119,6 +120,21 @@ def test_each_call_is_attributed_to_the_role_that_makes_it_in_aws(frames, expect
 )
 def test_test_set_up_and_local_only_calls_are_not_attributed(frames):
     assert calls.attribute(call(*frames)).role is None
+
+
+def test_product_stack_resources_carry_the_project_tags_their_template_gives_them():
+    from authz.template import load
+
+    for template, resource, pattern in calls.PROJECT_TAGGED:
+        tags = load(calls.REPO_ROOT / template)["Resources"][resource]["Properties"]["Tags"]
+        assert {tag["Key"] for tag in tags} >= {"sagemaker:project-name", "sagemaker:project-id"}, resource
+        assert pattern.pattern
+    arn = "arn:aws:codebuild:us-east-1:123456789012:project/sagemaker-churn-p-abc123def456-seed"
+    assert calls.resource_tags(arn) == {
+        "aws:ResourceTag/sagemaker:project-name": "churn",
+        "aws:ResourceTag/sagemaker:project-id": "p-abc123def456",
+    }
+    assert calls.resource_tags(arn.replace("-seed", "-other")) == {}
 
 
 def test_every_line_of_a_log_is_read(tmp_path):
@@ -242,8 +258,19 @@ def evaluate(recorded: list[dict]) -> tuple[list[dict], list[str], dict[str, int
                 }
             )
             if not decision.allowed:
-                denials.add(f"{attributed.role} {request.action} {request.resource} <- {source} ({decision.reason})")
+                denials.add(f"{attributed.role} {request.action} {request.resource} <- {source}")
     return checked, sorted(denials), counts
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("authz_calls")
+def test_the_recorder_reached_the_grandchild_processes_of_the_scenarios(recorded):
+    """The local run and the local endpoint only run as subprocesses of the e2e test's pytest
+    process (itself a subprocess here): their calls prove sitecustomize was imported there."""
+    sources = {call["source"] or "" for call in recorded}
+    for marker in ("/ml_pipelines/local_run/", "/app_infra/local_endpoint/", "/servicecatalog/functions/"):
+        assert any(marker in source for source in sources), f"no call recorded from {marker}"
+    assert len({call["pid"] for call in recorded}) >= 4
 
 
 @pytest.mark.slow
@@ -272,4 +299,14 @@ def test_every_recorded_call_is_allowed_for_the_role_that_makes_it_in_aws(record
     }
     print(f"\nrun-time calls: {len(recorded)} recorded, {counts}; requests by role {by_role}; denied {len(denials)}")
     assert set(by_role) >= EXPECTED_ROLES, f"no calls recorded for {EXPECTED_ROLES - set(by_role)}"
-    assert not denials, f"{len(denials)} run-time calls denied:\n" + "\n".join(denials)
+    assert not denials, f"{len(denials)} run-time requests denied:\n" + "\n".join(grouped(denials))
+
+
+def grouped(denials: list[str]) -> list[str]:
+    """One line per role, action and calling function: the resources it was denied on."""
+    groups: dict[str, list[str]] = {}
+    for line in denials:
+        role, action, resource, _, source = line.split(" ", 4)
+        function = re.sub(r":\d+:", ":", source)
+        groups.setdefault(f"{role} {action} <- {function}", []).append(resource)
+    return [f"{key}: {len(found)} resource(s), e.g. {sorted(found)[0]}" for key, found in sorted(groups.items())]
