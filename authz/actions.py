@@ -35,7 +35,8 @@ OPERATIONS: dict[tuple[str, str], list[tuple[str, str]] | None] = {
     ("s3", "HeadBucket"): [("s3:ListBucket", "bucket")],
     # HeadObject needs s3:GetObject: {S3_API}/API_HeadObject.html
     ("s3", "HeadObject"): [("s3:GetObject", "object")],
-    # DeleteObjects checks s3:DeleteObject for every key: {S3_API}/API_DeleteObjects.html
+    # DeleteObjects checks s3:DeleteObject for every key, s3:DeleteObjectVersion for every key given
+    # with a VersionId: {S3_API}/API_DeleteObjects.html
     ("s3", "DeleteObjects"): [("s3:DeleteObject", "objects")],
     # Multipart upload (boto3 upload_file on large files): every part is authorized as
     # s3:PutObject, https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions
@@ -200,7 +201,10 @@ def _s3_requests(action: str, rule: str, params: dict) -> list[Request]:
         return [Request(action, f"arn:aws:s3:::{bucket}", context)]
     if rule == "objects":
         objects = (params.get("Delete") or {}).get("Objects", [])
-        return [Request(action, f"arn:aws:s3:::{bucket}/{item['Key']}", {}) for item in objects]
+        return [
+            Request(VERSIONED[action] if item.get("VersionId") else action, f"arn:aws:s3:::{bucket}/{item['Key']}", {})
+            for item in objects
+        ]
     if rule == "source":
         source = params.get("CopySource")
         if not isinstance(source, str):

@@ -61,6 +61,14 @@ def test_a_listing_is_checked_against_every_resource_of_its_type():
             [Request("s3:DeleteObject", "arn:aws:s3:::b/x", {}), Request("s3:DeleteObject", "arn:aws:s3:::b/y", {})],
         ),
         (
+            "DeleteObjects",
+            {"Bucket": "b", "Delete": {"Objects": [{"Key": "x", "VersionId": "v1"}, {"Key": "y"}]}},
+            [
+                Request("s3:DeleteObjectVersion", "arn:aws:s3:::b/x", {}),
+                Request("s3:DeleteObject", "arn:aws:s3:::b/y", {}),
+            ],
+        ),
+        (
             "GetObject",
             {"Bucket": "b", "Key": "k", "VersionId": "v1"},
             [Request("s3:GetObjectVersion", "arn:aws:s3:::b/k", {})],

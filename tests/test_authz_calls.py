@@ -137,6 +137,18 @@ def test_product_stack_resources_carry_the_project_tags_their_template_gives_the
     assert calls.resource_tags(arn.replace("-seed", "-other")) == {}
 
 
+def test_deleted_keys_are_kept_with_their_version_ids():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("recorder_under_test", calls.RECORD_DIR / "authz_call_recorder.py")
+    recorder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recorder)
+    summary = recorder.summarize(
+        {"Bucket": "b", "Delete": {"Objects": [{"Key": "k", "VersionId": "v"}], "Quiet": True}}
+    )
+    assert summary == {"Bucket": "b", "Delete": {"Objects": [{"Key": "k", "VersionId": "v"}]}}
+
+
 def test_every_line_of_a_log_is_read(tmp_path):
     lines = [call("/a.py:1:f"), call("/b.py:1:g", role="lambda")]
     (tmp_path / "x-1.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))

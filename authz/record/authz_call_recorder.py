@@ -64,7 +64,8 @@ def summarize(params: dict) -> dict:
                 {"Key": tag.get("Key"), "Value": tag.get("Value")} for tag in value if isinstance(tag, dict)
             ]
         elif name == "Delete" and isinstance(value, dict):
-            summary[name] = {"Objects": [{"Key": item.get("Key")} for item in value.get("Objects", [])]}
+            objects = [item for item in value.get("Objects", []) if isinstance(item, dict)]
+            summary[name] = {"Objects": [{k: item[k] for k in ("Key", "VersionId") if k in item} for item in objects]}
         elif name.lower().endswith(IDENTIFYING_SUFFIXES) and _short(value):
             summary[name] = value
         else:
