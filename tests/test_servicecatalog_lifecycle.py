@@ -273,15 +273,17 @@ def test_seed_failure_reports_the_build_and_the_likely_cause(response_url, monke
     function = load_function()
     codebuild = boto3.client("codebuild", region_name=REGION)
     stubber = Stubber(codebuild)
-    stubber.add_response("start_build", {"build": {"id": "seed:1", "buildStatus": "IN_PROGRESS"}})
-    stubber.add_response("batch_get_builds", {"builds": [{"id": "seed:1", "buildStatus": "IN_PROGRESS"}]})
-    stubber.add_response("batch_get_builds", {"builds": [{"id": "seed:1", "buildStatus": "FAILED"}]})
+    # A build id as CodeBuild forms it (<project>:<uuid>): the recorded calls are checked on that project.
+    build = f"sagemaker-{NAME}-{PROJECT_ID}-seed:1"
+    stubber.add_response("start_build", {"build": {"id": build, "buildStatus": "IN_PROGRESS"}})
+    stubber.add_response("batch_get_builds", {"builds": [{"id": build, "buildStatus": "IN_PROGRESS"}]})
+    stubber.add_response("batch_get_builds", {"builds": [{"id": build, "buildStatus": "FAILED"}]})
     monkeypatch.setattr(function.boto3, "client", lambda service: codebuild)
     with stubber:
         function.handler(seed_event("Create", url), Context())
     stubber.assert_no_pending_responses()
     assert received[-1]["Status"] == "FAILED"
-    assert "seed:1 ended FAILED" in received[-1]["Reason"] and "SeedRepositories=no" in received[-1]["Reason"]
+    assert f"{build} ended FAILED" in received[-1]["Reason"] and "SeedRepositories=no" in received[-1]["Reason"]
 
 
 @pytest.mark.parametrize("request_type", ["Update", "Delete"])

@@ -1,0 +1,157 @@
+"""The AWS calls our code makes at run time: recorded in the moto-backed tests, attributed to the
+role that makes each call in AWS, and turned into IAM requests.
+
+Recording: `recording_env(log_dir, role)` gives a subprocess `authz/record` on PYTHONPATH, whose
+`sitecustomize` hooks botocore in that process and every Python process it starts (environment
+variables are inherited), appending JSON lines to `<log_dir>/<role>-<pid>.jsonl`.
+
+Attribution: AUTHZ_ROLE is the role of the process as AWS would run it; inside one test process
+several principals act (a local run plays the CodeBuild build *and* SageMaker's jobs), so the
+source of each call refines it (ROLE_RULES, innermost product frame first). Who acts as which role
+is decision D2 of the team brief: every CodeBuild project runs as the CodeBuild role, the training
+pipeline and its jobs (SAGEMAKER_PIPELINE_ROLE_ARN) and endpoint models as the execution role, the
+lifecycle function as the Lambda role.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from authz.actions import iam_request
+from authz.evaluate import Request
+
+RECORD_DIR = Path(__file__).resolve().parent / "record"
+REPO_ROOT = RECORD_DIR.parents[1]
+DEFAULT_LOG_DIR = REPO_ROOT / ".authz" / "calls"
+# moto's default account: the account every recorded call was made in.
+ACCOUNT = "123456789012"
+# Recorded, not evaluated: the platform team publishes with its own administrator credentials.
+NOT_EVALUATED = {"publisher"}
+
+# The deploy repo's tests/ folder (integration, stress and other tests with their conftest) is its
+# promotion suite: its CodeBuild test stage runs it against the staging endpoint, so its calls are
+# product calls. This monorepo's own tests/ and the generated repos' unit tests (`test/` folders,
+# conftest.py) only set up what AWS, a person or CI would have made.
+MONOREPO_TESTS = str(REPO_ROOT / "tests") + os.sep
+DEPLOY_REPO_TESTS = re.compile(r"/tests/")
+TEST_CODE = re.compile(r"/tests?/|/(test_[^/]*|conftest)\.py:")
+# Calls only a local run makes, standing in for something outside our roles (with the reason).
+LOCAL_ONLY = [
+    (re.compile(r"/ml_pipelines/local_run/emulator\.py:\d+:warm_up$"), "local run: warms up the emulator"),
+    (
+        re.compile(r"/ml_pipelines/local_run/storage\.py:\d+:ensure_bucket$"),
+        "local run: the product stack creates the artifact bucket (checked as a CloudFormation resource)",
+    ),
+    (
+        re.compile(r"/ml_pipelines/local_run/project\.py:\d+:write_sample_data$"),
+        "local run: the team puts its own data under the input prefix",
+    ),
+]
+# Source folder -> role that runs that code in AWS (first match, innermost frame first).
+ROLE_RULES = [
+    # The lifecycle custom resource's function: the products' Lambda runs as the Lambda role.
+    (re.compile(r"/servicecatalog/functions/"), "lambda"),
+    # Platform scripts (package, publish): the platform team's credentials.
+    (re.compile(r"/scripts/"), "publisher"),
+    # The local run stands in for SageMaker Pipelines and the jobs of its steps, which run as the
+    # pipeline's execution role; the step code itself runs inside those jobs.
+    (re.compile(r"/ml_pipelines/local_run/"), "execution"),
+    (re.compile(r"/algorithms/"), "execution"),
+    # The build/train repo's build spec runs ml_pipelines/training/ml-pipeline-training.py in CodeBuild.
+    (re.compile(r"/ml_pipelines/"), "codebuild"),
+    # The local endpoint stands in for a SageMaker endpoint: it loads the model's data as the model's
+    # execution role.
+    (re.compile(r"/app_infra/local_endpoint/(server|__main__)\.py:"), "execution"),
+    # The deploy repo's API function (app_infra/lambda) runs in the stage account as a Lambda role.
+    # Stage roles are being redesigned (brief D8); until then the products' Lambda role is the
+    # role it is checked against.
+    (re.compile(r"/app_infra/lambda/"), "lambda"),
+    # The deploy repo's build spec runs app_infra (build, deploy, tests) in CodeBuild.
+    (re.compile(r"/app_infra/"), "codebuild"),
+]
+
+
+# Resources a product stack creates with the project's tags (Tags in the template), so a request
+# on them carries aws:ResourceTag/<key> (tests/test_authz_calls.py checks each against its template).
+PROJECT_TAGGED = [
+    # SeedProject in servicecatalog/parts/project.yaml: sagemaker-<name>-<id>-seed
+    (
+        "servicecatalog/parts/project.yaml",
+        "SeedProject",
+        re.compile(r"arn:[^:]+:codebuild:[^:]+:[^:]+:project/sagemaker-(?P<name>.+)-(?P<id>p-[a-z0-9]+)-seed"),
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Attributed:
+    call: dict
+    role: str | None
+    reason: str
+
+
+def recording_env(log_dir: Path | str, role: str, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a subprocess whose AWS calls (and its children's) are recorded as `role`."""
+    env = dict(os.environ if base is None else base)
+    env["AUTHZ_CALL_LOG"] = str(log_dir)
+    env["AUTHZ_ROLE"] = role
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(RECORD_DIR), env.get("PYTHONPATH")]))
+    return env
+
+
+def read(log_dir: Path | str) -> Iterator[dict]:
+    """Every recorded call under log_dir."""
+    for path in sorted(Path(log_dir).glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                yield json.loads(line)
+
+
+def attribute(call: dict) -> Attributed:
+    """The role that makes this call in AWS (None: test set-up or local-only, not evaluated)."""
+    stack = call.get("stack") or []
+    if stack and DEPLOY_REPO_TESTS.search(stack[0]) and not stack[0].startswith(MONOREPO_TESTS):
+        return Attributed(call, "codebuild", stack[0])
+    if stack and TEST_CODE.search(stack[0]):
+        return Attributed(call, None, "test set-up")
+    for frame in stack:
+        for pattern, reason in LOCAL_ONLY:
+            if pattern.search(frame):
+                return Attributed(call, None, reason)
+    for frame in stack:
+        for pattern, role in ROLE_RULES:
+            if pattern.search(frame):
+                return Attributed(call, role, frame)
+    return Attributed(call, call["role"], "process role")
+
+
+def requests(call: dict) -> list[Request]:
+    """The IAM requests of one recorded call, with the tags of product-stack resources."""
+    made = iam_request(call["service"], call["operation"], call["params"], ACCOUNT, call.get("region") or "us-east-1")
+    return [Request(r.action, r.resource, {**r.context, **resource_tags(r.resource)}) for r in made]
+
+
+def resource_tags(arn: str) -> dict[str, str]:
+    """aws:ResourceTag keys of a resource the product stack tags with the project's name and id."""
+    for _template, _resource, pattern in PROJECT_TAGGED:
+        match = pattern.fullmatch(arn)
+        if match:
+            return {
+                "aws:ResourceTag/sagemaker:project-name": match["name"],
+                "aws:ResourceTag/sagemaker:project-id": match["id"],
+            }
+    return {}
+
+
+def where(call: dict) -> str:
+    """The product code that made the call, relative to its repository where it can tell."""
+    source = call.get("source") or "(unknown)"
+    for marker in ("/servicecatalog/", "/scripts/", "/ml_pipelines/", "/algorithms/", "/app_infra/"):
+        if marker in source:
+            return marker.strip("/") + "/" + source.split(marker, 1)[1]
+    return source

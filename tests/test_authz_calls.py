@@ -1,0 +1,324 @@
+"""Run-time AWS calls, evaluated: every call our code makes in the moto-backed end-to-end
+scenarios is recorded (authz/record/sitecustomize.py in every subprocess), attributed to the role
+that makes it in AWS (authz.calls) and checked with authz.evaluate.decide against that role's
+policies. The logs stay in .authz/calls/ for `python -m authz`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from authz import calls
+
+NESTED = textwrap.dedent(
+    """
+    import subprocess, sys
+    child = '''
+    import botocore.session, botocore.config
+    config = botocore.config.Config(retries={"max_attempts": 0}, connect_timeout=0.5)
+    client = botocore.session.get_session().create_client(
+        "s3", region_name="eu-west-1", endpoint_url="http://127.0.0.1:9", config=config,
+        aws_access_key_id="x", aws_secret_access_key="y")
+    try:
+        client.head_object(Bucket="sagemaker-project-p-1", Key="a/b.csv", IfMatch="etag-is-not-kept")
+    except Exception:
+        pass
+    '''
+    sys.exit(subprocess.run([sys.executable, "-c", child]).returncode)
+    """
+)
+
+
+def run_nested(env: dict[str, str], tmp_path: Path) -> None:
+    script = tmp_path / "parent_process.py"
+    script.write_text(NESTED)
+    subprocess.run([sys.executable, str(script)], env=env, check=True, timeout=120)
+
+
+def test_sitecustomize_records_calls_in_subprocesses_of_subprocesses(tmp_path):
+    log = tmp_path / "log"
+    run_nested(calls.recording_env(log, "codebuild"), tmp_path)
+    (call,) = list(calls.read(log))
+    assert (call["role"], call["service"], call["operation"], call["region"]) == (
+        "codebuild",
+        "s3",
+        "HeadObject",
+        "eu-west-1",
+    )
+    # Names of every parameter, values only where they identify the resource.
+    assert call["params"] == {"Bucket": "sagemaker-project-p-1", "Key": "a/b.csv", "IfMatch": None}
+    assert call["pid"] != 0 and list(log.glob("codebuild-*.jsonl"))
+
+
+def test_without_the_variables_nothing_is_recorded(tmp_path):
+    env = calls.recording_env(tmp_path / "log", "codebuild")
+    del env["AUTHZ_ROLE"]
+    run_nested(env, tmp_path)
+    assert not (tmp_path / "log").exists()
+
+
+def call(*frames: str, role: str = "codebuild") -> dict:
+    return {"role": role, "service": "s3", "operation": "GetObject", "params": {}, "stack": list(frames)}
+
+
+@pytest.mark.parametrize(
+    ("frames", "expected"),
+    [
+        (
+            [
+                f"{calls.REPO_ROOT}/servicecatalog/functions/project_lifecycle.py:9:empty",
+                f"{calls.REPO_ROOT}/tests/test_x.py:3:t",
+            ],
+            "lambda",
+        ),
+        (["/t/repo/ml_pipelines/training/ml-pipeline-training.py:5:upload_code"], "codebuild"),
+        (
+            [
+                "/t/repo/ml_pipelines/training/ml-pipeline-training.py:5:upload_code",
+                "/t/repo/ml_pipelines/local_run/project.py:1:run",
+            ],
+            "codebuild",
+        ),
+        (
+            ["/t/repo/ml_pipelines/local_run/storage.py:5:download", "/t/repo/ml_pipelines/local_run/project.py:1:run"],
+            "execution",
+        ),
+        (["/t/repo/algorithms/preprocessing/prepare_data/__main__.py:5:main"], "execution"),
+        (["/t/deploy/app_infra/build.py:5:main"], "codebuild"),
+        (["/t/deploy/tests/integration_test/test_endpoint.py:5:test_it"], "codebuild"),
+        (["/t/deploy/tests/conftest.py:5:invoke", "/t/deploy/tests/stress_test/test_latency.py:3:worker"], "codebuild"),
+        (["/t/deploy/app_infra/lambda/invoke_endpoint/handler.py:5:h", "/t/deploy/tests/conftest.py:5:call"], "lambda"),
+        (["/t/deploy/app_infra/local_endpoint/__main__.py:5:load"], "execution"),
+        (["/w/scripts/publish.py:5:main"], "publisher"),
+        (["/somewhere/else.py:1:f"], "codebuild"),
+    ],
+)
+def test_each_call_is_attributed_to_the_role_that_makes_it_in_aws(frames, expected):
+    assert calls.attribute(call(*frames)).role == expected
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        [f"{calls.REPO_ROOT}/tests/test_servicecatalog_lifecycle.py:5:make_project_resources"],
+        [f"{calls.REPO_ROOT}/tests/local_run_fixtures/support.py:5:seed_bucket"],
+        ["/t/repo/app_infra/conftest.py:5:registry"],
+        ["/t/repo/ml_pipelines/training/test/test_branches.py:5:seed"],
+        [
+            "/t/repo/ml_pipelines/local_run/storage.py:5:ensure_bucket",
+            "/t/repo/ml_pipelines/local_run/project.py:1:run",
+        ],
+        ["/t/repo/ml_pipelines/local_run/emulator.py:5:warm_up"],
+    ],
+)
+def test_test_set_up_and_local_only_calls_are_not_attributed(frames):
+    assert calls.attribute(call(*frames)).role is None
+
+
+def test_product_stack_resources_carry_the_project_tags_their_template_gives_them():
+    from authz.template import load
+
+    for template, resource, pattern in calls.PROJECT_TAGGED:
+        tags = load(calls.REPO_ROOT / template)["Resources"][resource]["Properties"]["Tags"]
+        assert {tag["Key"] for tag in tags} >= {"sagemaker:project-name", "sagemaker:project-id"}, resource
+        assert pattern.pattern
+    arn = "arn:aws:codebuild:us-east-1:123456789012:project/sagemaker-churn-p-abc123def456-seed"
+    assert calls.resource_tags(arn) == {
+        "aws:ResourceTag/sagemaker:project-name": "churn",
+        "aws:ResourceTag/sagemaker:project-id": "p-abc123def456",
+    }
+    assert calls.resource_tags(arn.replace("-seed", "-other")) == {}
+
+
+def test_deleted_keys_are_kept_with_their_version_ids():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("recorder_under_test", calls.RECORD_DIR / "authz_call_recorder.py")
+    recorder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recorder)
+    summary = recorder.summarize(
+        {"Bucket": "b", "Delete": {"Objects": [{"Key": "k", "VersionId": "v"}], "Quiet": True}}
+    )
+    assert summary == {"Bucket": "b", "Delete": {"Objects": [{"Key": "k", "VersionId": "v"}]}}
+
+
+def test_every_line_of_a_log_is_read(tmp_path):
+    lines = [call("/a.py:1:f"), call("/b.py:1:g", role="lambda")]
+    (tmp_path / "x-1.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert [item["role"] for item in calls.read(tmp_path)] == ["codebuild", "lambda"]
+
+
+# --- the scenario: the moto-backed end-to-end runs, recorded ------------------------------------
+
+RECORDED_DIR = calls.REPO_ROOT / ".authz" / "recorded"
+CALLS_FILE = calls.DEFAULT_LOG_DIR / "runtime.jsonl"
+PORTFOLIO = calls.REPO_ROOT / "servicecatalog" / "portfolio.yaml"
+# Example values of the platform stack's parameters (used only where the template declares them).
+PLATFORM_PARAMETERS = {
+    "PrincipalArns": f"arn:aws:iam::{calls.ACCOUNT}:role/studio-execution",
+    "PublisherArns": f"arn:aws:iam::{calls.ACCOUNT}:role/platform-publisher",
+    "StageAccountIds": "111111111111,222222222222",
+}
+# Roles the scenario must have seen acting: an empty log would otherwise pass.
+EXPECTED_ROLES = {"codebuild", "execution", "lambda"}
+# Which scenario runs as which role: (role, what runs, where).
+#   lambda     the lifecycle function's tests (seed check-in, teardown) against moto
+#   codebuild  the deploy e2e: the build/train repo's local run (its build part; the steps are the
+#              execution role by source), then the deploy repo's promotion tests on the local endpoint
+#   codebuild  the build/train repo's build-spec commands (upload-code, upsert, start, branch
+#              cleanup, approve-merged) under moto, from its own tests
+#   codebuild  the deploy repo's build and deploy commands under moto, from its own tests
+MONOREPO_RUNS = [
+    ("lambda", ["tests/test_servicecatalog_lifecycle.py"]),
+    ("codebuild", ["tests/test_deploy_e2e.py", "-k", "regression"]),
+]
+GENERATED_RUNS = [
+    (
+        "build-train",
+        {"multi_branch": "yes"},
+        [
+            "ml_pipelines/training/test/test_branches.py",
+            "ml_pipelines/training/test/test_ml_pipeline_training.py",
+            "-k",
+            "branches or upload_code or upsert or start_",
+        ],
+    ),
+    (
+        "deploy",
+        {"inference_mode": "both", "multi_account": "yes"},
+        ["app_infra/test", "app_infra/lambda", "app_infra/event_bridge"],
+    ),
+]
+
+
+def _pytest(arguments: list[str], cwd: Path, role: str) -> subprocess.Popen:
+    env = calls.recording_env(RECORDED_DIR, role)
+    for name in [key for key in env if key.startswith(("PYTEST_", "AWS_ENDPOINT_URL"))]:
+        del env[name]
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *arguments]
+    return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory) -> list[dict]:
+    """Run the scenarios at once, each recorded; the calls they made."""
+    from scripts.bake import bake
+    from tests import bakery
+
+    RECORDED_DIR.mkdir(parents=True, exist_ok=True)
+    for old in RECORDED_DIR.glob("*.jsonl"):
+        old.unlink()
+    runs = [(" ".join(args), _pytest(args, calls.REPO_ROOT, role)) for role, args in MONOREPO_RUNS]
+    for template, answers, args in GENERATED_RUNS:
+        answers = bakery.answers_for({**bake_defaults(template), **answers})
+        repo = bake(template, tmp_path_factory.mktemp(template), answers)
+        runs.append((f"{template}: {' '.join(args)}", _pytest(args, repo, "codebuild")))
+    for name, process in runs:
+        output, _ = process.communicate(timeout=3600)
+        assert process.returncode == 0, f"{name} failed:\n{output[-4000:]}"
+    return list(calls.read(RECORDED_DIR))
+
+
+def bake_defaults(template: str) -> dict[str, str]:
+    from tests import bakery
+
+    return {key: values[0] for key, values in bakery.choices(template).items()}
+
+
+def platform_roles() -> dict:
+    """Each role with the policies the platform stack attaches to it."""
+    from authz.roles import ROLES, with_platform
+    from authz.template import load
+
+    declared = load(PORTFOLIO).get("Parameters", {})
+    parameters = {name: value for name, value in PLATFORM_PARAMETERS.items() if name in declared}
+    return {key: with_platform(key, PORTFOLIO, parameters) for key in ROLES}
+
+
+def evaluate(recorded: list[dict]) -> tuple[list[dict], list[str], dict[str, int]]:
+    """(checked requests as written for `python -m authz`, denial lines, calls per outcome)."""
+    from authz.evaluate import decide
+
+    roles = platform_roles()
+    checked, denials, counts = [], set(), {"checked": 0, "test set-up or local only": 0, "publisher": 0}
+    for call in recorded:
+        attributed = calls.attribute(call)
+        if attributed.role is None or attributed.role in calls.NOT_EVALUATED:
+            counts["publisher" if attributed.role else "test set-up or local only"] += 1
+            continue
+        counts["checked"] += 1
+        role = roles[attributed.role]
+        for request in calls.requests(call):
+            decision = decide(role.policies, request, role.boundary)
+            source = calls.where(call)
+            checked.append(
+                {
+                    "role": attributed.role,
+                    "action": request.action,
+                    "resource": request.resource,
+                    "context": request.context,
+                    "source": source,
+                }
+            )
+            if not decision.allowed:
+                denials.add(f"{attributed.role} {request.action} {request.resource} <- {source}")
+    return checked, sorted(denials), counts
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("authz_calls")
+def test_the_recorder_reached_the_grandchild_processes_of_the_scenarios(recorded):
+    """The local run and the local endpoint only run as subprocesses of the e2e test's pytest
+    process (itself a subprocess here): their calls prove sitecustomize was imported there."""
+    sources = {call["source"] or "" for call in recorded}
+    for marker in ("/ml_pipelines/local_run/", "/app_infra/local_endpoint/", "/servicecatalog/functions/"):
+        assert any(marker in source for source in sources), f"no call recorded from {marker}"
+    assert len({call["pid"] for call in recorded}) >= 4
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("authz_calls")
+def test_every_recorded_operation_maps_to_iam(recorded):
+    unmapped = set()
+    for call in recorded:
+        role = calls.attribute(call).role
+        if role is None or role in calls.NOT_EVALUATED:
+            continue
+        try:
+            calls.requests(call)
+        except ValueError as problem:
+            unmapped.add(f"{call['service']} {call['operation']} <- {calls.where(call)}: {problem}")
+    assert not unmapped, "\n".join(sorted(unmapped))
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("authz_calls")
+def test_every_recorded_call_is_allowed_for_the_role_that_makes_it_in_aws(recorded):
+    checked, denials, counts = evaluate(recorded)
+    calls.DEFAULT_LOG_DIR.mkdir(parents=True, exist_ok=True)
+    CALLS_FILE.write_text("".join(json.dumps(item, sort_keys=True) + "\n" for item in checked), encoding="utf-8")
+    by_role = {
+        role: sum(1 for item in checked if item["role"] == role) for role in sorted({i["role"] for i in checked})
+    }
+    print(f"\nrun-time calls: {len(recorded)} recorded, {counts}; requests by role {by_role}; denied {len(denials)}")
+    assert set(by_role) >= EXPECTED_ROLES, f"no calls recorded for {EXPECTED_ROLES - set(by_role)}"
+    assert not denials, f"{len(denials)} run-time requests denied:\n" + "\n".join(grouped(denials))
+
+
+def grouped(denials: list[str]) -> list[str]:
+    """One line per role, action and calling function: the resources it was denied on."""
+    groups: dict[str, list[str]] = {}
+    for line in denials:
+        role, action, resource, _, source = line.split(" ", 4)
+        function = re.sub(r":\d+:", ":", source)
+        groups.setdefault(f"{role} {action} <- {function}", []).append(resource)
+    return [f"{key}: {len(found)} resource(s), e.g. {sorted(found)[0]}" for key, found in sorted(groups.items())]
