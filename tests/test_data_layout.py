@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from cookiecutter.main import cookiecutter
 
-from hooks import naming
 from tests import bakery
 
 TEMPLATE = "build-train"
@@ -68,19 +67,6 @@ def builds(combo: dict[str, str]) -> dict[str, dict[str, str]]:
     if combo["multi_branch"] == "yes":
         runs["feature branch"] = {**CI_ENVIRONMENT, **FEATURE_BRANCH}
     return runs
-
-
-def test_the_project_bucket_expires_exactly_the_feature_branch_prefixes():
-    """The layout's lifecycle promise, checked against the bucket the project stack creates: one
-    enabled rule expires `<project>/branches/`, the prefix every feature branch writes under."""
-    (template,) = bakery.parse_structured(bakery.REPO_ROOT / "servicecatalog" / "parts" / "project.yaml")
-    rules = template["Resources"]["ArtifactBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
-    project = "${SageMakerProjectName}"
-    branches = [rule for rule in rules if rule.get("Prefix") == {"Fn::Sub": f"{project}/branches/"}]
-    assert len(branches) == 1 and branches[0]["Status"] == "Enabled" and "ExpirationInDays" in branches[0]
-    assert naming.s3_branch_prefix(project, "feature/x").startswith(f"{naming.s3_prefix(project)}/branches/")
-    # No other rule expires current objects: main's data is the audit trail.
-    assert [rule for rule in rules if "ExpirationInDays" in rule] == branches
 
 
 def test_the_groups_cover_every_supported_combination():

@@ -43,7 +43,7 @@ class Cleanup:
         prefix = settings.branch_prefix_uri(branch)
         return [
             f"pipeline {self.pipeline}: deleted" if self.pipeline else "pipeline: none to delete",
-            f"{prefix}: {self.objects} object versions deleted",
+            f"{prefix}: {self.objects} objects deleted",
             f"model package group {self.group}: deleted with {self.packages} model packages"
             if self.group
             else "model package group: kept (pass --delete-group to delete it)",
@@ -95,20 +95,15 @@ def cleanup(
 
 
 def delete_prefix(client: Any, bucket: str, prefix: str) -> int:
-    """Delete every object version and delete marker under `prefix` (which must end with '/').
+    """Delete every object under `prefix` (which must end with '/').
 
-    The artifact bucket is versioned: deleting only current objects would leave their old versions
-    behind. Without `s3:ListBucketVersions` the current objects are deleted and the bucket's
-    lifecycle rule expires the old versions.
+    The project's artifact bucket is not versioned (the managed launch role cannot turn versioning
+    on), so deleting the current objects removes the branch's data; no `s3:ListBucketVersions` or
+    `s3:DeleteObjectVersion` is needed, and the CodeBuild role has neither.
     """
     if not prefix.endswith("/"):
         raise ValueError(f"prefix {prefix!r} must end with '/' so it cannot match a sibling branch")
-    try:
-        keys = list(_object_versions(client, bucket, prefix))
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "AccessDenied":
-            raise
-        keys = list(_current_objects(client, bucket, prefix))
+    keys = list(_current_objects(client, bucket, prefix))
     for start in range(0, len(keys), DELETE_BATCH):
         batch = keys[start : start + DELETE_BATCH]
         answer = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
@@ -116,12 +111,6 @@ def delete_prefix(client: Any, bucket: str, prefix: str) -> int:
             first = answer["Errors"][0]
             raise BranchError(f"could not delete s3://{bucket}/{first['Key']}: {first['Code']} {first.get('Message')}")
     return len(keys)
-
-
-def _object_versions(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, str]]:
-    for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
-        for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
-            yield {"Key": item["Key"], "VersionId": item["VersionId"]}
 
 
 def _current_objects(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, str]]:
