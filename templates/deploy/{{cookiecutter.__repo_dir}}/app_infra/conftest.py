@@ -4,6 +4,7 @@ a model registry with packages in every approval state, and real sample model bu
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import pytest
 from moto import mock_aws
 
 from app_infra.local_endpoint.sample_bundle import SampleBundle, build_sample_bundle
-from app_infra.settings import PROBLEM_TYPE, Settings
+from app_infra.settings import PROBLEM_TYPE, REPO_ROOT, Settings
 
 REGION = "us-east-1"
 FRAMEWORK_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
@@ -137,6 +138,35 @@ def registry(aws: boto3.Session, settings: Settings, sample_bundle: SampleBundle
     return populate_registry(aws, settings, sample_bundle)
 
 
+def grant_stage_access(session: boto3.Session, settings: Settings) -> None:
+    """What an administrator does once before the first deployment: the stage-access stack(s).
+
+    moto is one account, so a multi-account project's two stage accounts share it: the second
+    stage's deploy role gets its own name there."""
+    import warnings
+
+    from app_infra import deploy, inference_config, naming, stacks
+
+    configs = {stage: inference_config.load(stage) for stage in naming.STAGES}
+    template = (REPO_ROOT / stacks.STAGE_ACCESS_TEMPLATE).read_text(encoding="utf-8")
+    cfn = session.client("cloudformation")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if not any("account" in config for config in configs.values()):
+            trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}
+            trust["Statement"][0]["Principal"] = {"Service": "codebuild.amazonaws.com"}
+            session.client("iam").create_role(
+                RoleName=stacks.CODEBUILD_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust), Path="/service-role/"
+            )
+            deploy.deploy_shared_stage_access(session)
+            return
+        for stage in naming.STAGES:
+            parameters = stacks.stage_access_parameters(settings, stage, "111122223333")
+            parameters["DeployRoleName"] += "" if stage == "staging" else f"-{stage}"
+            name = naming.stage_access_stack(settings.project_name, settings.project_id, stage)
+            deploy.deploy_stack(cfn, name, template, parameters, {}, capabilities=deploy.STAGE_ACCESS_CAPABILITIES)
+
+
 @dataclass(frozen=True)
 class Built:
     """One build step run against a populated moto registry, shared by a test module."""
@@ -159,6 +189,7 @@ def built(sample_bundle: SampleBundle, tmp_path_factory: pytest.TempPathFactory)
         registry = populate_registry(session, settings, sample_bundle)
         build_dir = tmp_path_factory.mktemp("build") / "build"
         manifest = build.build(settings, build_dir, session)
+        grant_stage_access(session, settings)
         yield Built(session, settings, registry, manifest, build_dir)
 
 
