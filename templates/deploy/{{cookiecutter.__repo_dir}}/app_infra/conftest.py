@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,6 +168,16 @@ def grant_stage_access(session: boto3.Session, settings: Settings) -> None:
             deploy.deploy_stack(cfn, name, template, parameters, {}, capabilities=deploy.STAGE_ACCESS_CAPABILITIES)
 
 
+def in_one_account(stage_role_arn: Callable[..., str], account: str) -> Callable[..., str]:
+    """stacks.stage_role_arn for moto's single account: a multi-account project's stage roles keep
+    their names but live in `account`, where grant_stage_access created them."""
+
+    def same_names_in_account(*args: object) -> str:
+        return re.sub(r"^(arn:aws:iam::)[0-9]{12}:", rf"\g<1>{account}:", stage_role_arn(*args))
+
+    return same_names_in_account
+
+
 @dataclass(frozen=True)
 class Built:
     """One build step run against a populated moto registry, shared by a test module."""
@@ -181,10 +192,12 @@ class Built:
 @pytest.fixture(scope="module")
 def built(sample_bundle: SampleBundle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     """The build step, run once per module (it takes seconds) inside its own moto."""
-    from app_infra import build
+    from app_infra import build, stacks
 
-    with offline_environment(), mock_aws():
+    with offline_environment(), mock_aws(), pytest.MonkeyPatch.context() as patch:
         session = boto3.Session(region_name=REGION)
+        account = session.client("sts").get_caller_identity()["Account"]
+        patch.setattr(stacks, "stage_role_arn", in_one_account(stacks.stage_role_arn, account))
         settings = Settings.from_env()
         registry = populate_registry(session, settings, sample_bundle)
         build_dir = tmp_path_factory.mktemp("build") / "build"
