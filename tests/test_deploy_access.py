@@ -22,8 +22,9 @@ from moto import mock_aws
 
 from authz.escalation import findings
 from authz.evaluate import Request, decide
-from authz.template import conditions_of, live_resources, load, resolve
+from authz.template import conditions_of, live_resources, resolve
 from hooks import naming
+from scripts import products
 from tests import bakery
 from tests.test_servicecatalog_support import WORST_ID, WORST_NAME
 
@@ -96,7 +97,8 @@ LONGEST_ROLE_ARN = f"arn:aws-us-gov:iam::{ACCOUNT}:role/{'r' * 64}"
 
 @pytest.fixture(scope="module")
 def template() -> dict:
-    return load(TEMPLATE)
+    # cfn-lint's decoder: `!GetAtt A.Arn` becomes ["A", "Arn"] (authz.template.load keeps the string).
+    return products.load_cloudformation(TEMPLATE.read_text(encoding="utf-8"))
 
 
 def _documents(template: dict, given: dict[str, str]) -> dict[str, tuple[str, dict]]:
@@ -111,6 +113,7 @@ def _documents(template: dict, given: dict[str, str]) -> dict[str, tuple[str, di
         for inline in properties.get("Policies", []):
             found[f"{name}/{inline['PolicyName']}"] = ("inline", inline["PolicyDocument"])
     text = json.dumps(found)
+    assert re.search(r'"[A-Za-z]+\.Arn"', text), "no role ARN placeholder: the measurement would be short"
     return json.loads(re.sub(r'"[A-Za-z]+\.Arn"', json.dumps(LONGEST_ROLE_ARN), text))
 
 

@@ -286,8 +286,14 @@ def deploy_shared_stage_access(session: Any, attach_to: str = stacks.CODEBUILD_R
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Deploy a stage's stacks from the build output")
-    parser.add_argument("--stage", choices=naming.STAGES, help="deploy this stage's stacks")
+    parser = argparse.ArgumentParser(
+        description="Deploy a stage's stacks from the build output, through the stage-access service role",
+        epilog=__doc__.split("\n\n", 1)[1].split("\n\nEvery stage stack")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--stage", choices=naming.STAGES, help="the stage to deploy, tear down, or (with --stage-access) give access to"
+    )
     parser.add_argument("--trigger", action="store_true", help="deploy the model-approval rule")
     parser.add_argument("--teardown", action="store_true", help="delete everything deployed for --stage")
     parser.add_argument("--build-dir", type=Path, default=BUILD_DIR)
