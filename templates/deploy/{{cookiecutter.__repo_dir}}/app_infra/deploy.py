@@ -160,7 +160,9 @@ def upsert_batch_pipeline(
 
 
 def service_role_arn(session: Any, settings: Settings, stage: str, config: dict[str, Any]) -> str:
-    """The CloudFormation service role the stage's stacks are created, updated and deleted with."""
+    """The CloudFormation service role the stage's stacks are created, updated and deleted with.
+
+    sts:GetCallerIdentity needs no permission (STS API reference, GetCallerIdentity)."""
     account = "" if config.get("account") else session.client("sts").get_caller_identity()["Account"]
     return stacks.stage_role_arn(settings, stage, config, account, "cloudformation")
 
@@ -234,7 +236,9 @@ def teardown_stage(settings: Settings, stage: str, base_session: Any) -> list[st
         name = settings.stack_name(stage, spec.part)
         if _stack_status(cfn, name) is None:
             continue
-        # Without RoleARN the deploy policy's cloudformation:RoleArn condition refuses the call.
+        # Without RoleARN CloudFormation would reuse the stack's role, but the request would carry no
+        # cloudformation:RoleArn key and the deploy policy's condition refuses it (CloudFormation API
+        # reference, DeleteStack RoleARN; Service Authorization Reference for CloudFormation).
         cfn.delete_stack(StackName=name, RoleARN=role_arn)
         try:
             cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAITER_CONFIG)
