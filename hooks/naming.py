@@ -238,3 +238,29 @@ def log_group(service: str, resource_name: str) -> str:
 def kms_alias(project_id: str, stage: str, purpose: str) -> str:
     """The alias of a stage's customer managed KMS key."""
     return _checked("kms_alias", f"alias/sagemaker-{project_id}-{_stage(stage)}-{purpose}")
+
+
+# Stage access (the deploy repository's app_infra/stage_access/stage_access.yaml, deployed once by
+# an administrator): the fixed roles stage stacks run with and the CloudFormation service role
+# that creates them. One project's stage in its own account gets its own set; the account-wide
+# form (single-account Studio projects) one set for every project.
+SHARED_STAGE_ACCESS = "all-projects"
+STAGE_ACCESS_ROLES = ("endpoint", "invoke", "batch-pipeline", "batch-schedule", "cloudformation")
+
+
+def stage_access_role(purpose: str, project_id: str | None = None, stage: str | None = None) -> str:
+    """A role the stage-access stack creates: `sagemaker-<id>-<stage>-<purpose>` for one project's
+    stage, `sagemaker-all-projects-<purpose>` (no project id) for every project of the account."""
+    if purpose not in STAGE_ACCESS_ROLES:
+        raise ValueError(f"stage-access role {purpose!r} is not one of {', '.join(STAGE_ACCESS_ROLES)}")
+    if project_id is None:
+        return _checked("iam_role", f"sagemaker-{SHARED_STAGE_ACCESS}-{purpose}")
+    return _checked("iam_role", f"sagemaker-{project_id}-{_stage(stage or '')}-{purpose}")
+
+
+def stage_access_stack(project_name: str | None = None, project_id: str | None = None, stage: str | None = None) -> str:
+    """The stage-access stack: outside `sagemaker-<name>-<id>-<stage>-*`, the stacks its deploy
+    policy lets the deploy principal change."""
+    if project_name is None or project_id is None:
+        return _checked("cloudformation_stack", "sagemaker-stage-access")
+    return _checked("cloudformation_stack", f"sagemaker-{project_name}-{project_id}-stage-access-{_stage(stage or '')}")

@@ -36,10 +36,6 @@ UNSUPPORTED: dict[str, list[Rule]] = {
             {"inference_mode": "batch", "deployment_strategy": "linear"},
             "deployment_strategy linear shifts endpoint traffic: use all-at-once with inference_mode batch",
         ),
-        Rule(
-            {"api_gateway": "no", "api_auth": "api_key"},
-            "api_auth api_key configures the REST API: use api_gateway=yes, or keep api_auth=iam",
-        ),
     ],
 }
 

@@ -13,17 +13,15 @@ NAME = "A" + "b" * 30 + "9"  # 32 characters; project names may hold upper case
 ID = "p-" + "a1" * 9  # 20 characters
 ROLE = re.compile(r"^[\w+=,.@-]{1,64}$")
 ALIAS = re.compile(r"^alias/[a-zA-Z0-9/_-]+$")
-# Purposes the deploy repository uses (app_infra/stacks.py).
-STAGE_ROLES = ("endpoint", "invoke", "batch-pipeline", "batch-schedule")
 STAGE_BUCKETS = ("datacapture", "batch")
 STAGE_KEYS = ("endpoint", "invoke", "api-logs", "batch")
 
 
 @pytest.mark.parametrize("stage", naming.STAGES)
 def test_stage_names_fit_at_the_worst_case(stage):
-    for purpose in STAGE_ROLES:
-        role = naming.iam_role(ID, f"{stage}-{purpose}")
-        assert ROLE.match(role) and role.startswith("sagemaker-")
+    for purpose in naming.STAGE_ACCESS_ROLES:
+        for role in (naming.stage_access_role(purpose, ID, stage), naming.stage_access_role(purpose)):
+            assert ROLE.match(role) and role.startswith("sagemaker-")
     for purpose in STAGE_BUCKETS:
         bucket = naming.stage_bucket(ID, stage, purpose)
         assert naming.BUCKET_NAME.match(bucket) and bucket.startswith("sagemaker-")
@@ -35,8 +33,12 @@ def test_stage_names_fit_at_the_worst_case(stage):
     assert len(naming.lambda_function(ID, f"{stage}-invoke")) <= naming.LIMITS["lambda_function"]
     assert len(naming.event_rule(ID, f"{stage}-batch-schedule")) <= naming.LIMITS["event_rule"]
     assert len(naming.pipeline(NAME, ID, f"batch-inference-{stage}")) <= naming.LIMITS["pipeline"]
-    for part in ("endpoint", "lambda", "api", "batch", "batch-schedule", "deploy-role"):
+    for part in ("endpoint", "lambda", "api", "batch", "batch-schedule"):
         assert len(naming.stack(NAME, ID, f"{stage}-{part}")) <= naming.LIMITS["cloudformation_stack"]
+    access = naming.stage_access_stack(NAME, ID, stage)
+    assert len(access) <= naming.LIMITS["cloudformation_stack"]
+    # The deploy policy covers sagemaker-<name>-<id>-<stage>-*: the access stack is outside it.
+    assert not access.startswith(naming.stack(NAME, ID, f"{stage}-"))
     assert naming.SAGEMAKER_NAME.match(naming.endpoint(NAME, ID, stage))
 
 
@@ -44,6 +46,21 @@ def test_cross_account_names_fit():
     assert ROLE.match(naming.iam_role(ID, "cross-account-deploy"))
     assert ROLE.match(naming.iam_role(ID, "model-approved-trigger"))
     assert len(naming.event_rule(ID, "model-approved")) <= naming.LIMITS["event_rule"]
+
+
+def test_shared_and_per_project_stage_access_roles_never_collide():
+    shared = {naming.stage_access_role(purpose) for purpose in naming.STAGE_ACCESS_ROLES}
+    own = {naming.stage_access_role(p, ID, s) for p in naming.STAGE_ACCESS_ROLES for s in naming.STAGES}
+    assert len(shared) + len(own) == len(shared | own) == 5 * 3
+
+
+@pytest.mark.parametrize(
+    "build",
+    [lambda: naming.stage_access_role("admin"), lambda: naming.stage_access_role("endpoint", ID, "dev")],
+)
+def test_unknown_stage_access_roles_and_stages_are_refused(build):
+    with pytest.raises(ValueError):
+        build()
 
 
 def test_buckets_are_lower_case_even_for_upper_case_ids():

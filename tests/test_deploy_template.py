@@ -15,6 +15,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from cfnlint.api import lint_file
+from cfnlint.decode import cfn_yaml
 from cookiecutter.environment import StrictEnvironment
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
@@ -78,7 +79,7 @@ def test_every_supported_combination_renders_valid_stage_configurations(combo):
             scaling = config["realtime"]["autoscaling"]
             assert scaling["min_capacity"] <= config["realtime"]["initial_instance_count"] <= scaling["max_capacity"]
         if "api" in config:
-            assert config["api"]["auth"] == combo["api_auth"]
+            assert "auth" not in config["api"], "the API always authorizes with IAM"
 
 
 def test_prod_runs_more_instances_than_staging():
@@ -94,7 +95,7 @@ def test_multi_account_bake_records_each_stage_account_and_its_deploy_role(tmp_p
         assert config["account"]["id"] == account
         role = f"arn:aws:iam::{account}:role/sagemaker-p-localdemo001-cross-account-deploy"
         assert config["account"]["deploy_role_arn"] == role
-    assert (project / "app_infra" / "deploy_role" / "deploy_role.yaml").is_file()
+    assert (project / "app_infra" / "stage_access" / "stage_access.yaml").is_file()
 
 
 BAD_ACCOUNTS = {
@@ -113,9 +114,28 @@ def test_multi_account_refuses_missing_or_malformed_account_ids(tmp_path, answer
     assert list(tmp_path.iterdir()) == []
 
 
-def test_api_key_without_the_api_is_refused():
-    rule = options.unsupported(NAME, {"api_gateway": "no", "api_auth": "api_key"})
-    assert rule is not None and "api_gateway=yes" in rule.reason
+def test_api_keys_are_not_offered_and_the_api_authorizes_with_iam():
+    """API keys are for usage plans, not authorization (API Gateway developer guide, "Best
+    practices for API keys and usage plans"): no answer may make them the API's only guard."""
+    assert "api_auth" not in _defaults()
+    template = cfn_yaml.load(str(PAYLOAD / "app_infra" / "api_gateway" / "api_gateway.yaml"))
+    kinds = {resource["Type"] for resource in template["Resources"].values()}
+    assert not kinds & {"AWS::ApiGateway::ApiKey", "AWS::ApiGateway::UsagePlanKey"}
+    method = template["Resources"]["PredictMethod"]["Properties"]
+    assert method["AuthorizationType"] == "AWS_IAM" and not method.get("ApiKeyRequired")
+    settings = template["Resources"]["ApiStage"]["Properties"]["MethodSettings"][0]
+    assert {"ThrottlingRateLimit", "ThrottlingBurstLimit"} <= set(settings), "throttling stays on top of IAM"
+
+
+def test_no_stage_template_creates_iam_roles_or_policies():
+    """Only the administrator's stage-access template may: a deploy that any Studio user can run
+    must not be able to create a role."""
+    iam_types = {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}
+    for path in sorted((PAYLOAD / "app_infra").glob("*/*.yaml")):
+        if path.parent.name == "stage_access":
+            continue
+        kinds = {resource["Type"] for resource in cfn_yaml.load(str(path))["Resources"].values()}
+        assert not kinds & iam_types, f"{path.name} creates {kinds & iam_types}"
 
 
 def test_every_pruned_path_exists_in_the_template():
@@ -154,7 +174,7 @@ def test_cloudformation_templates_are_copied_verbatim_and_lint_clean(tmp_path):
 def test_worst_case_names_fit_every_template_and_create_in_moto(tmp_path):
     """A 32-character project name and a 20-character id: every rendered parameter meets its
     template's constraints, and the build and deploy steps run against moto."""
-    project = bake(tmp_path, project_name=WORST_NAME, project_id=WORST_ID, inference_mode="both", api_auth="api_key")
+    project = bake(tmp_path, project_name=WORST_NAME, project_id=WORST_ID, inference_mode="both")
     tests = ["app_infra/test/test_cloudformation.py", "app_infra/test/test_deploy.py", "app_infra/test/test_build.py"]
     result = bakery.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=project)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

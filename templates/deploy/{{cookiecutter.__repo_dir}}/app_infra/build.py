@@ -91,9 +91,7 @@ def _write_json(path: Path, document: Any) -> None:
     path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def render_stage(
-    ctx: stacks.StageContext, output_dir: Path, account_id: str, batch_pipeline: Any
-) -> list[dict[str, str]]:
+def render_stage(ctx: stacks.StageContext, output_dir: Path, batch_pipeline: Any) -> list[dict[str, str]]:
     """Write one stage's stack configurations (and batch pipeline definition); the manifest entries."""
     entries = []
     for spec in stacks.stage_stacks(ctx.config):
@@ -108,8 +106,7 @@ def render_stage(
             }
         )
     if "batch" in ctx.config:
-        stage_account = ctx.config.get("account", {}).get("id", account_id)
-        resources = batch_pipeline.expected_resources(ctx.settings, ctx.stage, stage_account)
+        resources = batch_pipeline.expected_resources(ctx.settings, ctx.stage, ctx.role_arn("batch-pipeline"))
         definition = batch_pipeline.build_definition(ctx.settings, ctx.stage, ctx.config["batch"], ctx.model, resources)
         _write_json(output_dir / ctx.stage / "batch-pipeline.json", json.loads(definition))
     return entries
@@ -142,8 +139,9 @@ def build(settings: Settings, output_dir: Path, session: Any) -> dict[str, Any]:
             model=model,
             feature_columns=list(metadata.get("raw_feature_columns", [])),
             lambda_code_key=lambda_key,
+            account_id=account_id,
         )
-        manifest["stages"][stage] = render_stage(ctx, staging_dir, account_id, batch_pipeline)
+        manifest["stages"][stage] = render_stage(ctx, staging_dir, batch_pipeline)
     _write_json(staging_dir / "model_package.json", model.to_json())
     _write_json(staging_dir / "model_metadata.json", metadata)
     _write_json(staging_dir / "manifest.json", manifest)

@@ -4,8 +4,10 @@ a model registry with packages in every approval state, and real sample model bu
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 from moto import mock_aws
 
 from app_infra.local_endpoint.sample_bundle import SampleBundle, build_sample_bundle
-from app_infra.settings import PROBLEM_TYPE, Settings
+from app_infra.settings import PROBLEM_TYPE, REPO_ROOT, Settings
 
 REGION = "us-east-1"
 FRAMEWORK_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
@@ -137,6 +139,45 @@ def registry(aws: boto3.Session, settings: Settings, sample_bundle: SampleBundle
     return populate_registry(aws, settings, sample_bundle)
 
 
+def grant_stage_access(session: boto3.Session, settings: Settings) -> None:
+    """What an administrator does once before the first deployment: the stage-access stack(s).
+
+    moto is one account, so a multi-account project's two stage accounts share it: the second
+    stage's deploy role gets its own name there."""
+    import warnings
+
+    from app_infra import deploy, inference_config, naming, stacks
+
+    configs = {stage: inference_config.load(stage) for stage in naming.STAGES}
+    template = (REPO_ROOT / stacks.STAGE_ACCESS_TEMPLATE).read_text(encoding="utf-8")
+    cfn = session.client("cloudformation")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if not any("account" in config for config in configs.values()):
+            trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}
+            trust["Statement"][0]["Principal"] = {"Service": "codebuild.amazonaws.com"}
+            session.client("iam").create_role(
+                RoleName=stacks.CODEBUILD_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust), Path="/service-role/"
+            )
+            deploy.deploy_shared_stage_access(session)
+            return
+        for stage in naming.STAGES:
+            parameters = stacks.stage_access_parameters(settings, stage, "111122223333")
+            parameters["DeployRoleName"] += "" if stage == "staging" else f"-{stage}"
+            name = naming.stage_access_stack(settings.project_name, settings.project_id, stage)
+            deploy.deploy_stack(cfn, name, template, parameters, {}, capabilities=deploy.STAGE_ACCESS_CAPABILITIES)
+
+
+def in_one_account(stage_role_arn: Callable[..., str], account: str) -> Callable[..., str]:
+    """stacks.stage_role_arn for moto's single account: a multi-account project's stage roles keep
+    their names but live in `account`, where grant_stage_access created them."""
+
+    def same_names_in_account(*args: object) -> str:
+        return re.sub(r"^(arn:aws:iam::)[0-9]{12}:", rf"\g<1>{account}:", stage_role_arn(*args))
+
+    return same_names_in_account
+
+
 @dataclass(frozen=True)
 class Built:
     """One build step run against a populated moto registry, shared by a test module."""
@@ -151,14 +192,17 @@ class Built:
 @pytest.fixture(scope="module")
 def built(sample_bundle: SampleBundle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     """The build step, run once per module (it takes seconds) inside its own moto."""
-    from app_infra import build
+    from app_infra import build, stacks
 
-    with offline_environment(), mock_aws():
+    with offline_environment(), mock_aws(), pytest.MonkeyPatch.context() as patch:
         session = boto3.Session(region_name=REGION)
+        account = session.client("sts").get_caller_identity()["Account"]
+        patch.setattr(stacks, "stage_role_arn", in_one_account(stacks.stage_role_arn, account))
         settings = Settings.from_env()
         registry = populate_registry(session, settings, sample_bundle)
         build_dir = tmp_path_factory.mktemp("build") / "build"
         manifest = build.build(settings, build_dir, session)
+        grant_stage_access(session, settings)
         yield Built(session, settings, registry, manifest, build_dir)
 
 

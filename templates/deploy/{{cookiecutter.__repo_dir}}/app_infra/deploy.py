@@ -2,13 +2,21 @@
 
     python -m app_infra.deploy --stage staging|prod [--build-dir build]
     python -m app_infra.deploy --trigger     # the model-approval rule, in the registry's account
-    python -m app_infra.deploy --stage prod --deploy-role --tooling-account-id 111122223333
-                                             # the stage's deploy role, by an administrator of its account
     python -m app_infra.deploy --stage staging --teardown   # remove what the deploy step created
 
-With `account` in the stage's inference_config.json (multi-account projects) the step first
-assumes the stage's deploy role; otherwise it deploys with the credentials it runs with. A stack
-that fails rolls back and the step stops with the first failure CloudFormation reported.
+  Administrators, once (app_infra/stage_access/stage_access.yaml):
+    python -m app_infra.deploy --stage-access --every-project [--attach-to-role NAME]
+        # single-account projects: runtime roles for every project of this account, the deploy
+        # policy attached to the deploy CodeBuild role
+    python -m app_infra.deploy --stage-access --stage prod --tooling-account-id 111122223333
+        # multi-account projects, with the stage account's credentials: this stage's roles and
+        # the deploy role the tooling account's deploy CodeBuild role may assume
+
+Every stage stack is created, updated and deleted with the stage-access stack's CloudFormation
+service role (RoleARN); the deploy principal itself can only ask CloudFormation to do so. With
+`account` in the stage's inference_config.json (multi-account projects) the step first assumes
+the stage's deploy role; otherwise it deploys with the credentials it runs with. A stack that
+fails rolls back and the step stops with the first failure CloudFormation reported.
 After the batch stack, the batch inference pipeline is created or updated with the stack's
 outputs (role, bucket, model).
 """
@@ -32,7 +40,11 @@ from app_infra.errors import DeployError, run_cli
 from app_infra.model_registry import ApprovedModel
 from app_infra.settings import BUILD_DIR, REPO_ROOT, Settings
 
-CAPABILITIES = ["CAPABILITY_NAMED_IAM"]
+# Only the administrator's stage-access stack creates IAM roles; stage stacks create none.
+STAGE_ACCESS_CAPABILITIES = ["CAPABILITY_NAMED_IAM"]
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
+ROLE_NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
 NO_UPDATES = "No updates are to be performed"
 WAITER_CONFIG = {"Delay": 15, "MaxAttempts": 240}
 
@@ -74,21 +86,35 @@ def _stack_status(cfn: Any, stack_name: str) -> str | None:
         raise
 
 
+def _with_role(request: dict[str, Any], role_arn: str) -> dict[str, Any]:
+    """The request with RoleARN: CloudFormation then acts with that service role's permissions."""
+    return {**request, "RoleARN": role_arn} if role_arn else request
+
+
 def deploy_stack(
-    cfn: Any, stack_name: str, template_body: str, parameters: dict[str, str], tags: dict[str, str]
+    cfn: Any,
+    stack_name: str,
+    template_body: str,
+    parameters: dict[str, str],
+    tags: dict[str, str],
+    role_arn: str = "",
+    capabilities: tuple[str, ...] = (),
 ) -> dict[str, str]:
-    """Create or update one stack and wait for it; returns its outputs."""
-    request = {
-        "StackName": stack_name,
-        "TemplateBody": template_body,
-        "Parameters": [{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
-        "Tags": [{"Key": key, "Value": value} for key, value in tags.items()],
-        "Capabilities": CAPABILITIES,
-    }
+    """Create or update one stack with the service role `role_arn` and wait for it; returns its outputs."""
+    request = _with_role(
+        {
+            "StackName": stack_name,
+            "TemplateBody": template_body,
+            "Parameters": [{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
+            "Tags": [{"Key": key, "Value": value} for key, value in tags.items()],
+            "Capabilities": list(capabilities),
+        },
+        role_arn,
+    )
     status = _stack_status(cfn, stack_name)
     if status == "ROLLBACK_COMPLETE":
         # A first create that failed leaves a stack that can only be deleted.
-        cfn.delete_stack(StackName=stack_name)
+        cfn.delete_stack(**_with_role({"StackName": stack_name}, role_arn))
         cfn.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAITER_CONFIG)
         status = None
     try:
@@ -133,6 +159,14 @@ def upsert_batch_pipeline(
     return batch_pipeline.upsert(session.client("sagemaker"), settings, stage, definition, resources.role_arn)
 
 
+def service_role_arn(session: Any, settings: Settings, stage: str, config: dict[str, Any]) -> str:
+    """The CloudFormation service role the stage's stacks are created, updated and deleted with.
+
+    sts:GetCallerIdentity needs no permission (STS API reference, GetCallerIdentity)."""
+    account = "" if config.get("account") else session.client("sts").get_caller_identity()["Account"]
+    return stacks.stage_role_arn(settings, stage, config, account, "cloudformation")
+
+
 def deploy_stage(settings: Settings, stage: str, build_dir: Path, base_session: Any) -> dict[str, dict[str, str]]:
     """Deploy every stack of `stage` listed in the build manifest; returns each stack's outputs."""
     manifest = _read_json(build_dir / "manifest.json")
@@ -144,11 +178,13 @@ def deploy_stage(settings: Settings, stage: str, build_dir: Path, base_session: 
     model = ApprovedModel(**_read_json(build_dir / "model_package.json"))
     session = stage_session(settings, stage, config, base_session)
     cfn = session.client("cloudformation")
+    role_arn = service_role_arn(session, settings, stage, config)
     results = {}
     for entry in manifest["stages"][stage]:
         configuration = _read_json(build_dir / entry["configuration"])
         template = (REPO_ROOT / entry["template"]).read_text(encoding="utf-8")
-        outputs = deploy_stack(cfn, entry["stack_name"], template, configuration["Parameters"], configuration["Tags"])
+        parameters, tags = configuration["Parameters"], configuration["Tags"]
+        outputs = deploy_stack(cfn, entry["stack_name"], template, parameters, tags, role_arn)
         results[entry["part"]] = outputs
         print(f"{stage}: {entry['stack_name']} deployed")
         if entry["part"] == "batch":
@@ -194,12 +230,16 @@ def teardown_stage(settings: Settings, stage: str, base_session: Any) -> list[st
     for purpose in ("datacapture", "batch"):
         _empty_bucket(s3, naming.stage_bucket(settings.project_id, stage, purpose))
     cfn = session.client("cloudformation")
+    role_arn = service_role_arn(session, settings, stage, config)
     deleted = []
     for spec in reversed(stacks.STACKS):
         name = settings.stack_name(stage, spec.part)
         if _stack_status(cfn, name) is None:
             continue
-        cfn.delete_stack(StackName=name)
+        # Without RoleARN CloudFormation would reuse the stack's role, but the request would carry no
+        # cloudformation:RoleArn key and the deploy policy's condition refuses it (CloudFormation API
+        # reference, DeleteStack RoleARN; Service Authorization Reference for CloudFormation).
+        cfn.delete_stack(StackName=name, RoleARN=role_arn)
         try:
             cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAITER_CONFIG)
         except WaiterError:
@@ -211,47 +251,106 @@ def teardown_stage(settings: Settings, stage: str, base_session: Any) -> list[st
 def deploy_trigger(settings: Settings, session: Any, environ: dict[str, str]) -> dict[str, str]:
     """Deploy the rule that starts the deploy pipeline when a model package is approved."""
     template = (REPO_ROOT / stacks.MODEL_APPROVAL_TEMPLATE).read_text(encoding="utf-8")
-    parameters = stacks.model_approval_parameters(settings, stacks.deploy_pipeline_name(settings, environ))
+    account = session.client("sts").get_caller_identity()["Account"]
+    parameters = stacks.model_approval_parameters(settings, stacks.deploy_pipeline_name(settings, environ), account)
     tags = {key: value for key, value in settings.tags("staging").items() if key != "sagemaker:deployment-stage"}
     name = naming.stack(settings.project_name, settings.project_id, "deploy-trigger")
     return deploy_stack(session.client("cloudformation"), name, template, parameters, tags)
 
 
-def deploy_role(settings: Settings, stage: str, tooling_account_id: str, session: Any) -> dict[str, str]:
-    """Create or update a stage's deploy role in the account `session` belongs to."""
-    if not re.fullmatch(r"[0-9]{12}", tooling_account_id):
+def _stage_access_template() -> str:
+    return (REPO_ROOT / stacks.STAGE_ACCESS_TEMPLATE).read_text(encoding="utf-8")
+
+
+def deploy_stage_access(
+    settings: Settings, stage: str, tooling_account_id: str, session: Any, tooling_deploy_role_arn: str = ""
+) -> dict[str, str]:
+    """Multi-account projects: this project's stage access in the account `session` belongs to."""
+    if not ACCOUNT_ID.fullmatch(tooling_account_id):
         raise DeployError(f"--tooling-account-id {tooling_account_id!r} is not an AWS account id: use 12 digits")
-    template = (REPO_ROOT / stacks.DEPLOY_ROLE_TEMPLATE).read_text(encoding="utf-8")
-    parameters = stacks.deploy_role_parameters(settings, stage, tooling_account_id)
-    name = naming.stack(settings.project_name, settings.project_id, f"{stage}-deploy-role")
-    return deploy_stack(session.client("cloudformation"), name, template, parameters, settings.tags(stage))
+    if tooling_deploy_role_arn and not ROLE_ARN.fullmatch(tooling_deploy_role_arn):
+        raise DeployError(f"--tooling-deploy-role-arn {tooling_deploy_role_arn!r} is not an IAM role ARN")
+    parameters = stacks.stage_access_parameters(settings, stage, tooling_account_id, tooling_deploy_role_arn)
+    name = naming.stage_access_stack(settings.project_name, settings.project_id, stage)
+    cfn = session.client("cloudformation")
+    return deploy_stack(
+        cfn, name, _stage_access_template(), parameters, settings.tags(stage), capabilities=STAGE_ACCESS_CAPABILITIES
+    )
+
+
+def deploy_shared_stage_access(session: Any, attach_to: str = stacks.CODEBUILD_ROLE_NAME) -> dict[str, str]:
+    """Single-account projects: every project's stage access in this account, deployed by `attach_to`."""
+    if not ROLE_NAME.fullmatch(attach_to):
+        raise DeployError(f"--attach-to-role {attach_to!r} is not a role name (1-64 of A-Z a-z 0-9 +=,.@_-)")
+    account = session.client("sts").get_caller_identity()["Account"]
+    parameters = stacks.shared_stage_access_parameters(account, attach_to)
+    cfn = session.client("cloudformation")
+    name = naming.stage_access_stack()
+    return deploy_stack(cfn, name, _stage_access_template(), parameters, {}, capabilities=STAGE_ACCESS_CAPABILITIES)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Deploy a stage's stacks from the build output, through the stage-access service role",
+        epilog=__doc__.split("\n\n", 1)[1].split("\n\nEvery stage stack")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--stage", choices=naming.STAGES, help="the stage to deploy, tear down, or (with --stage-access) give access to"
+    )
+    parser.add_argument("--trigger", action="store_true", help="deploy the model-approval rule")
+    parser.add_argument("--teardown", action="store_true", help="delete everything deployed for --stage")
+    parser.add_argument("--build-dir", type=Path, default=BUILD_DIR)
+    admin = parser.add_argument_group(
+        "administrators, once", "the stage-access stack: runtime roles, CloudFormation service role, deploy policy"
+    )
+    admin.add_argument("--stage-access", action="store_true", help="deploy the stage-access stack")
+    admin.add_argument(
+        "--every-project", action="store_true", help="single-account projects: every project's stages of this account"
+    )
+    admin.add_argument(
+        "--attach-to-role",
+        default=stacks.CODEBUILD_ROLE_NAME,
+        help=f"with --every-project: the role the deploy CodeBuild runs as (default {stacks.CODEBUILD_ROLE_NAME})",
+    )
+    admin.add_argument("--tooling-account-id", default="", help="with --stage: the account of the deploy pipeline")
+    admin.add_argument(
+        "--tooling-deploy-role-arn",
+        default="",
+        help="with --stage: the tooling role that may assume the deploy role (default: its deploy CodeBuild role)",
+    )
+    return parser
+
+
+def _stage_access(args: argparse.Namespace, settings: Settings, session: Any) -> None:
+    if args.every_project:
+        outputs = deploy_shared_stage_access(session, args.attach_to_role)
+        role = outputs["CloudFormationRoleArn"]
+        print(f"stage access for every project deployed: {args.attach_to_role} deploys through {role}")
+        return
+    outputs = deploy_stage_access(settings, args.stage, args.tooling_account_id, session, args.tooling_deploy_role_arn)
+    print(f"{args.stage}: deploy role {outputs['DeployRoleArn']} deployed")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Deploy a stage's stacks from the build output")
-    parser.add_argument("--stage", choices=naming.STAGES, help="deploy this stage's stacks")
-    parser.add_argument("--trigger", action="store_true", help="deploy the model-approval rule")
-    parser.add_argument(
-        "--deploy-role", action="store_true", help="create --stage's deploy role (in the stage account)"
-    )
-    parser.add_argument("--tooling-account-id", default="", help="with --deploy-role: who may assume it")
-    parser.add_argument("--teardown", action="store_true", help="delete everything deployed for --stage")
-    parser.add_argument("--build-dir", type=Path, default=BUILD_DIR)
+    parser = _parser()
     args = parser.parse_args(argv)
-    if args.trigger == bool(args.stage):
+    if args.stage_access:
+        if args.every_project == bool(args.stage):
+            parser.error("--stage-access needs either --every-project or --stage")
+    elif args.trigger == bool(args.stage):
         parser.error("give either --stage or --trigger")
     settings = Settings.from_env()
     session = boto3.Session(region_name=settings.region)
     try:
-        if args.trigger:
+        if args.stage_access:
+            _stage_access(args, settings, session)
+        elif args.trigger:
             outputs = deploy_trigger(settings, session, dict(os.environ))
             print(f"model-approval rule {outputs.get('RuleArn', '')} deployed")
         elif args.teardown:
             for name in teardown_stage(settings, args.stage, session):
                 print(f"{args.stage}: {name} deleted")
-        elif args.deploy_role:
-            outputs = deploy_role(settings, args.stage, args.tooling_account_id, session)
-            print(f"deploy role {outputs['DeployRoleArn']} deployed")
         else:
             deploy_stage(settings, args.stage, args.build_dir, session)
     except (BotoCoreError, ClientError) as problem:

@@ -1,7 +1,9 @@
 """The stacks of a deployment stage, in deployment order, and the parameters each one gets.
 
 This is the one place that maps `inference_config/<stage>/inference_config.json`, the approved
-model and the naming rules onto CloudFormation parameters. The build step writes the result as
+model and the naming rules onto CloudFormation parameters. The stacks create no IAM role: they
+get the ARNs of the fixed roles the stage-access stack (stage_access/stage_access.yaml) created,
+and are created, updated and deleted with its CloudFormation service role. The build step writes the result as
 CodePipeline template-configuration files (`{"Parameters": ..., "Tags": ...}`); the deploy step
 deploys them.
 """
@@ -32,6 +34,8 @@ class StageContext:
     model: ApprovedModel
     feature_columns: list[str] = field(default_factory=list)
     lambda_code_key: str = ""
+    # The account the build runs in: the stage's account unless the configuration names one.
+    account_id: str = ""
 
     @property
     def project_id(self) -> str:
@@ -41,18 +45,25 @@ class StageContext:
     def endpoint_name(self) -> str:
         return self.settings.endpoint_name(self.stage)
 
-    def role(self, purpose: str) -> str:
-        return naming.iam_role(self.project_id, f"{self.stage}-{purpose}")
+    def role_arn(self, purpose: str) -> str:
+        return stage_role_arn(self.settings, self.stage, self.config, self.account_id, purpose)
 
     def key_alias(self, purpose: str) -> str:
         return naming.kms_alias(self.project_id, self.stage, purpose)
 
 
-def s3_object_arn(uri: str) -> str:
-    """`s3://bucket/key` -> `arn:aws:s3:::bucket/key`."""
-    if not uri.startswith("s3://") or "/" not in uri[5:]:
-        raise DeployError(f"{uri!r} is not an s3://bucket/key URI")
-    return f"arn:aws:s3:::{uri[5:]}"
+def stage_role_arn(settings: Settings, stage: str, config: dict[str, Any], account_id: str, purpose: str) -> str:
+    """ARN of a role the stage-access stack created for `stage`: the project's own set in the
+    stage's account (configurations with an `account`), else the account-wide set."""
+    own_account = config.get("account", {}).get("id")
+    account = own_account or account_id
+    if not account:
+        raise DeployError(f"the account of stage {stage} is unknown: the build needs credentials (STS)")
+    if own_account:
+        name = naming.stage_access_role(purpose, settings.project_id, stage)
+    else:
+        name = naming.stage_access_role(purpose)
+    return f"arn:aws:iam::{account}:role/{name}"
 
 
 def batch_pipeline_name(settings: Settings, stage: str) -> str:
@@ -67,11 +78,8 @@ def endpoint_parameters(ctx: StageContext) -> dict[str, Any]:
     return {
         "StageName": ctx.stage,
         "ModelPackageArn": ctx.model.arn,
-        "ModelArtifactArn": s3_object_arn(ctx.model.model_data_url),
-        "ArtifactKmsKeyArn": ctx.settings.artifact_kms_key_arn,
         "EndpointName": ctx.endpoint_name,
-        "EndpointArnName": ctx.endpoint_name.lower(),
-        "ExecutionRoleName": ctx.role("endpoint"),
+        "ExecutionRoleArn": ctx.role_arn("endpoint"),
         "DataCaptureBucketName": naming.stage_bucket(ctx.project_id, ctx.stage, "datacapture"),
         "DataKeyAliasName": ctx.key_alias("endpoint"),
         "InstanceType": realtime["instance_type"],
@@ -110,9 +118,8 @@ def lambda_parameters(ctx: StageContext) -> dict[str, Any]:
     return {
         "StageName": ctx.stage,
         "FunctionName": lambda_function_name(ctx.settings, ctx.stage),
-        "RoleName": ctx.role("invoke"),
+        "RoleArn": ctx.role_arn("invoke"),
         "EndpointName": ctx.endpoint_name,
-        "EndpointArnName": ctx.endpoint_name.lower(),
         "CodeS3Bucket": ctx.settings.artifact_bucket,
         "CodeS3Key": ctx.lambda_code_key,
         "KeyAliasName": ctx.key_alias("invoke"),
@@ -129,10 +136,8 @@ def api_parameters(ctx: StageContext) -> dict[str, Any]:
         "StageName": ctx.stage,
         "ApiName": naming.rest_api(ctx.settings.project_name, ctx.project_id, ctx.stage),
         "FunctionName": lambda_function_name(ctx.settings, ctx.stage),
-        "AuthType": api["auth"],
         "ThrottlingRateLimit": api["throttling_rate_limit"],
         "ThrottlingBurstLimit": api["throttling_burst_limit"],
-        "QuotaPerDay": api.get("quota_per_day", 100000),
         "MaxRecords": api["max_records"],
         "AccessLogs": str(api.get("access_logs", False)).lower(),
         "AccessLogKeyAliasName": ctx.key_alias("api-logs"),
@@ -144,12 +149,9 @@ def batch_parameters(ctx: StageContext) -> dict[str, Any]:
     return {
         "StageName": ctx.stage,
         "ModelPackageArn": ctx.model.arn,
-        "ArtifactBucketName": ctx.settings.artifact_bucket,
-        "ArtifactPrefix": naming.s3_prefix(ctx.settings.project_name),
-        "ArtifactKmsKeyArn": ctx.settings.artifact_kms_key_arn,
         "BatchBucketName": naming.stage_bucket(ctx.project_id, ctx.stage, "batch"),
         "KeyAliasName": ctx.key_alias("batch"),
-        "PipelineRoleName": ctx.role("batch-pipeline"),
+        "PipelineRoleArn": ctx.role_arn("batch-pipeline"),
     }
 
 
@@ -157,7 +159,7 @@ def batch_schedule_parameters(ctx: StageContext) -> dict[str, Any]:
     return {
         "StageName": ctx.stage,
         "RuleName": naming.event_rule(ctx.project_id, f"{ctx.stage}-batch-schedule"),
-        "RoleName": ctx.role("batch-schedule"),
+        "RoleArn": ctx.role_arn("batch-schedule"),
         "PipelineArnName": batch_pipeline_name(ctx.settings, ctx.stage).lower(),
         "ScheduleExpression": ctx.config["batch"]["schedule"],
     }
@@ -213,28 +215,55 @@ def deploy_pipeline_name(settings: Settings, environ: dict[str, str]) -> str:
     )
 
 
-def model_approval_parameters(settings: Settings, pipeline: str) -> dict[str, str]:
+# The SageMaker projects' managed events role: its AWS managed policy
+# (AmazonSageMakerServiceCatalogProductsEventsServiceRolePolicy) may start sagemaker-* pipelines.
+EVENTS_ROLE = "service-role/AmazonSageMakerServiceCatalogProductsEventsRole"
+
+
+def model_approval_parameters(settings: Settings, pipeline: str, account_id: str) -> dict[str, str]:
     """Parameters of the rule that starts the deploy pipeline when a model is approved."""
     return {
         "ModelPackageGroupName": settings.model_package_group,
         "DeployPipelineName": pipeline,
         "RuleName": naming.event_rule(settings.project_id, "model-approved"),
-        "RoleName": naming.iam_role(settings.project_id, "model-approved-trigger"),
+        "RoleArn": f"arn:aws:iam::{account_id}:role/{EVENTS_ROLE}",
     }
 
 
-DEPLOY_ROLE_TEMPLATE = "app_infra/deploy_role/deploy_role.yaml"
+STAGE_ACCESS_TEMPLATE = "app_infra/stage_access/stage_access.yaml"
 DEPLOY_ROLE_PURPOSE = "cross-account-deploy"
+# The role the deploy CodeBuild project runs as (D2): trusted by created deploy roles, given the
+# account-wide deploy policy.
+CODEBUILD_ROLE_NAME = "AmazonSageMakerServiceCatalogProductsCodeBuildRole"
+EVERY = "*"
 
 
-def deploy_role_parameters(settings: Settings, stage: str, tooling_account_id: str) -> dict[str, str]:
-    """Parameters of the role an administrator creates in a stage's own account."""
+def stage_access_parameters(
+    settings: Settings, stage: str, tooling_account_id: str, tooling_deploy_role_arn: str = ""
+) -> dict[str, str]:
+    """Parameters of one project stage's access in the stage's own account (multi-account)."""
     return {
         "ProjectName": settings.project_name,
         "ProjectId": settings.project_id,
         "StageName": stage,
         "ToolingAccountId": tooling_account_id,
+        "ToolingDeployRoleArn": tooling_deploy_role_arn,
         "ArtifactBucketName": settings.artifact_bucket,
-        "RoleName": naming.iam_role(settings.project_id, DEPLOY_ROLE_PURPOSE),
+        "ArtifactKmsKeyArn": settings.artifact_kms_key_arn,
+        "DeployRoleName": naming.iam_role(settings.project_id, DEPLOY_ROLE_PURPOSE),
         "AttachToRoleName": "",
+    }
+
+
+def shared_stage_access_parameters(account_id: str, attach_to: str = CODEBUILD_ROLE_NAME) -> dict[str, str]:
+    """Parameters of the account-wide access: every project's stages, deployed by `attach_to`."""
+    return {
+        "ProjectName": EVERY,
+        "ProjectId": EVERY,
+        "StageName": EVERY,
+        "ToolingAccountId": account_id,
+        # Artifact buckets are sagemaker-project-<id> (naming.artifact_bucket).
+        "ArtifactBucketName": f"sagemaker-project-{EVERY}",
+        "DeployRoleName": "",
+        "AttachToRoleName": attach_to,
     }

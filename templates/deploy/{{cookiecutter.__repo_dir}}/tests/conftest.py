@@ -198,24 +198,18 @@ def _local_api(config: dict[str, Any], endpoint_name: str, feature_columns: list
 
 
 def _aws_api(session: Any, settings: Settings, stage: str, config: dict[str, Any]) -> Callable:
-    """The deployed REST API, authenticated as the stage's configuration says."""
+    """The deployed REST API: every call is SigV4-signed (the API authorizes with IAM)."""
     cfn = session.client("cloudformation")
     stack = cfn.describe_stacks(StackName=settings.stack_name(stage, "api"))["Stacks"][0]
     outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
     url = outputs["ApiUrl"]
-    api_key = ""
-    if config["api"]["auth"] == "api_key":
-        api_key = session.client("apigateway").get_api_key(apiKey=outputs["ApiKeyId"], includeValue=True)["value"]
 
     def call(body: bytes, content_type: str, accept: str) -> ApiResponse:
         headers = {"Content-Type": content_type, "Accept": accept}
-        if api_key:
-            headers["x-api-key"] = api_key
-        else:
-            request = AWSRequest(method="POST", url=url, data=body, headers=headers)
-            credentials = session.get_credentials().get_frozen_credentials()
-            SigV4Auth(credentials, "execute-api", settings.region).add_auth(request)
-            headers = dict(request.headers)
+        request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+        credentials = session.get_credentials().get_frozen_credentials()
+        SigV4Auth(credentials, "execute-api", settings.region).add_auth(request)
+        headers = dict(request.headers)
         request = urllib.request.Request(url, data=body, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=60) as response:

@@ -80,11 +80,11 @@ class StageResources:
     kms_key_arn: str
 
 
-def expected_resources(settings: Settings, stage: str, account_id: str) -> StageResources:
-    """The names the batch stack will create, for building the definition before it exists."""
-    role = naming.iam_role(settings.project_id, f"{stage}-batch-pipeline")
+def expected_resources(settings: Settings, stage: str, role_arn: str) -> StageResources:
+    """The names the batch stack will use, for building the definition before it exists; the
+    pipeline role is the fixed one the stage-access stack created (stacks.stage_role_arn)."""
     return StageResources(
-        role_arn=f"arn:aws:iam::{account_id}:role/{role}",
+        role_arn=role_arn,
         bucket=naming.stage_bucket(settings.project_id, stage, "batch"),
         model_name="deployed-by-the-batch-stack",
         kms_key_arn=naming.kms_alias(settings.project_id, stage, "batch"),
@@ -387,7 +387,10 @@ def main(argv: list[str] | None = None) -> int:
         raise DeployError(f"{package} does not exist: run `make build` first")
     model = ApprovedModel(**json.loads(package.read_text(encoding="utf-8")))
     settings = Settings.from_env()
-    resources = expected_resources(settings, args.stage, args.account_id)
+    from app_infra import stacks
+
+    role_arn = stacks.stage_role_arn(settings, args.stage, config, args.account_id, "batch-pipeline")
+    resources = expected_resources(settings, args.stage, role_arn)
     print(json.dumps(json.loads(build_definition(settings, args.stage, config["batch"], model, resources)), indent=2))
     return 0
 

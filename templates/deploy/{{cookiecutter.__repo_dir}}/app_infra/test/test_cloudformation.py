@@ -1,4 +1,7 @@
-"""Every CloudFormation template: cfn-lint clean, secure by default, and in step with stacks.py."""
+"""Every CloudFormation template: cfn-lint clean, secure by default, and in step with stacks.py.
+
+The stage stacks create no IAM role or policy (they pass the fixed roles of the administrator's
+stage-access stack), so a Studio user who can deploy them cannot make a role of their own."""
 
 from __future__ import annotations
 
@@ -10,11 +13,19 @@ import pytest
 from cfnlint.api import lint_file
 from cfnlint.decode import cfn_yaml
 
-from app_infra import inference_config, stacks
+from app_infra import inference_config, naming, stacks
 from app_infra.model_registry import ApprovedModel
 from app_infra.settings import REPO_ROOT
 
 TEMPLATES = sorted((REPO_ROOT / "app_infra").glob("*/*.yaml"))
+STAGE_ACCESS = REPO_ROOT / stacks.STAGE_ACCESS_TEMPLATE
+IAM_RESOURCE_TYPES = {
+    "AWS::IAM::Role",
+    "AWS::IAM::Policy",
+    "AWS::IAM::ManagedPolicy",
+    "AWS::IAM::User",
+    "AWS::IAM::Group",
+}
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -52,9 +63,68 @@ def _policy_documents() -> list[tuple[str, dict]]:
     for path, name, properties in _resources("AWS::IAM::Role"):
         for policy in properties.get("Policies", []):
             documents.append((f"{path.name}:{name}", policy["PolicyDocument"]))
-    for path, name, properties in _resources("AWS::IAM::Policy"):
-        documents.append((f"{path.name}:{name}", properties["PolicyDocument"]))
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for path, name, properties in _resources(kind):
+            documents.append((f"{path.name}:{name}", properties["PolicyDocument"]))
     return documents
+
+
+def test_stage_and_trigger_stacks_create_no_iam_resources():
+    """Only the administrator's stage-access stack may create roles and policies."""
+    for path in TEMPLATES:
+        if path == STAGE_ACCESS:
+            continue
+        kinds = {resource["Type"] for resource in _load(path).get("Resources", {}).values()}
+        assert not kinds & IAM_RESOURCE_TYPES, f"{path.name} creates {kinds & IAM_RESOURCE_TYPES}"
+
+
+def test_the_checker_sees_iam_resources():
+    assert _resources("AWS::IAM::Role"), "the stage-access stack's roles are not found"
+
+
+# IAM actions that create or change roles and policies: none may be granted anywhere.
+ROLE_CHANGING = ("iam:Create", "iam:Put", "iam:Attach", "iam:Update", "iam:Delete", "iam:Detach", "iam:Tag")
+
+
+def test_no_policy_lets_anyone_create_change_or_freely_pass_roles():
+    for where, document in _policy_documents():
+        for statement in _statements(document):
+            for action in _as_list(statement["Action"]):
+                assert not action.startswith(ROLE_CHANGING), f"{where}: {action}"
+                if action == "iam:PassRole":
+                    assert "*" not in str(statement["Resource"]), f"{where}: PassRole on a pattern"
+                    assert "iam:PassedToService" in statement["Condition"]["StringEquals"], f"{where}: {statement}"
+
+
+def test_stage_stacks_are_changed_only_through_the_service_role():
+    (deploy_policy,) = [document for where, document in _policy_documents() if where.endswith(":StageDeployPolicy")]
+    for statement in _statements(deploy_policy):
+        mutating = [action for action in _as_list(statement["Action"]) if action.startswith("cloudformation:")]
+        if any(not action.split(":")[1].startswith(("Describe", "Get")) for action in mutating):
+            assert statement["Condition"]["ArnEquals"]["cloudformation:RoleArn"] == {
+                "Fn::GetAtt": ["CloudFormationRole", "Arn"]
+            }
+
+
+def test_the_deploy_role_trusts_only_the_tooling_deploy_role():
+    trust = _load(STAGE_ACCESS)["Resources"]["DeployRole"]["Properties"]["AssumeRolePolicyDocument"]
+    for statement in _statements(trust):
+        assert "aws:PrincipalArn" in statement["Condition"]["ArnEquals"], statement
+
+
+@pytest.mark.parametrize("purpose", naming.STAGE_ACCESS_ROLES)
+def test_stage_access_role_names_follow_naming(purpose):
+    """stacks.py computes the ARNs the stage stacks get from naming.py: the template must agree."""
+    resources = _load(STAGE_ACCESS)["Resources"]
+    names = {
+        resource["Properties"]["RoleName"]["Fn::If"][1]: resource["Properties"]["RoleName"]["Fn::If"][2]["Fn::Sub"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::IAM::Role" and "Fn::If" in resource["Properties"]["RoleName"]
+    }
+    shared = naming.stage_access_role(purpose)
+    assert shared in names
+    one = naming.stage_access_role(purpose, "p-x", "prod")
+    assert names[shared].replace("${ProjectId}", "p-x").replace("${StageName}", "prod") == one
 
 
 def test_templates_are_found():
@@ -166,7 +236,6 @@ COMPLETE_CONFIG = {
         "alarms": {"invocation_5xx_errors_threshold": 1, "model_latency_p99_ms": 250},
     },
     "api": {
-        "auth": "api_key",
         "throttling_rate_limit": 10,
         "throttling_burst_limit": 20,
         "max_payload_bytes": 100000,
@@ -193,7 +262,8 @@ def test_rendered_parameters_match_the_template(spec, settings):
         pytest.skip(f"{spec.template} is not part of this repository")
     declared = _load(spec.template_path)["Parameters"]
     model = ApprovedModel("arn:aws:sagemaker:us-east-1:111111111111:model-package/g/1", "g", 1, "s3://b/m.tar.gz", "i")
-    rendered = spec.parameters(stacks.StageContext(settings, "staging", COMPLETE_CONFIG, model))
+    context = stacks.StageContext(settings, "staging", COMPLETE_CONFIG, model, account_id="123456789012")
+    rendered = spec.parameters(context)
     required = {name for name, parameter in declared.items() if "Default" not in parameter}
     assert set(rendered) <= set(declared), f"{spec.template} lacks {set(rendered) - set(declared)}"
     assert required <= set(rendered), f"stacks.py does not set {required - set(rendered)}"
@@ -208,7 +278,9 @@ def test_rendered_values_meet_the_template_constraints(spec, stage, settings):
     declared = _load(spec.template_path)["Parameters"]
     model = ApprovedModel("arn:aws:sagemaker:us-east-1:111111111111:model-package/g/1", "g", 1, "s3://b/m.tar.gz", "i")
     config = {**COMPLETE_CONFIG, "stage": stage}
-    context = stacks.StageContext(settings, stage, config, model, ["age", "sex"], "project/deploy/x/lambda.zip")
+    context = stacks.StageContext(
+        settings, stage, config, model, ["age", "sex"], "project/deploy/x/lambda.zip", "123456789012"
+    )
     for name, value in stacks.template_configuration(context, spec)["Parameters"].items():
         _check_constraints(f"{spec.template}:{name}", declared[name], value)
 
@@ -226,16 +298,25 @@ def _check_constraints(where: str, parameter: dict, value: str) -> None:
 
 def test_model_approval_parameters_match_the_template(settings):
     declared = _load(REPO_ROOT / stacks.MODEL_APPROVAL_TEMPLATE)["Parameters"]
-    rendered = stacks.model_approval_parameters(settings, "sagemaker-pipeline")
+    rendered = stacks.model_approval_parameters(settings, "sagemaker-pipeline", "111122223333")
     assert set(rendered) == set(declared)
     for name, value in rendered.items():
         _check_constraints(name, declared[name], value)
+
+
+def _stage_access_parameters(settings, stage) -> list[dict[str, str]]:
+    return [
+        stacks.stage_access_parameters(settings, stage, "111122223333"),
+        stacks.stage_access_parameters(settings, stage, "111122223333", "arn:aws:iam::111122223333:role/deployer"),
+        stacks.shared_stage_access_parameters("111122223333"),
+    ]
 
 
 @pytest.mark.parametrize("stage", ["staging", "prod"])
-def test_deploy_role_parameters_match_the_template(settings, stage):
-    declared = _load(REPO_ROOT / stacks.DEPLOY_ROLE_TEMPLATE)["Parameters"]
-    rendered = stacks.deploy_role_parameters(settings, stage, "111122223333")
-    assert set(rendered) == set(declared)
-    for name, value in rendered.items():
-        _check_constraints(name, declared[name], value)
+def test_stage_access_parameters_match_the_template(settings, stage):
+    declared = _load(STAGE_ACCESS)["Parameters"]
+    required = {name for name, parameter in declared.items() if "Default" not in parameter}
+    for rendered in _stage_access_parameters(settings, stage):
+        assert required <= set(rendered) <= set(declared), set(rendered) ^ set(declared)
+        for name, value in rendered.items():
+            _check_constraints(name, declared[name], value)

@@ -1,10 +1,10 @@
 """The deploy step creates each stage's stacks in moto's CloudFormation, for the types moto creates.
 
-moto 5.2.5 creates, of the types these templates use: KMS keys and aliases, S3 buckets, IAM roles
-and policies, SageMaker models, endpoint configs and endpoints, Lambda functions and permissions,
-API Gateway REST APIs, resources, methods and deployments, EventBridge rules and log groups. It
-skips (with a warning) bucket policies, CloudWatch alarms, autoscaling targets and policies, and
-the other API Gateway types; the template tests check those.
+moto 5.2.5 creates, of the types these templates use: KMS keys and aliases, S3 buckets, SageMaker
+models, endpoint configs and endpoints, Lambda functions and permissions, API Gateway REST APIs,
+resources, methods and deployments, EventBridge rules and log groups. It skips (with a warning)
+bucket policies, CloudWatch alarms, autoscaling targets and policies, and the other API Gateway
+types; the template tests check those. moto does not assume the service role a stack names.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import warnings
 
 import pytest
 
-from app_infra import deploy, naming
+from app_infra import deploy, naming, stacks
 from app_infra.inference_config import load
 
 
@@ -41,16 +41,24 @@ def test_every_stack_of_the_stage_is_created(built, stage):
     config = load(stage)
     outputs = _deploy(settings, stage, build_dir, aws)
     manifest = built.manifest
+    service_role = _role_arn(aws, settings, stage, config, "cloudformation")
     for entry in manifest["stages"][stage]:
         assert _stack_status(aws, entry["stack_name"]) == "CREATE_COMPLETE"
-        tags = aws.client("cloudformation").describe_stacks(StackName=entry["stack_name"])["Stacks"][0]["Tags"]
-        assert {"Key": "sagemaker:deployment-stage", "Value": stage} in tags
+        described = aws.client("cloudformation").describe_stacks(StackName=entry["stack_name"])["Stacks"][0]
+        assert {"Key": "sagemaker:deployment-stage", "Value": stage} in described["Tags"]
+        # CloudFormation acts with the stage-access service role, never with the deployer's permissions.
+        assert described["RoleARN"] == service_role
     if "realtime" in config:
         _check_endpoint(aws, settings, stage, outputs["endpoint"])
     if "api" in config:
         _check_api(aws, settings, stage, config)
     if "batch" in config:
         _check_batch(aws, settings, stage)
+
+
+def _role_arn(aws, settings, stage, config, purpose):
+    account = aws.client("sts").get_caller_identity()["Account"]
+    return stacks.stage_role_arn(settings, stage, config, account, purpose)
 
 
 def _check_endpoint(aws, settings, stage, outputs):
@@ -65,7 +73,7 @@ def _check_endpoint(aws, settings, stage, outputs):
     variant = endpoint_config["ProductionVariants"][0]
     assert variant["InstanceType"] == load(stage)["realtime"]["instance_type"]
     model = sagemaker.describe_model(ModelName=variant["ModelName"])
-    assert model["ExecutionRoleArn"].endswith(f"role/{naming.iam_role(settings.project_id, f'{stage}-endpoint')}")
+    assert model["ExecutionRoleArn"] == _role_arn(aws, settings, stage, load(stage), "endpoint")
     encryption = aws.client("s3").get_bucket_encryption(Bucket=outputs["DataCaptureBucketName"])
     rule = encryption["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
@@ -85,8 +93,8 @@ def _check_api(aws, settings, stage, config):
     resources = aws.client("apigateway").get_resources(restApiId=api["id"])["items"]
     predict = next(resource for resource in resources if resource.get("pathPart") == "predict")
     method = predict["resourceMethods"]["POST"]
-    expected = "AWS_IAM" if config["api"]["auth"] == "iam" else "NONE"
-    assert method["authorizationType"] == expected
+    assert method["authorizationType"] == "AWS_IAM"
+    assert not method.get("apiKeyRequired")
 
 
 def _check_batch(aws, settings, stage):
@@ -100,6 +108,7 @@ def _check_batch(aws, settings, stage):
     assert parameters["ModelName"] == outputs["ModelName"]
     assert parameters["InputDataUri"].startswith(f"s3://{outputs['BatchBucketName']}/")
     assert described["RoleArn"] == outputs["PipelineRoleArn"]
+    assert outputs["PipelineRoleArn"] == _role_arn(aws, settings, stage, load(stage), "batch-pipeline")
     rule = aws.client("events").describe_rule(Name=naming.event_rule(settings.project_id, f"{stage}-batch-schedule"))
     assert rule["ScheduleExpression"] == load(stage)["batch"]["schedule"]
 

@@ -1,13 +1,21 @@
-"""The deploy step's guards, the cross-account role, and the model-approval rule."""
+"""The deploy step's guards, the stage-access stack (moto's CloudFormation and IAM), and the
+model-approval rule."""
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import pytest
 
-from app_infra import deploy, naming
+from app_infra import deploy, naming, stacks
 from app_infra.errors import DeployError
+
+TOOLING = "111122223333"
+CODEBUILD_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
 
 
 def test_deploy_without_a_build_fails_with_one_line(aws, settings, tmp_path):
@@ -31,18 +39,85 @@ def test_the_model_approval_rule_is_deployed(aws, settings):
     assert targets[0]["Arn"].endswith(":sagemaker-pipeline-x")
 
 
-def test_the_deploy_role_is_created_with_its_stage_scoped_policy(aws, settings):
+def test_the_model_approval_rule_starts_the_pipeline_as_the_managed_events_role(aws, settings):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        outputs = deploy.deploy_role(settings, "prod", "111122223333", aws)
-    role_name = naming.iam_role(settings.project_id, "cross-account-deploy")
+        deploy.deploy_trigger(settings, aws, {})
+    rule = naming.event_rule(settings.project_id, "model-approved")
+    (target,) = aws.client("events").list_targets_by_rule(Rule=rule)["Targets"]
+    assert target["RoleArn"].endswith(f":role/{stacks.EVENTS_ROLE}")
+
+
+def _quietly(call, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return call(*args, **kwargs)
+
+
+def test_stage_access_for_a_stage_account_creates_its_roles_and_a_conditioned_deploy_role(aws, settings):
+    outputs = _quietly(deploy.deploy_stage_access, settings, "prod", TOOLING, aws)
+    iam = aws.client("iam")
+    role_name = naming.iam_role(settings.project_id, stacks.DEPLOY_ROLE_PURPOSE)
     assert outputs["DeployRoleArn"].endswith(f"role/{role_name}")
-    trust = aws.client("iam").get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
-    assert trust["Statement"][0]["Principal"]["AWS"] == "arn:aws:iam::111122223333:root"
-    attached = aws.client("iam").list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
-    assert len(attached) == 2, "the stage policy comes in two parts, each within IAM's size limit"
+    (trust,) = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"]["AWS"] == f"arn:aws:iam::{TOOLING}:root"
+    codebuild = f"arn:aws:iam::{TOOLING}:role/service-role/{stacks.CODEBUILD_ROLE_NAME}"
+    assert trust["Condition"] == {"ArnEquals": {"aws:PrincipalArn": codebuild}}
+    for purpose in naming.STAGE_ACCESS_ROLES:
+        iam.get_role(RoleName=naming.stage_access_role(purpose, settings.project_id, "prod"))
+    service_role = naming.stage_access_role("cloudformation", settings.project_id, "prod")
+    assert outputs["CloudFormationRoleArn"].endswith(f"role/{service_role}")
+    attached = iam.list_attached_role_policies(RoleName=service_role)["AttachedPolicies"]
+    assert len(attached) == 2, "the service role's policy comes in two parts, each within IAM's size limit"
+    assert len(iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]) == 1
 
 
-def test_the_deploy_role_needs_a_tooling_account_id(aws, settings):
-    with pytest.raises(DeployError, match="12 digits"):
-        deploy.deploy_role(settings, "prod", "not-an-account", aws)
+def test_a_given_tooling_role_is_the_only_one_trusted(aws, settings):
+    given = f"arn:aws:iam::{TOOLING}:role/deployer"
+    _quietly(deploy.deploy_stage_access, settings, "staging", TOOLING, aws, given)
+    role_name = naming.iam_role(settings.project_id, stacks.DEPLOY_ROLE_PURPOSE)
+    (trust,) = aws.client("iam").get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Condition"] == {"ArnEquals": {"aws:PrincipalArn": given}}
+
+
+def test_stage_access_for_every_project_attaches_the_deploy_policy_to_the_codebuild_role(aws):
+    iam = aws.client("iam")
+    iam.create_role(
+        RoleName=stacks.CODEBUILD_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(CODEBUILD_TRUST), Path="/service-role/"
+    )
+    outputs = _quietly(deploy.deploy_shared_stage_access, aws)
+    assert outputs["CloudFormationRoleArn"].endswith(f"role/{naming.stage_access_role('cloudformation')}")
+    attached = iam.list_attached_role_policies(RoleName=stacks.CODEBUILD_ROLE_NAME)["AttachedPolicies"]
+    assert len(attached) == 2, "the deploy policy and the right to enter stage accounts"
+    for purpose in naming.STAGE_ACCESS_ROLES:
+        iam.get_role(RoleName=naming.stage_access_role(purpose))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (("prod", "not-an-account"), "12 digits"),
+        (("prod", TOOLING, "arn:aws:iam::1:role/x"), "not an IAM role ARN"),
+    ],
+)
+def test_stage_access_refuses_bad_accounts_and_roles(aws, settings, arguments, message):
+    stage, tooling, *role = arguments
+    with pytest.raises(DeployError, match=message):
+        deploy.deploy_stage_access(settings, stage, tooling, aws, *role)
+    assert aws.client("cloudformation").describe_stacks()["Stacks"] == []
+
+
+def test_every_project_refuses_a_bad_role_name(aws):
+    with pytest.raises(DeployError, match="not a role name"):
+        deploy.deploy_shared_stage_access(aws, "not a role")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--stage-access"], ["--stage-access", "--every-project", "--stage", "prod"], ["--trigger", "--stage", "prod"]],
+)
+def test_unclear_command_lines_are_refused(argv, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        deploy.main(argv)
+    assert stopped.value.code == 2
+    assert "error:" in capsys.readouterr().err

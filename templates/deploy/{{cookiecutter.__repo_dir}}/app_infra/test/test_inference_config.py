@@ -65,7 +65,9 @@ BAD_FIELDS = [
     ("realtime", lambda s: s.update(spot=True), "spot"),
     ("batch", lambda s: s.update(schedule="every day"), "batch.schedule"),
     ("batch", lambda s: s.update(input_prefix="/absolute/"), "batch.input_prefix"),
-    ("api", lambda s: s.update(auth="cognito"), "api.auth"),
+    # API keys are gone: an old configuration's `auth` is named, not silently ignored.
+    ("api", lambda s: s.update(auth="api_key"), "auth"),
+    ("api", lambda s: s.update(throttling_burst_limit=0), "api.throttling_burst_limit"),
     ("api", lambda s: s.update(max_payload_bytes=7000000), "api.max_payload_bytes"),
 ]
 
@@ -143,7 +145,7 @@ def test_command_line_validates_every_stage(capsys):
 
 
 @pytest.mark.parametrize("stage", naming.STAGES)
-def test_a_stage_account_is_entered_through_the_role_deploy_role_yaml_creates(stage, settings):
+def test_a_stage_account_is_entered_through_the_role_stage_access_yaml_creates(stage, settings):
     config = inference_config.load(stage)
     if "account" not in config:
         pytest.skip("staging and prod share the pipeline's account")

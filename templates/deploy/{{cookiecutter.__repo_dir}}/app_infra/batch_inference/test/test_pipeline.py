@@ -15,6 +15,8 @@ from app_infra.inference_config import load
 from app_infra.model_registry import ApprovedModel
 from app_infra.settings import Settings
 
+# The account-wide batch pipeline role the stage-access stack creates.
+ROLE_ARN = "arn:aws:iam::123456789012:role/sagemaker-all-projects-batch-pipeline"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 STEP_APIS = {
     "Processing": "CreateProcessingJob",
@@ -65,7 +67,7 @@ def fixed_settings() -> Settings:
 @pytest.fixture(scope="module")
 def definition(pipeline, fixed_settings, model, batch_config) -> dict:
     """Built once for the module: building a definition takes seconds."""
-    resources = pipeline.expected_resources(fixed_settings, "staging", "123456789012")
+    resources = pipeline.expected_resources(fixed_settings, "staging", ROLE_ARN)
     return json.loads(pipeline.build_definition(fixed_settings, "staging", batch_config, model, resources))
 
 
@@ -106,14 +108,14 @@ def test_the_schedule_parameter_is_declared(definition):
 
 
 def test_the_same_inputs_give_the_same_definition(pipeline, settings, model, batch_config):
-    resources = pipeline.expected_resources(settings, "staging", "123456789012")
+    resources = pipeline.expected_resources(settings, "staging", ROLE_ARN)
     first = pipeline.build_definition(settings, "staging", batch_config, model, resources)
     assert first == pipeline.build_definition(settings, "staging", batch_config, model, resources)
 
 
 def test_without_a_registered_baseline_the_check_is_skipped(pipeline, settings, model, batch_config):
     bare = ApprovedModel(**{**model.to_json(), "baseline_statistics_uri": "", "baseline_constraints_uri": ""})
-    resources = pipeline.expected_resources(settings, "staging", "123456789012")
+    resources = pipeline.expected_resources(settings, "staging", ROLE_ARN)
     definition = json.loads(pipeline.build_definition(settings, "staging", batch_config, bare, resources))
     skip = next(p for p in definition["Parameters"] if p["Name"] == "SkipDataQualityCheck")
     assert skip["DefaultValue"] is True
@@ -121,7 +123,7 @@ def test_without_a_registered_baseline_the_check_is_skipped(pipeline, settings, 
 
 def test_a_model_without_its_build_id_is_refused(pipeline, settings, model, batch_config):
     unknown = ApprovedModel(**{**model.to_json(), "metadata": {}})
-    resources = pipeline.expected_resources(settings, "staging", "123456789012")
+    resources = pipeline.expected_resources(settings, "staging", ROLE_ARN)
     with pytest.raises(DeployError, match="build_id"):
         pipeline.build_definition(settings, "staging", batch_config, unknown, resources)
 
