@@ -17,11 +17,14 @@ from app_infra import naming, stacks
 from app_infra.model_registry import ApprovedModel
 from app_infra.settings import Settings
 
+# The account every evaluation uses (authz.stack.ACCOUNT); the build reads it from STS.
+ACCOUNT = "123456789012"
+
 
 def _model(settings: Settings) -> ApprovedModel:
     group = settings.model_package_group
     return ApprovedModel(
-        arn=f"arn:aws:sagemaker:{settings.region}:123456789012:model-package/{group.lower()}/1",
+        arn=f"arn:aws:sagemaker:{settings.region}:{ACCOUNT}:model-package/{group.lower()}/1",
         group=group,
         version=1,
         model_data_url=f"s3://{settings.artifact_bucket}/{naming.s3_prefix(settings.project_name)}/model.tar.gz",
@@ -37,6 +40,7 @@ def _stage_stacks(settings: Settings, stage: str, config: dict) -> list[dict]:
         model=_model(settings),
         feature_columns=["feature_a", "feature_b"],
         lambda_code_key=f"{settings.deploy_prefix()}/lambda/invoke_endpoint.zip",
+        account_id=ACCOUNT,
     )
     return [
         {
@@ -64,7 +68,7 @@ def main() -> int:
             "part": "deploy-trigger",
             "stack": naming.stack(settings.project_name, settings.project_id, "deploy-trigger"),
             "template": stacks.MODEL_APPROVAL_TEMPLATE,
-            "Parameters": stacks.model_approval_parameters(settings, pipeline),
+            "Parameters": stacks.model_approval_parameters(settings, pipeline, ACCOUNT),
             "Tags": {k: v for k, v in settings.tags("staging").items() if k != "sagemaker:deployment-stage"},
         }
     ]
