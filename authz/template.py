@@ -56,7 +56,7 @@ class _Evaluator:
         self.template, self.values, self.conditions = template, values, conditions
         self.functions = {
             "Ref": self.ref,
-            "Fn::GetAtt": lambda argument: ".".join(argument),
+            "Fn::GetAtt": self.get_att,
             "Fn::Sub": self.sub,
             "Fn::FindInMap": lambda argument: self.template["Mappings"][argument[0]][self.run(argument[1])][
                 self.run(argument[2])
@@ -91,6 +91,14 @@ class _Evaluator:
             return self.functions[function](argument)
         evaluated = {key: self.run(value) for key, value in node.items()}
         return {key: value for key, value in evaluated.items() if value is not _NO_VALUE}
+
+    @staticmethod
+    def get_att(argument) -> str:
+        """`[Resource, Attribute]`, or the short form's `Resource.Attribute` string: the resource is
+        before the first dot (attribute names may hold dots, e.g. Endpoint.Address)."""
+        if isinstance(argument, str):
+            argument = argument.split(".", 1)
+        return ".".join(argument)
 
     def ref(self, name: str):
         if name == "AWS::NoValue":

@@ -6,7 +6,7 @@ import textwrap
 
 import yaml
 
-from authz.template import CfnLoader, live_resources, managed_policies
+from authz.template import CfnLoader, live_resources, managed_policies, resolve
 
 LOOPED = textwrap.dedent(
     """
@@ -48,3 +48,26 @@ def test_for_each_expands_per_item_with_alphanumeric_keys_and_bound_references()
 def test_conditions_still_apply_to_expanded_resources():
     template = yaml.load(LOOPED, Loader=CfnLoader)
     assert managed_policies(template, {"Readers": "team-a", "Enabled": "no"}) == []
+
+
+def test_short_form_get_att_is_split_on_the_first_dot():
+    template = yaml.load(
+        textwrap.dedent(
+            """
+            Resources:
+              Role: {Type: AWS::IAM::Role}
+              Db: {Type: AWS::RDS::DBInstance}
+            Outputs:
+              Short: {Value: !GetAtt Role.Arn}
+              Dotted: {Value: !GetAtt Db.Endpoint.Address}
+              Long: {Value: {"Fn::GetAtt": [Role, Arn]}}
+            """
+        ),
+        Loader=CfnLoader,
+    )
+    outputs = resolve(template["Outputs"], template, {})
+    assert outputs == {
+        "Short": {"Value": "Role.Arn"},
+        "Dotted": {"Value": "Db.Endpoint.Address"},
+        "Long": {"Value": "Role.Arn"},
+    }
