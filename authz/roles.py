@@ -29,12 +29,14 @@ code must treat its event as untrusted, but the role only does what the code doe
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from authz.policies import managed
-from authz.template import load, managed_policies
+from authz.template import PSEUDO, defaults, load
 
 
 @dataclass(frozen=True)
@@ -79,18 +81,100 @@ ROLES: dict[str, Role] = {
 }
 
 
-def with_platform(role_key: str, template_path: Path | str, parameters: dict[str, str]) -> Role:
-    """The role plus the AWS::IAM::ManagedPolicy documents a platform template attaches to it
-    (resources whose `Roles` name the role, by name or by an ARN ending in it), resolved for these
-    parameter values (see authz.template.managed_policies); resources switched off by a condition
-    are left out. The shared ROLES entry is not changed."""
+def with_platform(role_key: str, template_path: Path | str, parameters: Mapping[str, object]) -> Role:
+    """The role plus the AWS::IAM::ManagedPolicy / AWS::IAM::Policy documents a platform template
+    attaches to it (resources whose `Roles` name the role, by name or by an ARN ending in it),
+    resolved for these parameter values with the physical names and ARNs of the template's own
+    resources (authz.stack: `!GetAtt Bucket.Arn` becomes the bucket's ARN); resources switched
+    off by a condition are left out. The shared ROLES entry is not changed."""
     role = ROLES[role_key]
+    return _attach(role, _resolved(load(Path(template_path)), parameters))
+
+
+def _resolved(template: dict, parameters: Mapping[str, object]) -> dict[str, tuple[str, dict]]:
+    from authz.stack import resolved_resources  # authz.stack needs the cfn table: imported on use
+
+    return resolved_resources(template, {**PSEUDO, **defaults(template), **parameters})
+
+
+def _attach(role: Role, resources: Mapping[str, tuple[str, dict]]) -> Role:
     added = [
-        policy.document
-        for policy in managed_policies(load(Path(template_path)), parameters)
-        if any(_names_role(entry, role.name) for entry in policy.roles)
+        props["PolicyDocument"]
+        for kind, props in resources.values()
+        if kind in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy")
+        and any(_names_role(str(entry), role.name) for entry in props.get("Roles", []))
     ]
     return replace(role, policies=[*role.policies, *added])
+
+
+def _created(resources: Mapping[str, tuple[str, dict]], prefix: str) -> dict[str, Role]:
+    """Each AWS::IAM::Role of a template, keyed `stage-<purpose>` after the name prefix, with its
+    inline policies and every policy the template attaches to it. Counted Studio-reachable: a
+    Studio user chooses (through the CodeBuild role) the stage templates and code that run as them."""
+    created = {}
+    for kind, props in resources.values():
+        if kind != "AWS::IAM::Role":
+            continue
+        principal = props["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+        role = Role(
+            name=props["RoleName"],
+            arn_path=props.get("Path", "/").lstrip("/"),
+            trusted_service=principal.get("Service", ""),
+            policies=[policy["PolicyDocument"] for policy in props.get("Policies", [])],
+            studio_reachable=True,
+        )
+        created["stage-" + role.name.removeprefix(prefix)] = _attach(role, resources)
+    return created
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PORTFOLIO = REPO_ROOT / "servicecatalog" / "portfolio.yaml"
+STAGE_ACCESS = REPO_ROOT / "templates/deploy/{{cookiecutter.__repo_dir}}/app_infra/stage_access/stage_access.yaml"
+ACCOUNT = PSEUDO["AWS::AccountId"]
+# Example values of the platform stack's required parameters (servicecatalog/portfolio.yaml).
+PLATFORM_PARAMETERS = {
+    "PrincipalArns": f"arn:aws:iam::{ACCOUNT}:role/studio-execution",
+    "PublisherArns": f"arn:aws:iam::{ACCOUNT}:role/platform-publisher",
+    "StageAccountIds": "111111111111,222222222222",
+}
+EVERY = "*"
+# The account-wide stage access, as the deploy repo's app_infra/stacks.py
+# shared_stage_access_parameters gives it (`python -m app_infra.deploy --stage-access --every-project`):
+# every project's runtime roles, the deploy policy attached to the deploy CodeBuild role.
+EVERY_PROJECT_STAGE_ACCESS = {
+    "ProjectName": EVERY,
+    "ProjectId": EVERY,
+    "StageName": EVERY,
+    "ToolingAccountId": ACCOUNT,
+    "ArtifactBucketName": f"sagemaker-project-{EVERY}",
+    "DeployRoleName": "",
+    "AttachToRoleName": ROLES["codebuild"].name,
+}
+# Names of the account-wide stage-access roles: sagemaker-all-projects-<purpose>.
+STAGE_ROLE_PREFIX = "sagemaker-all-projects-"
+
+
+def deployed_roles() -> dict[str, Role]:
+    """Every role as deployed: the managed product roles plus what the platform stack
+    (portfolio.yaml) and the account-wide stage access (stage_access.yaml, deploy policy on the
+    CodeBuild role) attach to them, and the roles stage_access.yaml creates ("stage-cloudformation",
+    "stage-endpoint", "stage-invoke", "stage-batch-pipeline", "stage-batch-schedule").
+    The one place that decides which policies each role has: `python -m authz` and the run-time
+    call test both evaluate against it."""
+    return dict(_deployed_roles())
+
+
+@functools.cache
+def _deployed_roles() -> dict[str, Role]:
+    platform = _resolved(load(PORTFOLIO), _declared(PORTFOLIO, PLATFORM_PARAMETERS))
+    stage_access = _resolved(load(STAGE_ACCESS), EVERY_PROJECT_STAGE_ACCESS)
+    roles = {key: _attach(_attach(role, platform), stage_access) for key, role in ROLES.items()}
+    return {**roles, **_created(stage_access, STAGE_ROLE_PREFIX)}
+
+
+def _declared(path: Path, values: Mapping[str, str]) -> dict[str, str]:
+    declared = load(path).get("Parameters", {})
+    return {name: value for name, value in values.items() if name in declared}
 
 
 def _names_role(entry: str, role_name: str) -> bool:

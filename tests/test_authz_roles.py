@@ -163,3 +163,44 @@ def test_managed_policies_lists_live_policies_with_their_roles_resolved():
         "BuildBucket": ["arn:aws:iam::123456789012:role/service-role/r"],
         "ForLambda": ["AmazonSageMakerServiceCatalogProductsLambdaRole"],
     }
+
+
+def test_deployed_roles_carry_the_platform_and_account_wide_stage_access_policies():
+    from authz.roles import deployed_roles
+
+    roles = deployed_roles()
+    assert set(roles) == set(ROLES) | {
+        "stage-cloudformation",
+        "stage-endpoint",
+        "stage-invoke",
+        "stage-batch-pipeline",
+        "stage-batch-schedule",
+    }
+    service_role = f"arn:aws:iam::{ACCOUNT}:role/sagemaker-all-projects-cloudformation"
+    assert roles["stage-cloudformation"].arn(ACCOUNT) == service_role
+    stack = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/sagemaker-a-p-1-prod-endpoint/x"
+    codebuild = roles["codebuild"]
+    # The deploy policy (stage_access.yaml, AttachToRoleName): stacks only through the service role.
+    assert decide(
+        codebuild.policies, Request("cloudformation:CreateStack", stack, {"cloudformation:RoleArn": service_role})
+    ).allowed
+    assert not decide(codebuild.policies, Request("cloudformation:CreateStack", stack, {})).allowed
+    assert not decide(
+        ROLES["codebuild"].policies,
+        Request("cloudformation:CreateStack", stack, {"cloudformation:RoleArn": service_role}),
+    ).allowed
+    # The platform stack's policies, with its own resources' ARNs resolved.
+    seed = f"arn:aws:s3:::mlops-project-templates-{ACCOUNT}-us-east-1/1.0.0/seed.zip"
+    assert decide(codebuild.policies, Request("s3:GetObject", seed, {})).allowed
+    assert decide(roles["lambda"].policies, Request("cloudformation:ListStacks", "*", {})).allowed
+    # The service role passes the endpoint role to SageMaker only.
+    endpoint = roles["stage-endpoint"].arn(ACCOUNT)
+    passed = {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    assert decide(roles["stage-cloudformation"].policies, Request("iam:PassRole", endpoint, passed)).allowed
+    assert not decide(
+        roles["stage-cloudformation"].policies,
+        Request("iam:PassRole", endpoint, {"iam:PassedToService": "lambda.amazonaws.com"}),
+    ).allowed
+    assert roles["stage-invoke"].trusted_service == "lambda.amazonaws.com"
+    deployed_roles()["codebuild"] = None  # a copy: the next caller gets its own
+    assert deployed_roles()["codebuild"] == codebuild
