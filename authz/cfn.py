@@ -56,6 +56,8 @@ class Handler:
     reads: tuple[tuple[str, str, str], ...] = ()
     connections: tuple[str, ...] = ()
     ref: str = "name"
+    # The Ref value when it is neither name nor ARN but built from properties (`ref="id"`).
+    id: str | None = None
     create_arn: str | None = None
     extra: Callable[[dict, dict], Iterator[Need]] | None = None
 
@@ -219,6 +221,14 @@ HANDLERS: dict[str, Handler] = {
         tags="iam:TagRole",
         extra=_role_policies,
     ),
+    # Only in stage_access.yaml (administrators, opt-in). The role's name is the service's, under
+    # aws-service-role/ (IAM user guide, "Using service-linked roles").
+    "AWS::IAM::ServiceLinkedRole": Handler(
+        arn="arn:{partition}:iam::{account}:role/aws-service-role/{AWSServiceName}/{generated}",
+        create=("iam:CreateServiceLinkedRole",),
+        delete=("iam:DeleteServiceLinkedRole",),
+        update=("iam:UpdateRole",),
+    ),
     "AWS::IAM::ManagedPolicy": Handler(
         arn="arn:{partition}:iam::{account}:policy{Path|path}{ManagedPolicyName}",
         create=("iam:CreatePolicy",),
@@ -267,6 +277,9 @@ HANDLERS: dict[str, Handler] = {
         tags="application-autoscaling:TagResource",
         passes={"RoleARN": "application-autoscaling.amazonaws.com"},
         ref="id",
+        # Ref: "resource-id|scalable-dimension|service-namespace" (CloudFormation template reference,
+        # AWS::ApplicationAutoScaling::ScalableTarget, Return values).
+        id="{ResourceId}|{ScalableDimension}|{ServiceNamespace}",
     ),
     "AWS::ApplicationAutoScaling::ScalingPolicy": Handler(
         arn="arn:{partition}:application-autoscaling:{region}:{account}:scalable-target/{generated}",
@@ -456,20 +469,55 @@ def needs(resource_type: str, props: dict, env: dict) -> Iterator[Need]:
     `env`: partition, region, account, generated, arn (the resource's own), object_context (the
     request context of reading S3 objects the template points at, e.g. their existing tags),
     stack_tags (tags the stack is created with)."""
+    namespace = _service_namespace(resource_type, props)
+    for phase, action, resource, context in _needs(resource_type, props, env):
+        scoped = namespace if action.startswith("application-autoscaling:") and action not in UNNAMESPACED else {}
+        yield (phase, action, resource, {**context, **scoped})
+
+
+def _needs(resource_type: str, props: dict, env: dict) -> Iterator[Need]:
     entry, arn = handler(resource_type), env["arn"]
-    tags = tag_context(tags_of(resource_type, props, env.get("stack_tags")))
+    created_with = tags_of(resource_type, props, env.get("stack_tags"))
+    tags = tag_context(created_with)
+    # Calls after the create carry the tags the resource was created with as aws:ResourceTag/<key>.
+    tagged = resource_tag_context(created_with) if entry.tags else {}
     create_arn = fill(entry.create_arn, props, env) if entry.create_arn else arn
     yield from (("create", action, create_arn, tags) for action in entry.create)
     for path, actions in entry.properties.items():
         if lookup(props, path):
-            yield from (("create", action, arn, {}) for action in actions)
+            yield from (("create", action, arn, tagged) for action in actions)
     if tags and entry.tags:
         yield ("create", entry.tags, arn, tags)
     yield from _side_needs(entry, props, env)
-    yield from (("update", action, arn, tags) for action in entry.update)
-    yield from (("delete", action, arn, {}) for action in entry.delete)
+    yield from (("update", action, arn, {**tagged, **tags}) for action in entry.update)
+    yield from (("delete", action, arn, tagged) for action in entry.delete)
     if entry.extra:
         yield from entry.extra(props, env)
+
+
+def resource_tag_context(pairs: Mapping[str, object]) -> dict:
+    """Request context of a call on a tagged resource: one `aws:ResourceTag/<key>` per tag."""
+    return {f"aws:ResourceTag/{key}": str(value) for key, value in pairs.items()}
+
+
+# Application Auto Scaling actions without the application-autoscaling:service-namespace key
+# (Service Authorization Reference, "Actions, resources, and condition keys for Application Auto
+# Scaling": TagResource/UntagResource/ListTagsForResource take the aws: tag keys only).
+UNNAMESPACED = {
+    "application-autoscaling:TagResource",
+    "application-autoscaling:UntagResource",
+    "application-autoscaling:ListTagsForResource",
+}
+
+
+def _service_namespace(resource_type: str, props: dict) -> dict:
+    """`application-autoscaling:service-namespace` of a scalable target or scaling policy: its
+    ServiceNamespace, or the last part of a ScalingTargetId (`resource|dimension|namespace`)."""
+    if not resource_type.startswith("AWS::ApplicationAutoScaling::"):
+        return {}
+    target = str(props.get("ScalingTargetId", ""))
+    namespace = props.get("ServiceNamespace") or (target.rsplit("|", 1)[1] if "|" in target else None)
+    return {"application-autoscaling:service-namespace": str(namespace)} if namespace else {}
 
 
 def _side_needs(entry: Handler, props: dict, env: dict) -> Iterator[Need]:

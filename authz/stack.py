@@ -87,7 +87,8 @@ def _physical(logical: str, resource_type: str, props: dict, stack: str) -> dict
     entry = cfn.handler(resource_type)
     name = cfn.name_of(resource_type, props, env)
     arn = cfn.fill(entry.arn, props, env) if entry.arn else env["generated"]
-    ref = {"name": name, "arn": arn, "id": env["generated"]}[entry.ref]
+    identifier = cfn.fill(entry.id, props, env) if entry.id else env["generated"]
+    ref = {"name": name, "arn": arn, "id": identifier}[entry.ref]
     attributes = {"Ref": ref, "Arn": arn, "Name": name}
     # Attributes such as CodeRepositoryName, EndpointName, ModelName are the physical name.
     attributes.update({key: name for key in _NAME_ATTRIBUTES})
@@ -98,7 +99,8 @@ _NAME_ATTRIBUTES = ("CodeRepositoryName", "EndpointName", "EndpointConfigName", 
 
 
 def _naming_properties(resource_type: str, props: dict) -> dict:
-    fields = {name.split(".")[0] for name, _ in cfn.FIELD.findall(cfn.handler(resource_type).arn)}
+    entry = cfn.handler(resource_type)
+    fields = {name.split(".")[0] for name, _ in cfn.FIELD.findall(entry.arn + (entry.id or ""))}
     return {key: value for key, value in props.items() if key in fields}
 
 

@@ -96,9 +96,9 @@ def test_a_bucket_needs_one_call_per_property_on_its_arn_with_tag_context():
     tags = {"aws:TagKeys": ("k",), "aws:RequestTag/k": "v"}
     assert needs == [
         ("create", "s3:CreateBucket", "arn:aws:s3:::sagemaker-x", tags),
-        ("create", "s3:PutBucketVersioning", "arn:aws:s3:::sagemaker-x", {}),
+        ("create", "s3:PutBucketVersioning", "arn:aws:s3:::sagemaker-x", {"aws:ResourceTag/k": "v"}),
         ("create", "s3:PutBucketTagging", "arn:aws:s3:::sagemaker-x", tags),
-        ("delete", "s3:DeleteBucket", "arn:aws:s3:::sagemaker-x", {}),
+        ("delete", "s3:DeleteBucket", "arn:aws:s3:::sagemaker-x", {"aws:ResourceTag/k": "v"}),
     ]
 
 
@@ -129,3 +129,37 @@ def test_an_action_without_a_resource_type_is_asked_on_star():
     needs = _needs("AWS::KMS::Key", {"KeyPolicy": {}, "EnableKeyRotation": True})
     assert ("create", "kms:CreateKey", "*", {}) in needs
     assert any(action == "kms:EnableKeyRotation" and arn.startswith("arn:aws:kms:") for _, action, arn, _ in needs)
+
+
+def test_a_key_is_deleted_with_the_tags_the_stack_created_it_with():
+    template = {"Resources": {"Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {}}}}}
+    needs = stack_needs(template, pseudo_parameters("s"), "t", stack_tags={"sagemaker:project-id": "p-1"})
+    (deletion,) = [dict(n.context) for n in needs if n.action == "kms:ScheduleKeyDeletion"]
+    assert deletion == {"aws:ResourceTag/sagemaker:project-id": "p-1"}
+
+
+def test_autoscaling_calls_carry_the_service_namespace_of_the_variant_they_scale():
+    template = {
+        "Resources": {
+            "Target": {
+                "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
+                "Properties": {
+                    "ServiceNamespace": "sagemaker",
+                    "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+                    "ResourceId": "endpoint/e/variant/AllTraffic",
+                    "MinCapacity": 1,
+                    "MaxCapacity": 2,
+                },
+            },
+            "Policy": {
+                "Type": "AWS::ApplicationAutoScaling::ScalingPolicy",
+                "Properties": {"PolicyName": "p", "ScalingTargetId": {"Ref": "Target"}},
+            },
+        }
+    }
+    needs = list(stack_needs(template, pseudo_parameters("s"), "t", stack_tags={"k": "v"}))
+    namespaced = {n.action: dict(n.context).get("application-autoscaling:service-namespace") for n in needs}
+    assert namespaced["application-autoscaling:RegisterScalableTarget"] == "sagemaker"
+    assert namespaced["application-autoscaling:PutScalingPolicy"] == "sagemaker"  # from the target's Ref
+    assert namespaced["application-autoscaling:DeleteScalingPolicy"] == "sagemaker"
+    assert namespaced["application-autoscaling:TagResource"] is None
