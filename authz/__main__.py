@@ -16,6 +16,7 @@ from pathlib import Path
 from authz import provision, runtime, stages
 from authz.cfn import UnknownType
 from authz.check import Ledger
+from authz.roles import deployed_roles
 from authz.template import Unresolvable
 
 # At the repository root, where the end-to-end tests record them.
@@ -36,7 +37,8 @@ def summary(
         "authz: would AWS allow it?",
         f"  products: {len(products)} ({combos} parameter combinations; role launch)",
         f"  platform stacks: {platform} (role {provision.PLATFORM_ADMIN})",
-        f"  stage stacks: {stage_combos} deploy option combinations (role {stages.STAGE_STACK_ROLE})",
+        f"  stage stacks: {stage_combos} deploy option combinations (role {stages.STAGE_STACK_ROLE};"
+        f" trigger {stages.TRIGGER_STACK_ROLE})",
         f"  resources checked: {len(ledger.resources)}",
         f"  actions checked: {ledger.actions_checked} (distinct role/action/resource/context)",
         f"  run-time calls checked: {recorded.checked}"
@@ -46,7 +48,7 @@ def summary(
 
 
 def main() -> int:
-    ledger = Ledger()
+    ledger = Ledger(roles=deployed_roles())
     ledger.roles.setdefault(provision.PLATFORM_ADMIN, provision.ADMIN_ROLE)
     try:
         recorded = runtime.read(CALLS_DIR, set(ledger.roles)) if CALLS_DIR.is_dir() else runtime.Recorded()

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from authz.evaluate import Decision, Request, decide
-from authz.roles import ROLES, Role
+from authz.roles import ROLES, Role, deployed_roles
 
 
 def role_key(role_name: str) -> str:
@@ -40,7 +40,9 @@ class Denial:
 class Ledger:
     """Every question asked, the answers, and where each question came from."""
 
-    roles: dict[str, Role] = field(default_factory=lambda: dict(ROLES))
+    # The roles as deployed (authz.roles.deployed_roles): managed policies plus what our platform
+    # and stage-access stacks attach, and the stage-access roles.
+    roles: dict[str, Role] = field(default_factory=deployed_roles)
     decisions: dict[tuple, Decision] = field(default_factory=dict)
     places: dict[tuple, set[str]] = field(default_factory=lambda: defaultdict(set))
     resources: set[str] = field(default_factory=set)

@@ -1,10 +1,13 @@
 """Would the deploy repository's stage stacks deploy? Every stack of every stage, for every deploy
 option combination the template supports, checked against the role that creates them.
 
-Which role: stage stacks are created by CloudFormation with a service role, never with the caller's
-own permissions (team decision D2/D8). The stage-stack design is being reworked in parallel, so the
-role is one constant, STAGE_STACK_ROLE, today the managed
-AmazonSageMakerServiceCatalogProductsCloudformationRole ("cloudformation" in authz.roles).
+Which role: stage stacks are created by CloudFormation with the stage-access service role
+(app_infra/deploy.py deploy_stack(..., role_arn) with service_role_arn), never with the caller's own
+permissions (team decision D8): the account-wide form's `sagemaker-all-projects-cloudformation`,
+"stage-cloudformation" in authz.roles.deployed_roles, with the policies stage_access.yaml gives it.
+The model-approval trigger stack is deployed by `python -m app_infra.deploy --trigger` with
+deploy_stack and no role ARN, so CloudFormation acts with the caller's own credentials: the deploy
+CodeBuild project's role, "codebuild" (with the platform and stage-access deploy policies).
 
 How: one bake at worst-case names (scripts/bake.py, answers from tests/bakery.py) provides the
 repository's code; the stage configurations of every supported combination are rendered from the
@@ -34,7 +37,9 @@ from scripts import products
 from scripts.bake import OFFLINE_ENV, bake
 from tests import bakery
 
-STAGE_STACK_ROLE = "cloudformation"
+STAGE_STACK_ROLE = "stage-cloudformation"
+# deploy.py deploy_trigger: no RoleARN, so the deploy CodeBuild role creates it.
+TRIGGER_STACK_ROLE = "codebuild"
 TEMPLATE = "deploy"
 ARTIFACT_KEY = "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
 
@@ -80,7 +85,8 @@ def stage_stacks(workdir: Path) -> tuple[Path, dict[str, list[dict]]]:
 
 
 def check_stage_stacks(ledger: Ledger) -> int:
-    """Every supported combination's stage stacks against STAGE_STACK_ROLE; returns the combinations."""
+    """Every supported combination's stage stacks against STAGE_STACK_ROLE (the trigger stack
+    against TRIGGER_STACK_ROLE); returns the combinations."""
     with tempfile.TemporaryDirectory(prefix="authz-stages-") as folder:
         project, by_combination = stage_stacks(Path(folder))
         templates: dict[str, dict] = {}
@@ -100,7 +106,8 @@ def _check_stack(ledger: Ledger, template: dict, entry: dict) -> None:
     values = {**pseudo_parameters(entry["stack"]), **_defaults(template), **entry["Parameters"]}
     scope = f"stage {entry['part']}"
     resources = resolved_resources(template, values)
-    record(ledger, STAGE_STACK_ROLE, needs_of(resources, entry["stack"], scope, stack_tags=entry["Tags"]))
+    role = TRIGGER_STACK_ROLE if entry["stage"] == "tooling" else STAGE_STACK_ROLE
+    record(ledger, role, needs_of(resources, entry["stack"], scope, stack_tags=entry["Tags"]))
     for name, document, roles in policy_documents(resources):
         ledger.add_policy(document, roles, f"{scope} {name}")
 

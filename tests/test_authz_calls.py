@@ -159,13 +159,6 @@ def test_every_line_of_a_log_is_read(tmp_path):
 
 RECORDED_DIR = calls.REPO_ROOT / ".authz" / "recorded"
 CALLS_FILE = calls.DEFAULT_LOG_DIR / "runtime.jsonl"
-PORTFOLIO = calls.REPO_ROOT / "servicecatalog" / "portfolio.yaml"
-# Example values of the platform stack's parameters (used only where the template declares them).
-PLATFORM_PARAMETERS = {
-    "PrincipalArns": f"arn:aws:iam::{calls.ACCOUNT}:role/studio-execution",
-    "PublisherArns": f"arn:aws:iam::{calls.ACCOUNT}:role/platform-publisher",
-    "StageAccountIds": "111111111111,222222222222",
-}
 # Roles the scenario must have seen acting: an empty log would otherwise pass.
 EXPECTED_ROLES = {"codebuild", "execution", "lambda"}
 # Which scenario runs as which role: (role, what runs, where).
@@ -234,21 +227,13 @@ def bake_defaults(template: str) -> dict[str, str]:
     return {key: values[0] for key, values in bakery.choices(template).items()}
 
 
-def platform_roles() -> dict:
-    """Each role with the policies the platform stack attaches to it."""
-    from authz.roles import ROLES, with_platform
-    from authz.template import load
-
-    declared = load(PORTFOLIO).get("Parameters", {})
-    parameters = {name: value for name, value in PLATFORM_PARAMETERS.items() if name in declared}
-    return {key: with_platform(key, PORTFOLIO, parameters) for key in ROLES}
-
-
 def evaluate(recorded: list[dict]) -> tuple[list[dict], list[str], dict[str, int]]:
     """(checked requests as written for `python -m authz`, denial lines, calls per outcome)."""
     from authz.evaluate import decide
+    from authz.roles import deployed_roles
 
-    roles = platform_roles()
+    # The same roles `python -m authz` evaluates with (one place decides them).
+    roles = deployed_roles()
     checked, denials, counts = [], set(), {"checked": 0, "test set-up or local only": 0, "publisher": 0}
     for call in recorded:
         attributed = calls.attribute(call)
