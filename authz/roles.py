@@ -107,12 +107,23 @@ def _attach(role: Role, resources: Mapping[str, tuple[str, dict]]) -> Role:
     return replace(role, policies=[*role.policies, *added])
 
 
-def _created(resources: Mapping[str, tuple[str, dict]], prefix: str) -> dict[str, Role]:
-    """Each AWS::IAM::Role of a template, keyed `stage-<purpose>` after the name prefix, with its
-    inline policies and every policy the template attaches to it. Counted Studio-reachable: a
-    Studio user chooses (through the CodeBuild role) the stage templates and code that run as them."""
+# stage_access.yaml's roles (logical id) -> authz key.
+STAGE_ROLE_KEYS = {
+    "CloudFormationRole": "stage-cloudformation",
+    "EndpointRole": "stage-endpoint",
+    "InvokeRole": "stage-invoke",
+    "BatchPipelineRole": "stage-batch-pipeline",
+    "BatchScheduleRole": "stage-batch-schedule",
+    "DeployRole": "stage-deploy",
+}
+
+
+def _created(resources: Mapping[str, tuple[str, dict]]) -> dict[str, Role]:
+    """Each AWS::IAM::Role of a template, keyed by STAGE_ROLE_KEYS, with its inline policies and
+    every policy the template attaches to it. Counted Studio-reachable: a Studio user chooses
+    (through the CodeBuild role) the stage templates and code that run as them."""
     created = {}
-    for kind, props in resources.values():
+    for logical, (kind, props) in resources.items():
         if kind != "AWS::IAM::Role":
             continue
         principal = props["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
@@ -123,8 +134,18 @@ def _created(resources: Mapping[str, tuple[str, dict]], prefix: str) -> dict[str
             policies=[policy["PolicyDocument"] for policy in props.get("Policies", [])],
             studio_reachable=True,
         )
-        created["stage-" + role.name.removeprefix(prefix)] = _attach(role, resources)
+        created[STAGE_ROLE_KEYS.get(logical, f"stage-{logical.lower()}")] = _attach(role, resources)
     return created
+
+
+def stage_access(parameters: Mapping[str, object]) -> dict[str, tuple[str, dict]]:
+    """stage_access.yaml's resources for these parameters, resolved (account: authz.template.PSEUDO)."""
+    return _resolved(load(STAGE_ACCESS), parameters)
+
+
+def stage_access_roles(parameters: Mapping[str, object]) -> dict[str, Role]:
+    """The roles stage_access.yaml creates for these parameters (see _created for the keys)."""
+    return _created(stage_access(parameters))
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -150,8 +171,6 @@ EVERY_PROJECT_STAGE_ACCESS = {
     "DeployRoleName": "",
     "AttachToRoleName": ROLES["codebuild"].name,
 }
-# Names of the account-wide stage-access roles: sagemaker-all-projects-<purpose>.
-STAGE_ROLE_PREFIX = "sagemaker-all-projects-"
 
 
 def deployed_roles() -> dict[str, Role]:
@@ -167,9 +186,9 @@ def deployed_roles() -> dict[str, Role]:
 @functools.cache
 def _deployed_roles() -> dict[str, Role]:
     platform = _resolved(load(PORTFOLIO), _declared(PORTFOLIO, PLATFORM_PARAMETERS))
-    stage_access = _resolved(load(STAGE_ACCESS), EVERY_PROJECT_STAGE_ACCESS)
-    roles = {key: _attach(_attach(role, platform), stage_access) for key, role in ROLES.items()}
-    return {**roles, **_created(stage_access, STAGE_ROLE_PREFIX)}
+    every_project = stage_access(EVERY_PROJECT_STAGE_ACCESS)
+    roles = {key: _attach(_attach(role, platform), every_project) for key, role in ROLES.items()}
+    return {**roles, **_created(every_project)}
 
 
 def _declared(path: Path, values: Mapping[str, str]) -> dict[str, str]:

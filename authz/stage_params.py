@@ -4,7 +4,8 @@ read as JSON from stdin: {"<combination>": {"<stage>": <inference_config>}}.
 
 Why the repository's own code: the parameters a stage stack gets (role, bucket, key and endpoint
 names) are computed by app_infra/stacks.py; reproducing them here would check a copy.
-Output: {"<combination>": [{"stage", "part", "stack", "template", "Parameters", "Tags"}]} plus
+Output: {"<combination>": [{"stage", "part", "stack", "template", "account", "access", "Parameters",
+"Tags"}]} ("access": the stage_access.yaml parameters of a stage in its own account, else null) plus
 "trigger" (the model-approval rule stack, one per repository).
 """
 
@@ -42,12 +43,17 @@ def _stage_stacks(settings: Settings, stage: str, config: dict) -> list[dict]:
         lambda_code_key=f"{settings.deploy_prefix()}/lambda/invoke_endpoint.zip",
         account_id=ACCOUNT,
     )
+    # A stage in its own account is deployed through that project stage's access (stage_access.yaml
+    # in the stage account); the others through the account-wide access.
+    access = stacks.stage_access_parameters(settings, stage, ACCOUNT) if config.get("account") else None
     return [
         {
             "stage": stage,
             "part": spec.part,
             "stack": settings.stack_name(stage, spec.part),
             "template": spec.template,
+            "account": config.get("account", {}).get("id", ACCOUNT),
+            "access": access,
             **stacks.template_configuration(ctx, spec),
         }
         for spec in stacks.stage_stacks(config)
@@ -67,6 +73,8 @@ def main() -> int:
             "stage": "tooling",
             "part": "deploy-trigger",
             "stack": naming.stack(settings.project_name, settings.project_id, "deploy-trigger"),
+            "account": ACCOUNT,
+            "access": None,
             "template": stacks.MODEL_APPROVAL_TEMPLATE,
             "Parameters": stacks.model_approval_parameters(settings, pipeline, ACCOUNT),
             "Tags": {k: v for k, v in settings.tags("staging").items() if k != "sagemaker:deployment-stage"},

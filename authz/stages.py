@@ -31,8 +31,17 @@ from pathlib import Path
 from cookiecutter.environment import StrictEnvironment
 
 from authz.check import Ledger
-from authz.provision import record
-from authz.stack import WORST_ID, WORST_NAME, needs_of, policy_documents, pseudo_parameters, resolved_resources
+from authz.provision import ADMIN_ROLE, PLATFORM_ADMIN, record
+from authz.roles import EVERY_PROJECT_STAGE_ACCESS, stage_access, stage_access_roles
+from authz.stack import (
+    ACCOUNT,
+    WORST_ID,
+    WORST_NAME,
+    needs_of,
+    policy_documents,
+    pseudo_parameters,
+    resolved_resources,
+)
 from scripts import products
 from scripts.bake import OFFLINE_ENV, bake
 from tests import bakery
@@ -94,19 +103,60 @@ def check_stage_stacks(ledger: Ledger) -> int:
         distinct = {
             json.dumps(entry, sort_keys=True): entry for entries in by_combination.values() for entry in entries
         }
+        accesses = {"every project": EVERY_PROJECT_STAGE_ACCESS}
         for entry in distinct.values():
             if entry["template"] not in templates:
                 text = (project / entry["template"]).read_text(encoding="utf-8")
                 templates[entry["template"]] = products.load_cloudformation(text)
-            _check_stack(ledger, templates[entry["template"]], entry)
+            role = _stack_role(ledger, entry)
+            if entry.get("access"):
+                accesses[f"{entry['stage']} account"] = entry["access"]
+            _check_stack(ledger, templates[entry["template"]], _in_evaluation_account(entry), role)
+        for form, parameters in accesses.items():
+            check_stage_access(ledger, form, parameters)
     return len(by_combination) - 1
 
 
-def _check_stack(ledger: Ledger, template: dict, entry: dict) -> None:
+def _stack_role(ledger: Ledger, entry: dict) -> str:
+    """The ledger key of the role that creates this stack: the deploy CodeBuild role for the
+    trigger; the account-wide service role; or, for a stage in its own account, that project
+    stage's service role (stage_access.yaml with the parameters deploy.py gives it there)."""
+    if entry["stage"] == "tooling":
+        return TRIGGER_STACK_ROLE
+    if not entry.get("access"):
+        return STAGE_STACK_ROLE
+    key = f"{STAGE_STACK_ROLE}@{entry['stage']}-account"
+    if key not in ledger.roles:
+        ledger.roles[key] = stage_access_roles(entry["access"])[STAGE_STACK_ROLE]
+    return key
+
+
+def _in_evaluation_account(entry: dict) -> dict:
+    """A stage stack of its own account, evaluated in the harness's account: the stage account's
+    id in parameters (role ARNs) becomes authz.stack.ACCOUNT, where its stage access is evaluated
+    too. Stage stacks name no other account but the tooling one, which is ACCOUNT already."""
+    own = f":{entry['account']}:"
+    parameters = {key: str(value).replace(own, f":{ACCOUNT}:") for key, value in entry["Parameters"].items()}
+    return {**entry, "Parameters": parameters}
+
+
+def check_stage_access(ledger: Ledger, form: str, parameters: dict) -> None:
+    """stage_access.yaml in one form: its resources against the administrator who deploys it, its
+    policies (managed, inline and role inline) for the escalation check."""
+    ledger.roles.setdefault(PLATFORM_ADMIN, ADMIN_ROLE)
+    resources = stage_access(parameters)
+    # The stack name deploy.py gives it reaches no ARN: a sample.
+    stack = "sagemaker-stage-access"
+    scope = f"stage-access ({form})"
+    record(ledger, PLATFORM_ADMIN, needs_of(resources, stack, scope))
+    for name, document, roles in policy_documents(resources):
+        ledger.add_policy(document, roles, f"{scope} {name}")
+
+
+def _check_stack(ledger: Ledger, template: dict, entry: dict, role: str) -> None:
     values = {**pseudo_parameters(entry["stack"]), **_defaults(template), **entry["Parameters"]}
     scope = f"stage {entry['part']}"
     resources = resolved_resources(template, values)
-    role = TRIGGER_STACK_ROLE if entry["stage"] == "tooling" else STAGE_STACK_ROLE
     record(ledger, role, needs_of(resources, entry["stack"], scope, stack_tags=entry["Tags"]))
     for name, document, roles in policy_documents(resources):
         ledger.add_policy(document, roles, f"{scope} {name}")

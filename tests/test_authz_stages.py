@@ -31,8 +31,58 @@ def test_every_supported_deploy_combination_is_evaluated(evaluated):
 
 def test_stage_stacks_are_created_and_deleted_by_the_stage_stack_role(evaluated):
     ledger, _ = evaluated
-    denied = [denial.line() for denial in ledger.denials() if denial.role == stages.STAGE_STACK_ROLE]
+    # The account-wide service role, and for stages in their own account that stage's service role.
+    assert {key[0] for key in ledger.decisions if key[0].startswith(stages.STAGE_STACK_ROLE)} == {
+        stages.STAGE_STACK_ROLE,
+        f"{stages.STAGE_STACK_ROLE}@staging-account",
+        f"{stages.STAGE_STACK_ROLE}@prod-account",
+    }
+    denied = [denial.line() for denial in ledger.denials() if denial.role.startswith(stages.STAGE_STACK_ROLE)]
     assert not denied, f"{len(denied)} denied:\n" + "\n".join(denied)
+
+
+def test_the_trigger_stack_is_checked_against_the_deploy_codebuild_role(evaluated):
+    ledger, _ = evaluated
+    trigger = {key[0] for key, places in ledger.places.items() if any("deploy-trigger" in p for p in places)}
+    assert trigger == {stages.TRIGGER_STACK_ROLE}
+
+
+def test_stage_access_policies_of_both_forms_reach_the_escalation_check(evaluated):
+    ledger, _ = evaluated
+    places = {where for _role, where in ledger.policies.values()}
+    for form in ("every project", "staging account", "prod account"):
+        for name in ("StageDeployPolicy", "StageFoundationPolicy", "StageServicesPolicy", "EndpointRole", "InvokeRole"):
+            assert f"stage-access ({form}) {name}" in places
+    assert ledger.escalations() == []
+
+
+# deploy_role.yaml before D8 (Sid ManageStageRoles): the deploy principal created and passed stage roles.
+MANAGE_STAGE_ROLES = """          - Sid: ManageStageRoles
+            Effect: Allow
+            Action: [iam:CreateRole, iam:DeleteRole, iam:UpdateAssumeRolePolicy, iam:PutRolePolicy, iam:PassRole]
+            Resource: !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/sagemaker-${ProjectId}-${StageName}-*"
+"""
+
+
+def test_the_old_stage_role_grant_in_stage_access_is_an_escalation(tmp_path, monkeypatch):
+    from authz import roles
+
+    text = roles.STAGE_ACCESS.read_text(encoding="utf-8")
+    anchor = "          - Sid: DeployStageStacksThroughServiceRole\n"
+    assert text.count(anchor) == 1
+    changed = tmp_path / "stage_access.yaml"
+    changed.write_text(text.replace(anchor, MANAGE_STAGE_ROLES + anchor), encoding="utf-8")
+    monkeypatch.setattr(roles, "STAGE_ACCESS", changed)
+    ledger = Ledger()
+    stages.check_stage_access(ledger, "every project", roles.EVERY_PROJECT_STAGE_ACCESS)
+    found = ledger.escalations()
+    assert any(
+        line.startswith("ESCALATION codebuild ")
+        and "iam:CreateRole" in line
+        and line.endswith("<- stage-access (every project) StageDeployPolicy")
+        for line in found
+    ), found
+    assert any("iam:UpdateAssumeRolePolicy" in line for line in found)
 
 
 def test_configurations_render_as_cookiecutter_renders_them():
