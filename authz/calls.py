@@ -9,8 +9,11 @@ Attribution: AUTHZ_ROLE is the role of the process as AWS would run it; inside o
 several principals act (a local run plays the CodeBuild build *and* SageMaker's jobs), so the
 source of each call refines it (ROLE_RULES, innermost product frame first). Who acts as which role
 is decision D2 of the team brief: every CodeBuild project runs as the CodeBuild role, the training
-pipeline and its jobs (SAGEMAKER_PIPELINE_ROLE_ARN) and endpoint models as the execution role, the
-lifecycle function as the Lambda role.
+pipeline and its jobs (SAGEMAKER_PIPELINE_ROLE_ARN) as the execution role, the lifecycle function as
+the Lambda role; and D8: the deploy repo's stage stacks run its endpoint models as the stage-access
+endpoint role and its API function as the stage-access invoke role (keys of
+authz.roles.deployed_roles). The deploy repo's build, deploy and promotion tests run in its
+CodeBuild projects: the CodeBuild role, which the account-wide stage access gives the deploy policy.
 """
 
 from __future__ import annotations
@@ -64,13 +67,13 @@ ROLE_RULES = [
     (re.compile(r"/algorithms/"), "execution"),
     # The build/train repo's build spec runs ml_pipelines/training/ml-pipeline-training.py in CodeBuild.
     (re.compile(r"/ml_pipelines/"), "codebuild"),
-    # The local endpoint stands in for a SageMaker endpoint: it loads the model's data as the model's
-    # execution role.
-    (re.compile(r"/app_infra/local_endpoint/(server|__main__)\.py:"), "execution"),
-    # The deploy repo's API function (app_infra/lambda) runs in the stage account as a Lambda role.
-    # Stage roles are being redesigned (brief D8); until then the products' Lambda role is the
-    # role it is checked against.
-    (re.compile(r"/app_infra/lambda/"), "lambda"),
+    # The local endpoint stands in for a stage's SageMaker endpoint: SageMaker loads the model's data
+    # as the model's execution role, which stage stacks set to the stage-access endpoint role
+    # (endpoint.yaml ExecutionRoleArn <- app_infra/stacks.py endpoint_parameters, D8).
+    (re.compile(r"/app_infra/local_endpoint/(server|__main__)\.py:"), "stage-endpoint"),
+    # The deploy repo's API function (app_infra/lambda) runs as the stage-access invoke role
+    # (lambda.yaml Role <- app_infra/stacks.py lambda_parameters, D8).
+    (re.compile(r"/app_infra/lambda/"), "stage-invoke"),
     # The deploy repo's build spec runs app_infra (build, deploy, tests) in CodeBuild.
     (re.compile(r"/app_infra/"), "codebuild"),
 ]

@@ -94,14 +94,22 @@ def call(*frames: str, role: str = "codebuild") -> dict:
         (["/t/deploy/app_infra/build.py:5:main"], "codebuild"),
         (["/t/deploy/tests/integration_test/test_endpoint.py:5:test_it"], "codebuild"),
         (["/t/deploy/tests/conftest.py:5:invoke", "/t/deploy/tests/stress_test/test_latency.py:3:worker"], "codebuild"),
-        (["/t/deploy/app_infra/lambda/invoke_endpoint/handler.py:5:h", "/t/deploy/tests/conftest.py:5:call"], "lambda"),
-        (["/t/deploy/app_infra/local_endpoint/__main__.py:5:load"], "execution"),
+        (
+            ["/t/deploy/app_infra/lambda/invoke_endpoint/handler.py:5:h", "/t/deploy/tests/conftest.py:5:call"],
+            "stage-invoke",
+        ),
+        (["/t/deploy/app_infra/local_endpoint/__main__.py:5:load"], "stage-endpoint"),
+        (["/t/deploy/app_infra/local_endpoint/server.py:5:predict"], "stage-endpoint"),
+        (["/t/deploy/app_infra/deploy.py:5:deploy_stack"], "codebuild"),
         (["/w/scripts/publish.py:5:main"], "publisher"),
         (["/somewhere/else.py:1:f"], "codebuild"),
     ],
 )
 def test_each_call_is_attributed_to_the_role_that_makes_it_in_aws(frames, expected):
+    from authz.roles import deployed_roles
+
     assert calls.attribute(call(*frames)).role == expected
+    assert expected in deployed_roles() or expected in calls.NOT_EVALUATED
 
 
 @pytest.mark.parametrize(
