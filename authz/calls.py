@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +33,15 @@ REPO_ROOT = RECORD_DIR.parents[1]
 DEFAULT_LOG_DIR = REPO_ROOT / ".authz" / "calls"
 # moto's default account: the account every recorded call was made in.
 ACCOUNT = "123456789012"
-# Recorded, not evaluated: the platform team publishes with its own administrator credentials.
-NOT_EVALUATED = {"publisher"}
+# Recorded, not evaluated: the platform team publishes with its own administrator credentials, and
+# an administrator deploys the stage access once (stage_access.yaml is checked as a template).
+NOT_EVALUATED = {"publisher", "administrator"}
+# The deploy repo's administrator entry points (`python -m app_infra.deploy --stage-access`) and the
+# deploy repo's test fixture that plays that administrator: any frame, innermost or not.
+ADMINISTRATOR = re.compile(
+    r"/app_infra/deploy\.py:\d+:(deploy_stage_access|deploy_shared_stage_access|_stage_access)$"
+    r"|/conftest\.py:\d+:grant_stage_access$"
+)
 
 # The deploy repo's tests/ folder (integration, stress and other tests with their conftest) is its
 # promotion suite: its CodeBuild test stage runs it against the staging endpoint, so its calls are
@@ -122,10 +129,9 @@ def attribute(call: dict) -> Attributed:
         return Attributed(call, "codebuild", stack[0])
     if stack and TEST_CODE.search(stack[0]):
         return Attributed(call, None, "test set-up")
-    for frame in stack:
-        for pattern, reason in LOCAL_ONLY:
-            if pattern.search(frame):
-                return Attributed(call, None, reason)
+    outside = _outside_our_roles(call, stack)
+    if outside:
+        return outside
     for frame in stack:
         for pattern, role in ROLE_RULES:
             if pattern.search(frame):
@@ -133,10 +139,57 @@ def attribute(call: dict) -> Attributed:
     return Attributed(call, call["role"], "process role")
 
 
-def requests(call: dict) -> list[Request]:
-    """The IAM requests of one recorded call, with the tags of product-stack resources."""
+def _outside_our_roles(call: dict, stack: list[str]) -> Attributed | None:
+    """An administrator's call, or a local-only stand-in, from any frame of the stack."""
+    for frame in stack:
+        if ADMINISTRATOR.search(frame):
+            return Attributed(call, "administrator", frame)
+    for frame in stack:
+        for pattern, reason in LOCAL_ONLY:
+            if pattern.search(frame):
+                return Attributed(call, None, reason)
+    return None
+
+
+def requests(call: dict, created: Mapping[str, Mapping[str, str]] | None = None) -> list[Request]:
+    """The IAM requests of one recorded call, with the tags of product-stack resources and (for a
+    call that tags nothing itself) the tags our code created the resource with (`created`, from
+    created_tags), as aws:ResourceTag/<key>."""
     made = iam_request(call["service"], call["operation"], call["params"], ACCOUNT, call.get("region") or "us-east-1")
-    return [Request(r.action, r.resource, {**r.context, **resource_tags(r.resource)}) for r in made]
+    later = created if created and not call["params"].get("Tags") else {}
+    return [
+        Request(
+            r.action,
+            r.resource,
+            {**_resource_tags(later.get(r.resource, {})), **r.context, **resource_tags(r.resource)},
+        )
+        for r in made
+    ]
+
+
+def created_tags(recorded: Iterable[dict]) -> dict[str, dict[str, str]]:
+    """Resource ARN -> the tags a product call created or tagged it with (Tags as a Key/Value list,
+    as the recorder keeps them): later calls on it see them as aws:ResourceTag/<key>."""
+    found: dict[str, dict[str, str]] = {}
+    for call in recorded:
+        tags = call.get("params", {}).get("Tags")
+        if not isinstance(tags, list) or not tags or attribute(call).role in (None, *NOT_EVALUATED):
+            continue
+        try:
+            made = iam_request(
+                call["service"], call["operation"], call["params"], ACCOUNT, call.get("region") or "us-east-1"
+            )
+        except ValueError:
+            continue
+        pairs = {str(tag["Key"]): str(tag["Value"]) for tag in tags if isinstance(tag, dict) and "Key" in tag}
+        for request in made:
+            if request.resource != "*":
+                found.setdefault(request.resource, {}).update(pairs)
+    return found
+
+
+def _resource_tags(pairs: Mapping[str, str]) -> dict[str, str]:
+    return {f"aws:ResourceTag/{key}": value for key, value in pairs.items()}
 
 
 def resource_tags(arn: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ Anything else is bad input: one line naming the file and line.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -91,7 +92,8 @@ def _known(role: str, where: str, roles: set[str]) -> None:
 
 def _raw(call: dict, where: str, roles: set[str]) -> list[Call] | None:
     try:
-        from authz import calls as recorder
+        # import_module honours sys.modules (a package attribute set by an earlier import would not).
+        recorder = importlib.import_module("authz.calls")
     except ImportError:
         raise BadInput(f"{where}: a raw botocore recording, and authz.calls (which maps them) is missing") from None
     attributed = recorder.attribute(call)

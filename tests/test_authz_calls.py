@@ -130,6 +130,47 @@ def test_test_set_up_and_local_only_calls_are_not_attributed(frames):
     assert calls.attribute(call(*frames)).role is None
 
 
+@pytest.mark.parametrize(
+    "frames",
+    [
+        ["/t/deploy/app_infra/deploy.py:122:deploy_stack", "/t/deploy/app_infra/deploy.py:276:deploy_stage_access"],
+        [
+            "/t/deploy/app_infra/deploy.py:122:deploy_stack",
+            "/t/deploy/app_infra/deploy.py:290:deploy_shared_stage_access",
+        ],
+        ["/t/deploy/app_infra/deploy.py:122:deploy_stack", "/t/deploy/app_infra/conftest.py:168:grant_stage_access"],
+    ],
+)
+def test_the_administrators_stage_access_deployment_is_recorded_not_evaluated(frames):
+    attributed = calls.attribute(call(*frames))
+    assert attributed.role == "administrator" and attributed.role in calls.NOT_EVALUATED
+
+
+def test_later_calls_see_the_tags_our_code_created_a_resource_with():
+    group = "arn:aws:sagemaker:us-east-1:123456789012:model-package-group/churn-p-1-feature-x"
+    tags = [{"Key": "sagemaker:project-id", "Value": "p-1"}]
+    create = {
+        "role": "codebuild",
+        "service": "sagemaker",
+        "operation": "CreateModelPackageGroup",
+        "params": {"ModelPackageGroupName": "churn-p-1-feature-x", "Tags": tags},
+        "stack": ["/t/repo/ml_pipelines/training/ml-pipeline-training.py:9:ensure_model_package_group"],
+    }
+    delete = {
+        **create,
+        "operation": "DeleteModelPackageGroup",
+        "params": {"ModelPackageGroupName": "churn-p-1-feature-x"},
+    }
+    created = calls.created_tags([create, delete])
+    assert created == {group: {"sagemaker:project-id": "p-1"}}
+    (request,) = calls.requests(delete, created)
+    assert request.context["aws:ResourceTag/sagemaker:project-id"] == "p-1"
+    (untagged,) = calls.requests(delete)
+    assert "aws:ResourceTag/sagemaker:project-id" not in untagged.context
+    # Tags a test set-up call wrote are not the product's.
+    assert calls.created_tags([{**create, "stack": ["/t/repo/ml_pipelines/training/test/test_b.py:1:seed"]}]) == {}
+
+
 def test_product_stack_resources_carry_the_project_tags_their_template_gives_them():
     from authz.template import load
 
@@ -242,6 +283,7 @@ def evaluate(recorded: list[dict]) -> tuple[list[dict], list[str], dict[str, int
 
     # The same roles `python -m authz` evaluates with (one place decides them).
     roles = deployed_roles()
+    created = calls.created_tags(recorded)
     checked, denials, counts = [], set(), {"checked": 0, "test set-up or local only": 0, "publisher": 0}
     for call in recorded:
         attributed = calls.attribute(call)
@@ -250,7 +292,7 @@ def evaluate(recorded: list[dict]) -> tuple[list[dict], list[str], dict[str, int
             continue
         counts["checked"] += 1
         role = roles[attributed.role]
-        for request in calls.requests(call):
+        for request in calls.requests(call, created):
             decision = decide(role.policies, request, role.boundary)
             source = calls.where(call)
             checked.append(
