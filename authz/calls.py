@@ -95,6 +95,15 @@ PROJECT_TAGGED = [
         "SeedProject",
         re.compile(r"arn:[^:]+:codebuild:[^:]+:[^:]+:project/sagemaker-(?P<name>.+)-(?P<id>p-[a-z0-9]+)-seed"),
     ),
+    # ModelBuildBranchProject in servicecatalog/parts/build-train.yaml: sagemaker-<name>-<id>-modelbuild-branches
+    # (the lifecycle function starts it; the Lambda role's StartBuild is conditioned on its tags).
+    (
+        "servicecatalog/parts/build-train.yaml",
+        "ModelBuildBranchProject",
+        re.compile(
+            r"arn:[^:]+:codebuild:[^:]+:[^:]+:project/sagemaker-(?P<name>.+)-(?P<id>p-[a-z0-9]+)-modelbuild-branches"
+        ),
+    ),
 ]
 
 

@@ -184,6 +184,7 @@ def test_product_stack_resources_carry_the_project_tags_their_template_gives_the
         "aws:ResourceTag/sagemaker:project-id": "p-abc123def456",
     }
     assert calls.resource_tags(arn.replace("-seed", "-other")) == {}
+    assert calls.resource_tags(arn.replace("-seed", "-modelbuild-branches")) == calls.resource_tags(arn)
 
 
 def test_deleted_keys_are_kept_with_their_version_ids():
