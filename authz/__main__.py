@@ -38,7 +38,7 @@ def summary(
         f"  products: {len(products)} ({combos} parameter combinations; role launch)",
         f"  platform stacks: {platform} (role {provision.PLATFORM_ADMIN})",
         f"  stage stacks: {stage_combos} deploy option combinations (role {stages.STAGE_STACK_ROLE};"
-        f" trigger {stages.TRIGGER_STACK_ROLE})",
+        " trigger: a person's one-off, not evaluated)",
         f"  resources checked: {len(ledger.resources)}",
         f"  actions checked: {ledger.actions_checked} (distinct role/action/resource/context)",
         f"  run-time calls checked: {recorded.checked}"

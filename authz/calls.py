@@ -36,10 +36,11 @@ ACCOUNT = "123456789012"
 # Recorded, not evaluated: the platform team publishes with its own administrator credentials, and
 # an administrator deploys the stage access once (stage_access.yaml is checked as a template).
 NOT_EVALUATED = {"publisher", "administrator"}
-# The deploy repo's administrator entry points (`python -m app_infra.deploy --stage-access`) and the
-# deploy repo's test fixture that plays that administrator: any frame, innermost or not.
+# The deploy repo's administrator entry points (`python -m app_infra.deploy --stage-access`, and
+# `--trigger`, which a person runs once for a repository used without the project product; no build
+# spec runs it) and the deploy repo's test fixture that plays that administrator: any frame.
 ADMINISTRATOR = re.compile(
-    r"/app_infra/deploy\.py:\d+:(deploy_stage_access|deploy_shared_stage_access|_stage_access)$"
+    r"/app_infra/deploy\.py:\d+:(deploy_stage_access|deploy_shared_stage_access|_stage_access|deploy_trigger)$"
     r"|/conftest\.py:\d+:grant_stage_access$"
 )
 

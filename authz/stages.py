@@ -6,8 +6,11 @@ Which role: stage stacks are created by CloudFormation with the stage-access ser
 permissions (team decision D8): the account-wide form's `sagemaker-all-projects-cloudformation`,
 "stage-cloudformation" in authz.roles.deployed_roles, with the policies stage_access.yaml gives it.
 The model-approval trigger stack is deployed by `python -m app_infra.deploy --trigger` with
-deploy_stack and no role ARN, so CloudFormation acts with the caller's own credentials: the deploy
-CodeBuild project's role, "codebuild" (with the platform and stage-access deploy policies).
+deploy_stack and no role ARN, so CloudFormation acts with the caller's own credentials: a person's,
+once, and only for a deploy repository used without the SageMaker project product (the products
+create that rule in the project stack, checked against the launch role). No build spec runs it, so
+no product role is asked: its resource types still need a table entry and its policies still go
+through the escalation check, but its calls are not evaluated (TRIGGER_STACK_ROLE is None).
 
 How: one bake at worst-case names (scripts/bake.py, answers from tests/bakery.py) provides the
 repository's code; the stage configurations of every supported combination are rendered from the
@@ -47,8 +50,8 @@ from scripts.bake import OFFLINE_ENV, bake
 from tests import bakery
 
 STAGE_STACK_ROLE = "stage-cloudformation"
-# deploy.py deploy_trigger: no RoleARN, so the deploy CodeBuild role creates it.
-TRIGGER_STACK_ROLE = "codebuild"
+# deploy.py deploy_trigger: a person's own credentials (see the module docstring): no role to ask.
+TRIGGER_STACK_ROLE = None
 TEMPLATE = "deploy"
 ARTIFACT_KEY = "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
 
@@ -117,9 +120,9 @@ def check_stage_stacks(ledger: Ledger) -> int:
     return len(by_combination) - 1
 
 
-def _stack_role(ledger: Ledger, entry: dict) -> str:
-    """The ledger key of the role that creates this stack: the deploy CodeBuild role for the
-    trigger; the account-wide service role; or, for a stage in its own account, that project
+def _stack_role(ledger: Ledger, entry: dict) -> str | None:
+    """The ledger key of the role that creates this stack: none for the trigger (a person's
+    credentials); the account-wide service role; or, for a stage in its own account, that project
     stage's service role (stage_access.yaml with the parameters deploy.py gives it there)."""
     if entry["stage"] == "tooling":
         return TRIGGER_STACK_ROLE
@@ -153,11 +156,13 @@ def check_stage_access(ledger: Ledger, form: str, parameters: dict) -> None:
         ledger.add_policy(document, roles, f"{scope} {name}")
 
 
-def _check_stack(ledger: Ledger, template: dict, entry: dict, role: str) -> None:
+def _check_stack(ledger: Ledger, template: dict, entry: dict, role: str | None) -> None:
     values = {**pseudo_parameters(entry["stack"]), **_defaults(template), **entry["Parameters"]}
     scope = f"stage {entry['part']}"
     resources = resolved_resources(template, values)
-    record(ledger, role, needs_of(resources, entry["stack"], scope, stack_tags=entry["Tags"]))
+    needs = needs_of(resources, entry["stack"], scope, stack_tags=entry["Tags"])
+    if role is not None:
+        record(ledger, role, needs)
     for name, document, roles in policy_documents(resources):
         ledger.add_policy(document, roles, f"{scope} {name}")
 

@@ -24,7 +24,8 @@ def test_deploy_without_a_build_fails_with_one_line(aws, settings, tmp_path):
 
 
 def test_a_stage_account_is_entered_through_its_deploy_role(aws, settings):
-    config = {"account": {"id": "222222222222", "deploy_role_arn": "arn:aws:iam::222222222222:role/deployer"}}
+    role = f"arn:aws:iam::222222222222:role/sagemaker-{settings.project_id}-cross-account-deploy"
+    config = {"account": {"id": "222222222222", "deploy_role_arn": role}}
     session = deploy.stage_session(settings, "prod", config, aws)
     assert session.client("sts").get_caller_identity()["Arn"].startswith("arn:aws:sts::222222222222:assumed-role/")
 

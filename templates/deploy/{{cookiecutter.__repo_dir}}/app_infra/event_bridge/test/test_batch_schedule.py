@@ -26,7 +26,14 @@ def test_schedule_rule_targets_the_stage_pipeline(aws, settings, stage):
     template = (REPO_ROOT / spec.template).read_text(encoding="utf-8")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        deploy.deploy_stack(aws.client("cloudformation"), "schedule", template, parameters, settings.tags(stage))
+        deploy.deploy_stack(
+            aws.client("cloudformation"),
+            settings.stack_name(stage, spec.part),
+            template,
+            parameters,
+            settings.tags(stage),
+            role_arn=deploy.service_role_arn(aws, settings, stage, config),
+        )
     events = aws.client("events")
     rule = events.describe_rule(Name=parameters["RuleName"])
     assert rule["ScheduleExpression"] == config["batch"]["schedule"]

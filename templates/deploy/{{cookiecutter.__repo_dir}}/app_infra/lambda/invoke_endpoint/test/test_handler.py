@@ -20,7 +20,8 @@ from botocore.stub import Stubber
 from app_infra.local_endpoint.server import RunningEndpoint
 
 HANDLER = Path(__file__).resolve().parents[1] / "handler.py"
-ENDPOINT = "test-endpoint"
+# Named as the project names stage endpoints (<name>-<id>-<stage>), which its role may invoke.
+ENDPOINT = "demo-p-localdemo001-staging"
 MAX_RECORDS = 20
 MAX_PAYLOAD = 20_000
 
