@@ -170,13 +170,25 @@ def _format_pattern(fmt: str) -> re.Pattern:
     return re.compile(pattern)
 
 
+# Service condition keys whose value is a request parameter, for the actions that support them
+# (Service Authorization Reference, CloudFormation: cloudformation:RoleArn, "the ARN of an IAM
+# service role", on CreateStack, UpdateStack, DeleteStack, CreateChangeSet...:
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html).
+PARAMETER_CONDITION_KEYS = {"cloudformation:RoleArn": "RoleARN"}
+
+
 def _context(action: str, params: dict) -> dict:
-    """Request context keys the parameters determine: request tags (aws:RequestTag, aws:TagKeys)."""
+    """Request context keys the parameters determine: request tags (aws:RequestTag, aws:TagKeys),
+    and service keys that carry a parameter (PARAMETER_CONDITION_KEYS) where the action has them."""
+    context: dict = {}
+    supported = {key for entry in _entries(action) for key in entry.get("condition_keys", [])}
+    for key, parameter in PARAMETER_CONDITION_KEYS.items():
+        if key in supported and isinstance(params.get(parameter), str):
+            context[key] = params[parameter]
     tags = params.get("Tags")
-    if not isinstance(tags, list) or not tags:
-        return {}
-    context: dict = {f"aws:RequestTag/{tag['Key']}": tag.get("Value") or "" for tag in tags}
-    context["aws:TagKeys"] = [tag["Key"] for tag in tags]
+    if isinstance(tags, list) and tags:
+        context |= {f"aws:RequestTag/{tag['Key']}": tag.get("Value") or "" for tag in tags}
+        context["aws:TagKeys"] = [tag["Key"] for tag in tags]
     return context
 
 

@@ -143,3 +143,15 @@ def test_every_table_entry_names_real_iam_actions():
         for action, _rule in needs or []:
             service, name = action.split(":")
             assert get_action_data(service, name), action
+
+
+def test_a_stack_call_carries_the_service_role_it_names_as_cloudformation_role_arn():
+    role = "arn:aws:iam::123456789012:role/sagemaker-all-projects-cloudformation"
+    params = {"StackName": "sagemaker-a-p-1-staging-endpoint", "RoleARN": role}
+    (create, passed) = iam_request("cloudformation", "CreateStack", params, "123456789012", "us-east-1")
+    assert create.context == {"cloudformation:RoleArn": role}
+    assert passed.action == "iam:PassRole" and passed.resource == role
+    (describe,) = iam_request("cloudformation", "DescribeStacks", {"StackName": "s"}, "123456789012", "us-east-1")
+    assert "cloudformation:RoleArn" not in describe.context
+    (bare,) = iam_request("cloudformation", "DeleteStack", {"StackName": "s"}, "123456789012", "us-east-1")
+    assert bare.context == {}
