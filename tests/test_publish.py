@@ -5,6 +5,7 @@ at every step: a clear message, nothing half-published visible, and a re-run tha
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import functools
 import json
@@ -85,17 +86,15 @@ def clients(monkeypatch):
         yield publish.make_clients(boto3.Session(region_name=REGION))
 
 
+def aws_clients(clients: publish.Clients) -> list:
+    """Every AWS client publishing holds (all fields of Clients but the region)."""
+    return [getattr(clients, field.name) for field in dataclasses.fields(clients) if field.name != "region"]
+
+
 def recorder(clients: publish.Clients) -> list[str]:
     """Every API call publishing makes, as service.Operation, in order."""
     calls: list[str] = []
-    for client in (
-        clients.sts,
-        clients.iam,
-        clients.cloudformation,
-        clients.s3,
-        clients.servicecatalog,
-        clients.sagemaker,
-    ):
+    for client in aws_clients(clients):
         client.meta.events.register_first(
             "before-call", lambda model, **kwargs: calls.append(f"{model.service_model.service_name}.{model.name}")
         )
@@ -459,14 +458,7 @@ class FakeAws:
 
     def __init__(self, clients: publish.Clients):
         self.world, self.inject, self.calls = World(), None, []
-        for client in (
-            clients.sts,
-            clients.iam,
-            clients.cloudformation,
-            clients.s3,
-            clients.servicecatalog,
-            clients.sagemaker,
-        ):
+        for client in aws_clients(clients):
             client.meta.events.register_first("before-parameter-build", self._capture)
             client.meta.events.register_first("before-call", self._before)
             client.meta.events.register_first("after-call", self._after)
