@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from authz import provision, runtime, stages
+from authz import provision, runtime, stages, update
 from authz.cfn import UnknownType
 from authz.check import Ledger
 from authz.roles import deployed_roles
@@ -30,12 +30,19 @@ def check_calls(ledger: Ledger, recorded: runtime.Recorded) -> None:
 
 
 def summary(
-    ledger: Ledger, products: dict[str, int], platform: int, stage_combos: int, recorded: runtime.Recorded
+    ledger: Ledger,
+    products: dict[str, int],
+    updates: dict[str, int],
+    platform: int,
+    stage_combos: int,
+    recorded: runtime.Recorded,
 ) -> list[str]:
     combos = ", ".join(f"{key} {count}" for key, count in products.items())
     return [
         "authz: would AWS allow it?",
         f"  products: {len(products)} ({combos} parameter combinations; role launch)",
+        f"  product updates: {len(updates)} (release {update.FROM_VERSION} -> {update.TO_VERSION} at every"
+        " parameter combination; role launch)",
         f"  platform stacks: {platform} (role {provision.PLATFORM_ADMIN})",
         f"  stage stacks: {stage_combos} deploy option combinations (role {stages.STAGE_STACK_ROLE};"
         " trigger: a person's one-off, not evaluated)",
@@ -57,6 +64,7 @@ def main() -> int:
         return 2
     try:
         products = provision.check_products(ledger)
+        updates = update.check_updates(ledger)
         platform = provision.check_portfolio(ledger)
         stage_combos = stages.check_stage_stacks(ledger)
     except (UnknownType, Unresolvable) as problem:
@@ -64,7 +72,7 @@ def main() -> int:
         return 2
     check_calls(ledger, recorded)
     denials, escalations = ledger.denials(), ledger.escalations()
-    lines = summary(ledger, products, platform, stage_combos, recorded)
+    lines = summary(ledger, products, updates, platform, stage_combos, recorded)
     lines += [f"  denied: {len(denials)}", f"  escalations: {len(escalations)}"]
     print("\n".join(lines + [denial.line() for denial in denials] + escalations))
     return 1 if denials or escalations else 0

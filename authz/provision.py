@@ -30,8 +30,7 @@ from scripts import catalog, products
 from scripts.publish import PROVISIONING_TAG
 
 LAUNCH = "launch"
-# Creating and deleting a project. Updates (UpdateProject to a new template version) are in the
-# authz.cfn table too but not evaluated yet: which properties change depends on the two versions.
+# Creating and deleting a project; updating one to the next release is authz.update.
 PHASES = ("create", "delete")
 # Service Catalog names the stacks it provisions SC-<account>-pp-<13 characters>.
 PRODUCT_STACK = f"SC-{ACCOUNT}-pp-abcdefghijklm"

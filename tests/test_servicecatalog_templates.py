@@ -306,6 +306,7 @@ MANAGED_ROLES = {
     "events": "AmazonSageMakerServiceCatalogProductsEventsRole",
     "lambda": "AmazonSageMakerServiceCatalogProductsLambdaRole",
     "execution": "AmazonSageMakerServiceCatalogProductsExecutionRole",
+    "launch": "AmazonSageMakerServiceCatalogProductsLaunchRole",
 }
 ARTIFACT_KEY_ALIAS = "alias/sagemaker-projects-artifacts"
 RUNS_AS = {"AWS::CodeBuild::Project", "AWS::CodePipeline::Pipeline", "AWS::Events::Rule", "AWS::Lambda::Function"}
@@ -338,6 +339,7 @@ def test_platform_policies_attach_only_to_managed_product_roles_without_iam_acti
     assert {role for policy in policies for role in policy["Properties"]["Roles"]} == {
         MANAGED_ROLES["codebuild"],
         MANAGED_ROLES["lambda"],
+        MANAGED_ROLES["launch"],
     }
     actions = [
         action
