@@ -71,7 +71,10 @@ def collect(files: Iterable[Path], into: Path) -> Path:
 def scan(folder: Path) -> dict:
     """Run checkov offline on every CloudFormation template in a folder; its JSON summary
     plus the failed checks as `file: check id (resource)` lines."""
-    command = [str(ensure_environment()), "-d", str(folder), "--framework", "cloudformation"]
+    # Through the environment's own interpreter: the script's shebang names the path the
+    # environment was created at, which a moved or symlinked checkout no longer has.
+    command = [str(ENV_DIR / "bin" / "python"), str(ensure_environment()), "-d", str(folder)]
+    command += ["--framework", "cloudformation"]
     command += ["--skip-download", "--quiet", "--compact", "--output", "json"]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode not in (0, 1):
