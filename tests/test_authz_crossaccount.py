@@ -17,7 +17,7 @@ import pytest
 
 from authz import crossaccount, stages
 from authz.check import Ledger
-from authz.evaluate import Request
+from authz.evaluate import Request, decide
 from authz.roles import Role, stage_access_roles
 
 STAGE = "222222222222"
@@ -244,3 +244,17 @@ def test_the_ledger_counts_cross_account_questions_and_reports_their_denials(sta
     stages.check_tooling_reads(ledger, [{**entry, "tooling": no_group_policy} for entry in stage["entries"]])
     denied = {denial.action for denial in ledger.denials()}
     assert denied == {"sagemaker:DescribeModelPackage"}
+
+
+def test_the_stage_roles_decrypt_only_through_s3(stage):
+    roles = stage_access_roles(stage["access"])
+    direct = Request("kms:Decrypt", stages.ARTIFACT_KEY, {"kms:CallerAccount": stage["account"]})
+    through_s3 = Request("kms:Decrypt", stages.ARTIFACT_KEY, {"kms:ViaService": "s3.us-east-1.amazonaws.com"})
+    for key in ("stage-endpoint", "stage-batch-pipeline", "stage-cloudformation"):
+        assert not decide(roles[key].policies, direct).allowed, key
+        assert decide(roles[key].policies, through_s3).allowed, key
+
+
+def test_without_stage_accounts_the_bucket_policy_grants_no_other_account():
+    statements = crossaccount.bucket_policy([])["Statement"]
+    assert [s["Sid"] for s in statements] == ["DenyInsecureTransport"]
