@@ -102,9 +102,13 @@ def newest_approved(sagemaker_client: Any, group: str) -> ApprovedModel:
 # What a stage account needs of the group (SageMaker Developer Guide, "Set up discoverability"
 # for model package groups shared across accounts: these three actions on the group and its
 # packages, https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry-ram-discover.html).
-# The stage's CloudFormation role creates the model from the package ARN; its identity policy
-# (stage_access.yaml) must allow the same reads: cross-account access needs both (IAM User Guide,
-# "Cross-account policy evaluation logic").
+# The principal is the stage account: which of its principals SageMaker checks when a model names
+# a package of another account (the CreateModel caller, the stage's CloudFormation role, or the
+# model's execution role) is not documented, so the account is named and stage_access.yaml gives
+# the read to both; cross-account access needs that identity policy too (IAM User Guide,
+# "Cross-account policy evaluation logic",
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html).
+# No aws:PrincipalArn condition: the documented examples name principals only.
 STAGE_READ_ACTIONS = [
     "sagemaker:DescribeModelPackage",
     "sagemaker:DescribeModelPackageGroup",
