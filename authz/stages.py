@@ -19,6 +19,11 @@ app_infra/stacks.py are copied without rendering, so they are the same in every 
 repository's own app_infra/stacks.py then computes every stack's parameters (authz/stage_params.py).
 Stack tags are passed on to taggable resources, as CloudFormation propagates them
 (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-resource-tags.html).
+
+A stage in its own account (multi_account) also reads the tooling account: the model's data and
+the function code (artifact bucket), the platform key through S3, the model package. Each read is
+asked of the stage role AND the tooling account's resource policy (check_tooling_reads,
+authz.crossaccount), and counted apart in `python -m authz`.
 """
 
 from __future__ import annotations
