@@ -46,8 +46,8 @@ package: setup ## Bake every published variant into dist/$(VERSION)/ (make packa
 	@test -n "$(VERSION)" || { echo "ERROR: set VERSION, e.g. make package VERSION=1.4.0"; exit 2; }
 	$(BIN)/python -m scripts.package --version $(VERSION)
 
-publish: package ## Publish dist/$(VERSION)/ (PRINCIPALS="role-arn ...", DOMAIN=d-xxx, DRY_RUN=1)
-	$(BIN)/python -m scripts.publish publish --version $(VERSION) $(foreach p,$(PRINCIPALS),--principal $(p)) $(if $(DOMAIN),--studio-domain-id $(DOMAIN)) $(if $(DRY_RUN),--dry-run)
+publish: package ## Publish dist/$(VERSION)/ (PRINCIPALS="role-arn ...", STAGE_ACCOUNTS="id ...", DOMAIN=d-xxx, DRY_RUN=1)
+	$(BIN)/python -m scripts.publish publish --version $(VERSION) $(foreach p,$(PRINCIPALS),--principal $(p)) $(foreach a,$(STAGE_ACCOUNTS),--stage-account $(a)) $(if $(DOMAIN),--studio-domain-id $(DOMAIN)) $(if $(DRY_RUN),--dry-run)
 
 deprecate: setup ## Deactivate a published version in Studio (make deprecate VERSION=1.3.0)
 	@test -n "$(VERSION)" || { echo "ERROR: set VERSION, e.g. make deprecate VERSION=1.3.0"; exit 2; }

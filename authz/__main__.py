@@ -48,6 +48,8 @@ def summary(
         " trigger: a person's one-off, not evaluated)",
         f"  resources checked: {len(ledger.resources)}",
         f"  actions checked: {ledger.actions_checked} (distinct role/action/resource/context)",
+        f"  cross-account requests checked: {len(ledger.cross_account)} (stage roles reading the tooling"
+        " account: identity and resource policy both)",
         f"  run-time calls checked: {recorded.checked}"
         + (f" ({recorded.skipped} more are test set-up or local-only)" if recorded.skipped else "")
         + ("" if recorded.checked or recorded.skipped else " (none recorded in .authz/calls/)"),

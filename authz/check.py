@@ -48,6 +48,8 @@ class Ledger:
     resources: set[str] = field(default_factory=set)
     # Policies our templates create, each once: canonical JSON -> (role key, where).
     policies: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # The questions asked across accounts (a subset of decisions' keys), counted on their own.
+    cross_account: set[tuple] = field(default_factory=set)
 
     def add_policy(self, document: dict, role_names: list[str], where: str) -> None:
         """Remember a policy a template creates, for the escalation check (authz.escalation)."""
@@ -74,6 +76,28 @@ class Ledger:
             role = self.roles[role_key]
             request = Request(action, resource, {name: list(v) if isinstance(v, tuple) else v for name, v in frozen})
             self.decisions[key] = decide(role.policies, request, role.boundary)
+        return self.decisions[key]
+
+    def ask_across(
+        self, role_key: str, principal_arn: str, request: Request, resource_policy: dict | None, where: str
+    ) -> Decision:
+        """IAM's answer for a call by a role of another account (principal_arn) to a resource of
+        this one, guarded by resource_policy: both sides must allow (authz.crossaccount)."""
+        from authz.crossaccount import decide_across
+
+        context = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in request.context.items()))
+        key = (
+            role_key,
+            request.action,
+            request.resource,
+            context,
+            principal_arn,
+            json.dumps(resource_policy, sort_keys=True),
+        )
+        self.places[key].add(where)
+        self.cross_account.add(key)
+        if key not in self.decisions:
+            self.decisions[key] = decide_across(self.roles[role_key], principal_arn, resource_policy, request)
         return self.decisions[key]
 
     def denials(self) -> list[Denial]:

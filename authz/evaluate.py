@@ -11,8 +11,9 @@ principalmapper where 1.1.5 differs from the IAM documentation: resources, polic
 the condition operators listed in authz.conditions. Each such place is marked "principalmapper
 differs" and has a known-answer test in tests/test_authz_evaluate.py.
 
-Scope: one principal's identity policies and boundary, in one account. Resource policies, SCPs,
-RCPs and session policies are not modelled; callers check those separately.
+Scope: one principal's identity policies and boundary, in one account. Requests across accounts
+(identity AND resource policy) are authz.crossaccount's, on top of this; SCPs, RCPs and session
+policies are not modelled.
 """
 
 from __future__ import annotations

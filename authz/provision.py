@@ -47,6 +47,8 @@ SAMPLES = {
     "DeployRepositoryFullName": "owner/deploy",
     "ModelPackageGroupName": f"{WORST_NAME}-{WORST_ID}",
     "PrincipalArns": [f"arn:aws:iam::{ACCOUNT}:role/StudioExecutionRole"],
+    # Multi-account projects: the bucket policy then grants the stage accounts (ArtifactBucketPolicy).
+    "StageAccountIds": ["111111111111", "222222222222"],
 }
 # The portfolio stack is deployed by `make publish` with the platform team's administrator
 # credentials (team decision D3); it is checked for table coverage against an administrator.

@@ -4,9 +4,11 @@ read as JSON from stdin: {"<combination>": {"<stage>": <inference_config>}}.
 
 Why the repository's own code: the parameters a stage stack gets (role, bucket, key and endpoint
 names) are computed by app_infra/stacks.py; reproducing them here would check a copy.
-Output: {"<combination>": [{"stage", "part", "stack", "template", "account", "access", "Parameters",
-"Tags"}]} ("access": the stage_access.yaml parameters of a stage in its own account, else null) plus
-"trigger" (the model-approval rule stack, one per repository).
+Output: {"<combination>": [{"stage", "part", "stack", "template", "account", "access", "tooling",
+"Parameters", "Tags"}]} ("access": the stage_access.yaml parameters of a stage in its own account,
+else null; "tooling": for such a stage, the model it reads from the tooling account and the model
+package group policy the deploy step puts for it, app_infra/model_registry.py) plus "trigger" (the
+model-approval rule stack, one per repository).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import sys
 
 from app_infra import naming, stacks
-from app_infra.model_registry import ApprovedModel
+from app_infra.model_registry import ApprovedModel, merged_policy, stage_read_statement
 from app_infra.settings import Settings
 
 # The account every evaluation uses (authz.stack.ACCOUNT); the build reads it from STS.
@@ -33,6 +35,15 @@ def _model(settings: Settings) -> ApprovedModel:
     )
 
 
+def _tooling(model: ApprovedModel, stage_account: str) -> dict:
+    """What a stage in its own account reads from the tooling account, and the group policy the
+    deploy step (app_infra/deploy.py share_with_stage) puts for it on a group without one."""
+    return {
+        "model": model.to_json(),
+        "group_policy": merged_policy(None, stage_read_statement(model, stage_account)),
+    }
+
+
 def _stage_stacks(settings: Settings, stage: str, config: dict) -> list[dict]:
     ctx = stacks.StageContext(
         settings=settings,
@@ -46,6 +57,7 @@ def _stage_stacks(settings: Settings, stage: str, config: dict) -> list[dict]:
     # A stage in its own account is deployed through that project stage's access (stage_access.yaml
     # in the stage account); the others through the account-wide access.
     access = stacks.stage_access_parameters(settings, stage, ACCOUNT) if config.get("account") else None
+    tooling = _tooling(ctx.model, config["account"]["id"]) if access else None
     return [
         {
             "stage": stage,
@@ -54,6 +66,7 @@ def _stage_stacks(settings: Settings, stage: str, config: dict) -> list[dict]:
             "template": spec.template,
             "account": config.get("account", {}).get("id", ACCOUNT),
             "access": access,
+            "tooling": tooling,
             **stacks.template_configuration(ctx, spec),
         }
         for spec in stacks.stage_stacks(config)
@@ -75,6 +88,7 @@ def main() -> int:
             "stack": naming.stack(settings.project_name, settings.project_id, "deploy-trigger"),
             "account": ACCOUNT,
             "access": None,
+            "tooling": None,
             "template": stacks.MODEL_APPROVAL_TEMPLATE,
             "Parameters": stacks.model_approval_parameters(settings, pipeline, ACCOUNT),
             "Tags": {k: v for k, v in settings.tags("staging").items() if k != "sagemaker:deployment-stage"},

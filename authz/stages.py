@@ -19,6 +19,11 @@ app_infra/stacks.py are copied without rendering, so they are the same in every 
 repository's own app_infra/stacks.py then computes every stack's parameters (authz/stage_params.py).
 Stack tags are passed on to taggable resources, as CloudFormation propagates them
 (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-resource-tags.html).
+
+A stage in its own account (multi_account) also reads the tooling account: the model's data and
+the function code (artifact bucket), the platform key through S3, the model package. Each read is
+asked of the stage role AND the tooling account's resource policy (check_tooling_reads,
+authz.crossaccount), and counted apart in `python -m authz`.
 """
 
 from __future__ import annotations
@@ -29,11 +34,14 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from cookiecutter.environment import StrictEnvironment
 
+from authz import crossaccount
 from authz.check import Ledger
+from authz.evaluate import Request
 from authz.provision import ADMIN_ROLE, PLATFORM_ADMIN, record
 from authz.roles import EVERY_PROJECT_STAGE_ACCESS, stage_access, stage_access_roles
 from authz.stack import (
@@ -107,6 +115,7 @@ def check_stage_stacks(ledger: Ledger) -> int:
             json.dumps(entry, sort_keys=True): entry for entries in by_combination.values() for entry in entries
         }
         accesses = {"every project": EVERY_PROJECT_STAGE_ACCESS}
+        check_tooling_reads(ledger, distinct.values())
         for entry in distinct.values():
             if entry["template"] not in templates:
                 text = (project / entry["template"]).read_text(encoding="utf-8")
@@ -118,6 +127,50 @@ def check_stage_stacks(ledger: Ledger) -> int:
         for form, parameters in accesses.items():
             check_stage_access(ledger, form, parameters)
     return len(by_combination) - 1
+
+
+def check_tooling_reads(ledger: Ledger, entries: Iterable[dict]) -> int:
+    """Every read a stage in its own account makes in the tooling account (the model's data, the
+    platform key through S3, the model package, the function code), asked of the stage role with
+    the tooling account's resource policy (authz.crossaccount); returns the stages checked."""
+    stages: dict[tuple, dict] = {}
+    for entry in entries:
+        if entry.get("tooling"):
+            stage = stages.setdefault(_stage_key(entry), {**entry, "function_code": ""})
+            if entry["part"] == "lambda":
+                stage["function_code"] = (
+                    f"s3://{entry['Parameters']['CodeS3Bucket']}/{entry['Parameters']['CodeS3Key']}"
+                )
+    for stage in stages.values():
+        _check_stage_reads(ledger, stage)
+    return len(stages)
+
+
+def _stage_key(entry: dict) -> tuple:
+    return (
+        entry["stage"],
+        entry["account"],
+        json.dumps(entry["access"], sort_keys=True),
+        json.dumps(entry["tooling"], sort_keys=True),
+    )
+
+
+def _check_stage_reads(ledger: Ledger, stage: dict) -> None:
+    account, tooling = stage["account"], stage["tooling"]
+    roles = stage_access_roles(stage["access"])
+    policies = {
+        "bucket": crossaccount.bucket_policy([account]),
+        "key": crossaccount.key_policy([account]),
+        "group": tooling["group_policy"],
+    }
+    where = f"stage {stage['stage']} in account {account} reads the tooling account"
+    for role, action, resource, context, policy in crossaccount.tooling_reads(
+        tooling["model"], ARTIFACT_KEY, account, stage["function_code"]
+    ):
+        key = f"{role}@{stage['stage']}-account"
+        ledger.roles.setdefault(key, roles[role])
+        principal = roles[role].arn(account)
+        ledger.ask_across(key, principal, Request(action, resource, context), policies[policy], where)
 
 
 def _stack_role(ledger: Ledger, entry: dict) -> str | None:

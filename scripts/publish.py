@@ -1,6 +1,7 @@
 """`make publish VERSION=x.y.z`: release a packaged version to Service Catalog and the S3 route.
 
-  publish   --version V [--principal ROLE_ARN ...] [--publisher ARN ...] [--studio-domain-id d-xxx] [--dry-run]
+  publish   --version V [--principal ROLE_ARN ...] [--publisher ARN ...] [--stage-account ID ...]
+            [--studio-domain-id d-xxx] [--dry-run]
   deprecate --version V [--dry-run]      hide a version in Studio (Active=false, DEPRECATED)
   list                                    every published version of every product
 
@@ -218,11 +219,27 @@ def recover_stack(clients: Clients, stack: dict | None, report: Callable[[str], 
     raise PublishError(f"stack {name} is {status} ({reason}): {todo}")
 
 
-def _stack_parameters(principals: list[str], publishers: list[str]) -> list[dict]:
-    return [
+# A stage account of multi-account projects: the platform key's policy lets it decrypt through S3.
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
+
+
+def _stack_parameters(principals: list[str], publishers: list[str], stage_accounts: list[str] = ()) -> list[dict]:
+    parameters = [
         {"ParameterKey": "PrincipalArns", "ParameterValue": ",".join(principals)},
         {"ParameterKey": "PublisherArns", "ParameterValue": ",".join(publishers)},
     ]
+    # Always named once set: an update that leaves a parameter out gives it the template's
+    # default (empty), which would take the stage accounts' key grant away.
+    if stage_accounts:
+        parameters.append({"ParameterKey": "StageAccountIds", "ParameterValue": ",".join(stage_accounts)})
+    return parameters
+
+
+def _checked_accounts(stage_accounts: list[str]) -> list[str]:
+    bad = [account for account in stage_accounts if not ACCOUNT_ID.fullmatch(account)]
+    if bad:
+        raise PublishError(f"--stage-account {bad[0]!r} is not an AWS account id: use 12 digits")
+    return sorted(set(stage_accounts))
 
 
 def _list_parameter(stack: dict, key: str) -> list[str]:
@@ -248,8 +265,11 @@ def ensure_portfolio(
     report: Callable[[str], None],
     publisher: str,
     extra_publishers: list[str] = (),
+    stage_accounts: list[str] = (),
 ) -> Portfolio:
-    """Create the portfolio stack, or update it when principals, publishers or template changed."""
+    """Create the portfolio stack, or update it when principals, publishers, stage accounts or
+    template changed. Stage accounts once given stay until others are given."""
+    accounts = _checked_accounts(list(stage_accounts))
     name = naming.portfolio_stack()
     body = PORTFOLIO_TEMPLATE.read_text(encoding="utf-8")
     stack = recover_stack(clients, _stack(clients), report)
@@ -262,7 +282,7 @@ def ensure_portfolio(
             f"creating stack {name}",
             clients.cloudformation.create_stack,
             **options,
-            Parameters=_stack_parameters(sorted(principals), sorted({publisher, *extra_publishers})),
+            Parameters=_stack_parameters(sorted(principals), sorted({publisher, *extra_publishers}), accounts),
             OnFailure="DELETE",
         )
         stack = _wait_for_stack(clients, report)
@@ -270,15 +290,16 @@ def ensure_portfolio(
         wanted = sorted(principals) or _list_parameter(stack, "PrincipalArns")
         publishers = _publishers(stack, publisher, list(extra_publishers))
         current = call(f"reading stack {name}", clients.cloudformation.get_template, StackName=name)
-        given = (_list_parameter(stack, "PrincipalArns"), _list_parameter(stack, "PublisherArns"))
-        changed = (wanted, publishers) != given
+        accounts = accounts or _list_parameter(stack, "StageAccountIds")
+        given = tuple(_list_parameter(stack, key) for key in ("PrincipalArns", "PublisherArns", "StageAccountIds"))
+        changed = (wanted, publishers, accounts) != given
         if changed or current.get("TemplateBody") != body:
             report(f"update stack {name}")
             call(
                 f"updating stack {name}",
                 clients.cloudformation.update_stack,
                 **options,
-                Parameters=_stack_parameters(wanted, publishers),
+                Parameters=_stack_parameters(wanted, publishers, accounts),
             )
             stack = _wait_for_stack(clients, report)
     outputs = {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
@@ -577,11 +598,12 @@ def publish(
     report: Callable[[str], None],
     domain_id: str | None = None,
     publishers: list[str] = (),
+    stage_accounts: list[str] = (),
 ) -> dict[str, str]:
     """Publish a packaged release (see the module docstring); returns each product's outcome."""
     identity = call("reading the caller identity", clients.sts.get_caller_identity)
     publisher = publisher_arn(clients, identity)
-    portfolio = ensure_portfolio(clients, principals, report, publisher, publishers)
+    portfolio = ensure_portfolio(clients, principals, report, publisher, publishers, stage_accounts)
     artifacts = sorted(release.manifest["artifacts"], key=lambda record: (record["kind"] == "product", record["key"]))
     everything = [*artifacts, manifest_artifact(release.path)]
     missing = missing_artifacts(clients, portfolio.bucket, everything, release.version)
@@ -670,6 +692,12 @@ def _parser() -> argparse.ArgumentParser:
     publish_command.add_argument(
         "--publisher", action="append", default=[], help="another role ARN allowed to write releases (with its path)"
     )
+    publish_command.add_argument(
+        "--stage-account",
+        action="append",
+        default=[],
+        help="an account of multi-account projects' stages: may decrypt project artifacts through S3 (kept once given)",
+    )
     publish_command.add_argument("--studio-domain-id", help="point this domain's S3 templates at the release")
     publish_command.add_argument("--dry-run", action="store_true", help="print the plan; no AWS call")
     deprecate_command = commands.add_parser("deprecate", help="deactivate a version in Studio")
@@ -685,7 +713,9 @@ def _carry_out(clients: Clients, args: argparse.Namespace, report: Callable[[str
     """Run one command against AWS and print its result."""
     if args.command == "publish":
         release = load_release(args.dist, args.version)
-        outcomes = publish(clients, release, args.principal, report, args.studio_domain_id, args.publisher)
+        outcomes = publish(
+            clients, release, args.principal, report, args.studio_domain_id, args.publisher, args.stage_account
+        )
         print(f"published {release.version}: " + ", ".join(f"{key} {value}" for key, value in outcomes.items()))
     elif args.command == "deprecate":
         changed = deprecate(clients, args.version, report)
@@ -708,13 +738,23 @@ def _version_ok(args: argparse.Namespace) -> bool:
     return True
 
 
+def _stage_accounts_ok(args: argparse.Namespace) -> bool:
+    """Refuse a malformed --stage-account before any AWS call, in one line (exit 2)."""
+    try:
+        _checked_accounts(getattr(args, "stage_account", []))
+    except PublishError as problem:
+        print(f"ERROR: {args.command} stopped: {problem}", file=sys.stderr)
+        return False
+    return True
+
+
 def run(args: argparse.Namespace, session_factory: Callable[..., boto3.Session] = boto3.Session) -> int:
     """Carry out a parsed command; errors become one line on stderr and exit code 1 or 2."""
 
     def report(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    if not _version_ok(args):
+    if not _version_ok(args) or not _stage_accounts_ok(args):
         return 2
     try:
         if args.command == "publish" and args.dry_run:

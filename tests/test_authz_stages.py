@@ -197,7 +197,8 @@ def test_the_command_prints_one_summary_and_fails_on_a_denial(tmp_path, monkeypa
     monkeypatch.setattr(command.stages, "check_stage_stacks", lambda ledger: 3)
     assert command.main() == 1
     out = capsys.readouterr().out
-    for label in ("products:", "resources checked:", "actions checked:", "run-time calls checked: 1", "denied:"):
+    labels = ("products:", "resources checked:", "actions checked:", "cross-account requests checked: 0", "denied:")
+    for label in (*labels, "run-time calls checked: 1"):
         assert out.count(label) == 1, label
     assert "escalations:" in out
     assert "DENIED lambda iam:CreateUser * <- run-time handler" in out

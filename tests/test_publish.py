@@ -981,3 +981,45 @@ def test_a_malformed_version_is_one_line_exit_2_and_no_aws_call(command, version
         f"ERROR: {command} stopped: version {version!r} is not allowed: use MAJOR.MINOR.PATCH, e.g. 1.4.0 or 2.0.0-rc.1"
     ]
     assert captured.out == ""
+
+
+# --- stage accounts of multi-account projects (portfolio StageAccountIds: the key policy) ------
+
+STAGE_ACCOUNTS = ["222222222222", "111111111111"]
+
+
+def _update_with(parameters: list[dict]) -> dict:
+    return {**UPDATE, "Parameters": parameters}
+
+
+def test_stage_accounts_reach_the_portfolio_stack(clients):
+    cfn = Stubber(clients.cloudformation)
+    stub_existing_stack(cfn)
+    accounts = {"ParameterKey": "StageAccountIds", "ParameterValue": "111111111111,222222222222"}
+    cfn.add_response("update_stack", {"StackId": "x"}, _update_with([*PARAMETERS, accounts]))
+    cfn.add_response("describe_stacks", described("UPDATE_COMPLETE"), {"StackName": STACK})
+    with cfn:
+        publish.ensure_portfolio(clients, [], lambda line: None, PUBLISHER, stage_accounts=STAGE_ACCOUNTS)
+    cfn.assert_no_pending_responses()
+
+
+def test_a_later_publish_keeps_the_stage_accounts(clients):
+    """Leaving StageAccountIds out of an update would reset it to the template's empty default."""
+    accounts = {"ParameterKey": "StageAccountIds", "ParameterValue": "111111111111,222222222222"}
+    existing = stack_description()
+    existing["Parameters"] = [*existing["Parameters"], accounts]
+    cfn = Stubber(clients.cloudformation)
+    cfn.add_response("describe_stacks", {"Stacks": [existing]}, {"StackName": STACK})
+    cfn.add_response("get_template", {"TemplateBody": "old template"}, {"StackName": STACK})
+    cfn.add_response("update_stack", {"StackId": "x"}, _update_with([*PARAMETERS, accounts]))
+    cfn.add_response("describe_stacks", described("UPDATE_COMPLETE"), {"StackName": STACK})
+    with cfn:
+        publish.ensure_portfolio(clients, [], lambda line: None, PUBLISHER)
+    cfn.assert_no_pending_responses()
+
+
+def test_a_malformed_stage_account_is_one_line_before_any_aws_call(capsys):
+    command = ["publish", "--version", VERSION, "--stage-account", "12345", "--region", REGION]
+    assert publish.main(command) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'12345' is not an AWS account id" in err

@@ -37,7 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from app_infra import inference_config, naming, stacks
 from app_infra.errors import DeployError, run_cli
-from app_infra.model_registry import ApprovedModel
+from app_infra.model_registry import ApprovedModel, share_with_stage_account
 from app_infra.settings import BUILD_DIR, REPO_ROOT, Settings
 
 # Only the administrator's stage-access stack creates IAM roles; stage stacks create none.
@@ -167,6 +167,29 @@ def service_role_arn(session: Any, settings: Settings, stage: str, config: dict[
     return stacks.stage_role_arn(settings, stage, config, account, "cloudformation")
 
 
+def share_with_stage(
+    base_session: Any, settings: Settings, stage: str, config: dict[str, Any], model: ApprovedModel
+) -> None:
+    """Multi-account stages: let the stage account read the model, from the tooling account.
+
+    The stage roles read the model data only under this project's prefix of its artifact bucket
+    (the bucket policy's StageAccountIds, stage_access.yaml): a model stored elsewhere (a deploy
+    project given another project's group) stops here with one line instead of failing inside
+    CloudFormation. The model package group's policy is merged as the tooling account's CodeBuild
+    role, before the stage's role is assumed."""
+    account = config.get("account")
+    if not account:
+        return
+    prefix = f"s3://{settings.artifact_bucket}/{naming.s3_prefix(settings.project_name)}/"
+    if not model.model_data_url.startswith(prefix):
+        raise DeployError(
+            f"the model of {stage} is {model.model_data_url}, outside {prefix}: the {stage} account "
+            "can read only this project's artifacts; register the model from this project or deploy single-account"
+        )
+    if share_with_stage_account(base_session.client("sagemaker"), model, account["id"]):
+        print(f"{stage}: account {account['id']} may read model package group {model.group}")
+
+
 def deploy_stage(settings: Settings, stage: str, build_dir: Path, base_session: Any) -> dict[str, dict[str, str]]:
     """Deploy every stack of `stage` listed in the build manifest; returns each stack's outputs."""
     manifest = _read_json(build_dir / "manifest.json")
@@ -176,6 +199,7 @@ def deploy_stage(settings: Settings, stage: str, build_dir: Path, base_session: 
     settings = dataclasses.replace(settings, build_id=manifest["build_id"])
     config = inference_config.load(stage)
     model = ApprovedModel(**_read_json(build_dir / "model_package.json"))
+    share_with_stage(base_session, settings, stage, config, model)
     session = stage_session(settings, stage, config, base_session)
     cfn = session.client("cloudformation")
     role_arn = service_role_arn(session, settings, stage, config)

@@ -122,3 +122,61 @@ def test_unclear_command_lines_are_refused(argv, capsys):
         deploy.main(argv)
     assert stopped.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+def _model(settings, url: str):
+    from app_infra.model_registry import ApprovedModel
+
+    group = settings.model_package_group
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{group.lower()}/1"
+    return ApprovedModel(arn=arn, group=group, version=1, model_data_url=url, image="image")
+
+
+def test_a_single_account_stage_shares_nothing(aws, settings):
+    from botocore.stub import Stubber
+
+    client = aws.client("sagemaker")
+    model = _model(settings, "s3://elsewhere/model.tar.gz")
+    with Stubber(client):  # any call would fail: nothing is stubbed
+        deploy.share_with_stage(_Session(client), settings, "staging", {}, model)
+
+
+def test_a_stage_account_cannot_be_given_a_model_outside_this_projects_artifacts(aws, settings):
+    config = {"account": {"id": "222222222222", "deploy_role_arn": "arn:aws:iam::222222222222:role/x"}}
+    model = _model(settings, f"s3://sagemaker-project-other/{settings.project_name}/model.tar.gz")
+    with pytest.raises(DeployError) as raised:
+        deploy.share_with_stage(aws, settings, "prod", config, model)
+    assert "sagemaker-project-other" in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_stage_account_is_let_read_the_models_group_before_its_stacks_deploy(aws, settings):
+    from botocore.stub import Stubber
+
+    from app_infra.model_registry import merged_policy, stage_read_statement
+
+    config = {"account": {"id": "222222222222", "deploy_role_arn": "arn:aws:iam::222222222222:role/x"}}
+    url = f"s3://{settings.artifact_bucket}/{naming.s3_prefix(settings.project_name)}/model.tar.gz"
+    model = _model(settings, url)
+    client = aws.client("sagemaker")
+    with Stubber(client) as stubber:
+        stubber.add_client_error("get_model_package_group_policy", service_error_code="ResourceNotFound")
+        policy = merged_policy(None, stage_read_statement(model, "222222222222"))
+        expected = {"ModelPackageGroupName": model.group, "ResourcePolicy": json.dumps(policy)}
+        stubber.add_response(
+            "put_model_package_group_policy",
+            {"ModelPackageGroupArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package-group/x"},
+            expected,
+        )
+        deploy.share_with_stage(_Session(client), settings, "prod", config, model)
+        stubber.assert_no_pending_responses()
+
+
+class _Session:
+    """A session whose SageMaker client is the given (stubbed) one."""
+
+    def __init__(self, sagemaker_client):
+        self._client = sagemaker_client
+
+    def client(self, service: str):
+        assert service == "sagemaker", service
+        return self._client
