@@ -71,24 +71,42 @@ def unsupported(name: str) -> list[dict[str, str]]:
     return [combo for combo in combinations(name) if options.unsupported(name, combo) is not None]
 
 
+Pair = tuple[tuple[str, str], tuple[str, str]]
+
+
+def value_pairs(combo: dict[str, str]) -> set[Pair]:
+    """Every pair of (option, value) settings one combination exercises together."""
+    return set(itertools.combinations(sorted(combo.items()), 2))
+
+
+def supported_pairs(name: str) -> set[Pair]:
+    """Every pair of option values that some supported combination holds: the pairs a covering
+    array must contain (a pair that only unsupported combinations hold cannot be generated)."""
+    return set().union(*(value_pairs(combo) for combo in supported(name)))
+
+
+def missing_pairs(name: str, rows: list[dict[str, str]]) -> set[Pair]:
+    """Supported pairs of option values that no row of `rows` exercises."""
+    return supported_pairs(name) - set().union(set(), *(value_pairs(row) for row in rows))
+
+
 def covering_subset(name: str) -> list[dict[str, str]]:
-    """Supported combinations that together contain every supported pair of option values
-    (pairwise coverage), the defaults first. Options interact in pairs far more than in
-    triples, so this keeps the slow toolchain tests small without leaving a pair unexercised."""
+    """Supported combinations that together hold every supported pair of option values (a strength-2
+    covering array), the defaults first. Greedy: each next row is the supported combination that
+    covers most pairs still missing, the first in `itertools.product` order on a tie, so the array
+    is the same on every run and every machine (test ids and xdist collection depend on that).
+
+    Strength 2 because option interactions in these templates are between two options (a rule
+    names two, a pruned file depends on one); no maintained covering-array package is in this
+    repo's pinned requirements, and the greedy array is within a row or two of the optimum here."""
     combos = supported(name)
     defaults = {key: values[0] for key, values in choices(name).items()}
-
-    def pairs(combo: dict[str, str]) -> set[tuple]:
-        return set(itertools.combinations(sorted(combo.items()), 2))
-
-    remaining = set().union(*(pairs(combo) for combo in combos))
-    chosen = [next(combo for combo in combos if combo == defaults)] if defaults in combos else []
-    for combo in chosen:
-        remaining -= pairs(combo)
+    chosen = [defaults] if defaults in combos else []
+    remaining = missing_pairs(name, chosen)
     while remaining:
-        best = max(combos, key=lambda combo: len(pairs(combo) & remaining))
+        best = max(combos, key=lambda combo: len(value_pairs(combo) & remaining))
         chosen.append(best)
-        remaining -= pairs(best)
+        remaining -= value_pairs(best)
     return chosen
 
 
