@@ -28,17 +28,11 @@ COVERING = [
 ]
 
 
-def bake(cookies, name, combo):
-    result = cookies.bake(extra_context=bakery.answers_for(combo), template=str(bakery.template_dir(name)))
-    assert result.exit_code == 0, result.exception
-    return result.project_path
-
-
 @pytest.mark.parametrize("name,combo", SUPPORTED)
-def test_supported_combination_bakes_exactly_the_expected_files_all_rendered_and_parseable(cookies, name, combo):
-    """One bake per combination (bakes dominate the suite's time): the exact file set, no
-    leftover Jinja, and every YAML/JSON/TOML/notebook parses."""
-    project = bake(cookies, name, combo)
+def test_supported_combination_bakes_exactly_the_expected_files_all_rendered_and_parseable(baked, name, combo):
+    """The exact file set, no leftover Jinja, and every YAML/JSON/TOML/notebook parses. The bake
+    is the run's shared one (`baked`): the lint, data-layout and slow tests reuse it."""
+    project = baked(name, bakery.answers_for(combo))
     assert bakery.relative_files(project) == bakery.expected_files(name, combo)
     for relative in sorted(bakery.relative_files(project)):
         path = project / relative
@@ -49,6 +43,16 @@ def test_supported_combination_bakes_exactly_the_expected_files_all_rendered_and
             bakery.parse_structured(path)
 
 
+@pytest.mark.parametrize("name,combo", SUPPORTED)
+def test_supported_combination_is_lint_clean_and_formatted(baked, name, combo):
+    """ruff with the generated repo's own settings, on every combination (about 0.1 s each);
+    --no-cache keeps the shared bake unchanged."""
+    project = baked(name, bakery.answers_for(combo))
+    for command in (["ruff", "check", "--no-cache", "."], ["ruff", "format", "--no-cache", "--check", "."]):
+        result = bakery.run(command, cwd=project)
+        assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
+
+
 @pytest.mark.parametrize("name,combo", UNSUPPORTED)
 def test_unsupported_combination_fails_in_the_hook(cookies, name, combo, capfd):
     result = cookies.bake(extra_context=bakery.answers_for(combo), template=str(bakery.template_dir(name)))
@@ -57,12 +61,12 @@ def test_unsupported_combination_fails_in_the_hook(cookies, name, combo, capfd):
 
 
 @pytest.mark.parametrize("name,combo", COVERING)
-def test_generated_repo_is_lint_clean_formatted_and_its_tests_pass(cookies, name, combo):
-    """The generated repo's own toolchain, on a pairwise-covering subset of combinations."""
-    project = bake(cookies, name, combo)
-    for command in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["python", "-m", "pytest", "-q"]):
-        result = bakery.run(command, cwd=project)
-        assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
+def test_generated_repos_own_tests_pass(baked, name, combo, tmp_path):
+    """The generated repo's own test suite, on a pairwise-covering subset of combinations (ruff
+    runs on every combination above). Its tests may write into the repo: a private copy."""
+    project = bakery.private_copy(baked(name, bakery.answers_for(combo)), tmp_path)
+    result = bakery.run(["python", "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project)
+    assert result.returncode == 0, f"pytest failed:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
 
 
 @pytest.mark.parametrize("name", PRESENT)
