@@ -145,6 +145,8 @@ def shared_bake(root: Path, name: str, answers: dict[str, str]) -> Path:
     """The bake of `name` with `answers` under root, made by the first caller and reused by every
     later one, in this process or another xdist worker of the same run. Callers must not change
     it: a test that runs tools writing into the repo works on `private_copy` of it."""
+    # Spelled-out defaults and left-out ones are one bake: key on the complete choice answers.
+    answers = {key: values[0] for key, values in choices(name).items()} | dict(answers)
     key = hashlib.sha256(json.dumps([name, answers], sort_keys=True).encode()).hexdigest()[:16]
     folder = root / f"{name}-{key}"
     marker = root / f"{folder.name}.done"  # beside the bake, so the bake holds only its own files
