@@ -107,3 +107,27 @@ def test_an_unsupported_row_fed_to_the_checker_adds_no_pair():
     )
     rule = options.unsupported("deploy", forbidden)
     assert tuple(sorted(rule.when.items())) not in bakery.supported_pairs("deploy")
+
+
+def test_a_shared_bake_is_made_once_per_answer_set_and_a_half_made_one_is_redone(tmp_path):
+    defaults = {key: values[0] for key, values in bakery.choices("deploy").items()}
+    first = bakery.shared_bake(tmp_path, "deploy", {})
+    made = (first / "README.md").stat().st_mtime_ns
+    assert bakery.shared_bake(tmp_path, "deploy", defaults) == first  # spelled-out defaults: same bake
+    assert (first / "README.md").stat().st_mtime_ns == made, "a second caller must not bake again"
+    other = bakery.shared_bake(tmp_path, "deploy", {"inference_mode": "batch", "api_gateway": "no"})
+    assert other != first and not (other / "app_infra" / "endpoint").exists()
+
+    # A worker that died mid-bake leaves a folder without its marker: the next caller bakes afresh.
+    (tmp_path / f"{other.parent.name}.done").unlink()
+    (other / "left-over.txt").write_text("half a bake\n")
+    again = bakery.shared_bake(tmp_path, "deploy", {"inference_mode": "batch", "api_gateway": "no"})
+    assert again == other and not (again / "left-over.txt").exists()
+
+
+def test_a_private_copy_is_byte_identical_and_independent(baked, tmp_path):
+    shared = baked("deploy", {})
+    copy = bakery.private_copy(shared, tmp_path)
+    assert bakery.relative_files(copy) == bakery.relative_files(shared)
+    (copy / "README.md").write_text("changed\n")
+    assert (shared / "README.md").read_text() != "changed\n"
