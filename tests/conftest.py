@@ -1,8 +1,12 @@
-"""Shared test set-up: offline AWS settings and no bytecode written into the template payload."""
+"""Shared test set-up: offline AWS settings, no bytecode written into the template payload, one
+thread per numerical library, and one bake per answer set per test run."""
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 # Tests import modules straight from the template payload; bytecode written there would be
 # baked into every generated repository.
@@ -21,6 +25,26 @@ for key, value in {
 }.items():
     os.environ.setdefault(key, value)
 
+# One thread per numerical library in the test processes and every process they start (baked repos'
+# own tests, local runs): the suite runs two workers on two cores, and OpenMP/BLAS pools of one
+# thread per core in each process made a 1.8 s training step take 21.9 s. The local runner sets the
+# same for its steps (ml_pipelines/local_run/jobs.py); set before any test imports numpy.
+for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(key, "1")
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+
+@pytest.fixture(scope="session")
+def baked(tmp_path_factory) -> Callable[[str, dict[str, str]], Path]:
+    """`baked(template, answers)`: the one bake of these answers in this test run, shared by the
+    tests and by every xdist worker (a session fixture alone is per worker; the bakes live in
+    the run's base folder, which all workers share). Read only: copy it to write into it."""
+    from tests import bakery
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # each worker's base folder sits inside the run's
+    return lambda template, answers: bakery.shared_bake(root / "shared-bakes", template, dict(answers))

@@ -3,16 +3,18 @@ each supported option combination is baked, and the builds CI runs in it (main, 
 multi-branch repositories a feature branch) are held to the layout by the repository's own check
 (`ml_pipelines/data_layout.py`: pipeline definition, code upload, build spec).
 
+The definition each build makes is also checked statically by the local runner's reader
+(`ml_pipelines/local_run/definition.py`: step references, property files, parameters, order), so
+every combination's definition is validated, not only those the end-to-end runs execute.
+
 The generated repositories test the same check against URIs outside the layout; here one
 subprocess per group of combinations imports the SDK once and checks every build of the group.
 """
 
 import json
 import sys
-from pathlib import Path
 
 import pytest
-from cookiecutter.main import cookiecutter
 
 from tests import bakery
 
@@ -36,13 +38,24 @@ for repo, builds in json.loads(sys.argv[1]).items():
     for name in [name for name in sys.modules if name.split(".")[0] == "ml_pipelines"]:
         del sys.modules[name]
     sys.path.insert(0, repo)
-    from ml_pipelines import data_layout
+    from ml_pipelines import data_layout, settings, training
+    from ml_pipelines.local_run import definition as reader, errors
 
     for build, variables in builds.items():
         saved = dict(os.environ)
         os.environ.update(variables)
         try:
-            found[f"{repo} ({build})"] = data_layout.check_this_build()
+            # check_this_build's steps, so the one definition built is also read statically.
+            pipeline, ci_build = training.load(), settings.from_env()
+            document = json.loads(pipeline.build_definition(ci_build, pipeline.load_config()))
+            uploads = [uri for uri, _ in pipeline.code_uploads(ci_build)]
+            spec = data_layout.BUILD_SPEC.read_text(encoding="utf-8")
+            problems = data_layout.check_build(ci_build, document, uploads, spec)
+            try:
+                reader.parse(document, f"{build} definition")
+            except errors.LocalRunError as error:
+                problems.append(f"definition: {error}")
+            found[f"{repo} ({build})"] = problems
         finally:
             os.environ.clear()
             os.environ.update(saved)
@@ -77,17 +90,11 @@ def test_the_groups_cover_every_supported_combination():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("group", list(GROUPS))
-def test_every_build_of_every_combination_follows_the_data_layout(group, tmp_path):
+def test_every_build_of_every_combination_follows_the_data_layout(baked, group, tmp_path):
+    """Reads the run's shared bakes (the check writes nothing into a repo; it runs in tmp_path)."""
     repos = {}
-    for index, combo in enumerate(GROUPS[group]):
-        baked = cookiecutter(
-            str(bakery.REPO_ROOT),
-            directory=f"templates/{TEMPLATE}",
-            no_input=True,
-            extra_context=bakery.answers_for(combo),
-            output_dir=str(tmp_path / str(index)),
-        )
-        repos[str(Path(baked).resolve())] = builds(combo)
+    for combo in GROUPS[group]:
+        repos[str(baked(TEMPLATE, bakery.answers_for(combo)).resolve())] = builds(combo)
     result = bakery.run([sys.executable, "-c", CHECK, json.dumps(repos)], cwd=tmp_path, timeout=1800)
     assert result.returncode == 0, result.stderr[-4000:]
     found = json.loads(result.stdout.strip().splitlines()[-1])

@@ -7,32 +7,19 @@ from __future__ import annotations
 import os
 import sys
 import urllib.request
-from pathlib import Path
 
 import pytest
-from cookiecutter.main import cookiecutter
 from moto.server import ThreadedMotoServer
 
 from tests import bakery
 
 
-def _bake(name: str, output: Path, **answers: str) -> Path:
-    return Path(
-        cookiecutter(
-            str(bakery.REPO_ROOT),
-            directory=f"templates/{name}",
-            no_input=True,
-            extra_context=answers,
-            output_dir=str(output),
-        )
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("problem_type", ["binary_classification", "regression"])
-def test_the_deploy_repo_tests_the_model_the_training_repo_registered(tmp_path, problem_type):
-    train = _bake("build-train", tmp_path, problem_type=problem_type)
-    deploy = _bake("deploy", tmp_path, problem_type=problem_type, inference_mode="both")
+def test_the_deploy_repo_tests_the_model_the_training_repo_registered(baked, tmp_path, problem_type):
+    # Private copies of the run's shared bakes: the local run and the endpoint write into them.
+    train = bakery.private_copy(baked("build-train", {"problem_type": problem_type}), tmp_path)
+    deploy = bakery.private_copy(baked("deploy", {"problem_type": problem_type, "inference_mode": "both"}), tmp_path)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:

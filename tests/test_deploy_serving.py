@@ -21,7 +21,6 @@ import numpy as np
 import pytest
 import xgboost
 from botocore.exceptions import ClientError
-from cookiecutter.main import cookiecutter
 from sklearn.datasets import load_diabetes
 
 from tests import bakery
@@ -114,14 +113,9 @@ def bundle(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def deploy_repo(tmp_path_factory) -> Path:
-    """The default deploy repository, baked, with its code importable."""
-    output = cookiecutter(
-        str(bakery.REPO_ROOT),
-        directory="templates/deploy",
-        no_input=True,
-        output_dir=str(tmp_path_factory.mktemp("deploy")),
-    )
+def deploy_repo(baked, tmp_path_factory) -> Path:
+    """The default deploy repository (a copy of the run's shared bake), with its code importable."""
+    output = str(bakery.private_copy(baked("deploy", {}), tmp_path_factory.mktemp("deploy")))
     sys.path.insert(0, output)
     importlib.invalidate_caches()
     yield Path(output)

@@ -305,3 +305,17 @@ def test_the_data_quality_check_fails_on_drift_from_the_approved_baseline(aws, c
     assert "data-quality violations against the baseline: y: baseline_drift_check" in err
     violations = aws["s3"].get_object(Bucket=support.BUCKET, Key="proj/outputs/data-quality/constraint_violations.json")
     assert json.loads(violations["Body"].read())["violations"]
+
+
+def test_a_job_runs_numerical_libraries_on_one_thread_unless_told_otherwise(tmp_path, monkeypatch):
+    for name in support.jobs.SINGLE_THREAD:
+        monkeypatch.delenv(name, raising=False)
+    assert {name: support.jobs.environment({}, tmp_path)[name] for name in support.jobs.SINGLE_THREAD} == {
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")  # the user's own choice wins over the default...
+    assert support.jobs.environment({}, tmp_path)["OMP_NUM_THREADS"] == "4"
+    # ...and the job's own Environment wins over both, as in its container.
+    assert support.jobs.environment({"OMP_NUM_THREADS": 2}, tmp_path)["OMP_NUM_THREADS"] == "2"

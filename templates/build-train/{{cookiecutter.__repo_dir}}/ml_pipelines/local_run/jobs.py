@@ -21,6 +21,13 @@ CONTAINER_ROOT = "/opt/ml"
 _CONTAINER_PATH = re.compile(r"(?<![\w./-])/opt/ml(?![\w.-])")
 _PYTHON = re.compile(r"^(?:.*/)?python(?:3(?:\.\d+)?)?$")
 STDERR_TAIL = 20
+# A local step shares the machine with the emulator, the runner and often other jobs: numerical
+# libraries that start one thread per core then fight over it (a 1.8 s training took 21.9 s under
+# load). One thread each unless the user exported their own value. XGBoost's `nthread` defaults to
+# OpenMP's maximum, which OMP_NUM_THREADS sets (xgboost.readthedocs.io, parameter.html "nthread";
+# checked: xgboost 3.0.5 runs 2 OS threads instead of 5 with it); scikit-learn's
+# HistGradientBoosting* also use OpenMP; numpy's BLAS reads the OpenBLAS/MKL variables.
+SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def map_paths(value: str, sandbox: Path) -> str:
@@ -48,8 +55,9 @@ def command(entrypoint: Iterable[str], sandbox: Path) -> list[str]:
 
 
 def environment(variables: dict[str, object] | None, sandbox: Path) -> dict[str, str]:
-    """This process's environment plus the job's variables, container paths mapped."""
-    env = dict(os.environ)
+    """This process's environment (numerical libraries on one thread unless it says otherwise)
+    plus the job's variables, container paths mapped."""
+    env = {**SINGLE_THREAD, **os.environ}
     env.update({str(name): map_paths(str(value), sandbox) for name, value in (variables or {}).items()})
     # Line by line, so the prefixed log reads as the job runs.
     env["PYTHONUNBUFFERED"] = "1"
