@@ -64,10 +64,11 @@ PRUNE: dict[str, dict[tuple[str, str], list[str]]] = {
     },
 }
 
-# Shared modules copied verbatim from hooks/ into generated repos: source -> destination.
+# Kit modules (packages/mlops-template-kit/src/mlops_template_kit/) still copied verbatim into
+# generated repos, source -> destination, until those repos install the kit they pin.
 SHARED_FILES: dict[str, dict[str, str]] = {
-    "build-train": {"naming.py": "ml_pipelines/naming.py", "template_update.py": "tools/template_update.py"},
-    "deploy": {"naming.py": "app_infra/naming.py", "template_update.py": "tools/template_update.py"},
+    "build-train": {"naming.py": "ml_pipelines/naming.py", "update.py": "tools/template_update.py"},
+    "deploy": {"naming.py": "app_infra/naming.py", "update.py": "tools/template_update.py"},
 }
 
 # Written into every generated repo: where it came from and with which answers (cruft's format).

@@ -10,10 +10,10 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+from hooks import KIT_SOURCE, options
 from hooks import context as hook_context
-from hooks import options
 
-HOOKS_DIR = Path(__file__).resolve().parent
+KIT_MODULES = KIT_SOURCE / "mlops_template_kit"
 
 
 def remove_pruned(template: str, answers: Mapping[str, object], project_dir: Path) -> None:
@@ -39,11 +39,11 @@ def remove_caches(project_dir: Path) -> None:
 
 
 def copy_shared(template: str, project_dir: Path) -> None:
-    """Copy the shared modules (one source in hooks/) into the generated repo."""
+    """Copy the kit modules the generated repo still carries (one source: the kit)."""
     for source, destination in options.SHARED_FILES.get(template, {}).items():
         target = project_dir / destination
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(HOOKS_DIR / source, target)
+        shutil.copyfile(KIT_MODULES / source, target)
 
 
 def template_commit(repo_root: Path) -> str | None:

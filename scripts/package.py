@@ -34,7 +34,7 @@ from scripts.bake import bake
 DIST_DIR = catalog.REPO_ROOT / "dist"
 FUNCTION_SOURCES = {
     "project_lifecycle.py": catalog.CATALOG_DIR / "functions" / "project_lifecycle.py",
-    "naming.py": catalog.REPO_ROOT / "hooks" / "naming.py",
+    "naming.py": catalog.REPO_ROOT / "packages" / "mlops-template-kit" / "src" / "mlops_template_kit" / "naming.py",
 }
 FUNCTION_NAME = "project-lifecycle"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)

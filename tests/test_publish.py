@@ -19,7 +19,7 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from authz import evaluate, roles
-from hooks import naming
+from mlops_template_kit import naming
 from scripts import catalog, package, products, publish
 from tests.test_servicecatalog_support import resolve
 

@@ -31,9 +31,9 @@ def template_repo(tmp_path, monkeypatch):
         monkeypatch.setenv(key, value)
     clone = tmp_path / "template"
     git("clone", "--quiet", str(bakery.REPO_ROOT), str(clone), cwd=tmp_path)
-    # Carry the working tree's template and hooks over, so the test checks the code under test.
-    for folder in ("hooks", "templates/build-train"):
-        shutil.rmtree(clone / folder)
+    # Carry the working tree's template, hooks and kit over, so the test checks the code under test.
+    for folder in ("hooks", "packages/mlops-template-kit", "templates/build-train"):
+        shutil.rmtree(clone / folder, ignore_errors=True)  # absent when the folder is new
         shutil.copytree(bakery.REPO_ROOT / folder, clone / folder, ignore=shutil.ignore_patterns("__pycache__"))
     git("add", "-A", cwd=clone)
     git("commit", "--quiet", "--allow-empty", "-m", "version N", cwd=clone)
