@@ -64,12 +64,9 @@ PRUNE: dict[str, dict[tuple[str, str], list[str]]] = {
     },
 }
 
-# Kit modules (packages/mlops-template-kit/src/mlops_template_kit/) still copied verbatim into
-# generated repos, source -> destination, until those repos install the kit they pin.
-SHARED_FILES: dict[str, dict[str, str]] = {
-    "build-train": {"naming.py": "ml_pipelines/naming.py", "update.py": "tools/template_update.py"},
-    "deploy": {"naming.py": "app_infra/naming.py", "update.py": "tools/template_update.py"},
-}
+# Generated repos pin the kit in this file, at the template release they come from.
+REQUIREMENTS_FILE = "requirements.txt"
+KIT_DISTRIBUTION = "mlops-template-kit"
 
 # Written into every generated repo: where it came from and with which answers (cruft's format).
 RECORD_FILE = ".cruft.json"
