@@ -107,7 +107,7 @@ def test_a_local_checkout_is_installed_at_the_recorded_commit(installer, tmp_pat
     checkout.mkdir()
     (tmp_path / ".cruft.json").write_text(json.dumps({"template": str(checkout), "commit": "b" * 40}))
     (requirement,) = installer.pip_arguments(VERSION, {}, tmp_path)
-    assert requirement.startswith(f"mlops-template-kit @ git+file://{checkout}@{'b' * 40}#")
+    assert requirement.startswith(f"mlops-template-kit @ git+file://localhost{checkout}@{'b' * 40}#")
 
 
 @pytest.mark.parametrize("record", [None, {"template": "", "commit": "c" * 40}, {"template": "x", "commit": None}])

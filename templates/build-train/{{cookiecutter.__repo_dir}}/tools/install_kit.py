@@ -64,7 +64,9 @@ def from_record(record_path: Path) -> str:
             f"or KIT_INDEX_URL to install {DISTRIBUTION}"
         )
     if Path(url).is_dir():
-        url = Path(url).resolve().as_uri()
+        # A local checkout as a file URL with a host: pip before 24 refuses `git+file:///path`
+        # ("Invalid requirement": a URL without a network location).
+        url = f"file://localhost{Path(url).resolve().as_posix()}"
     return f"{DISTRIBUTION} @ git+{url}@{commit}#subdirectory={KIT_FOLDER}"
 
 
