@@ -16,9 +16,11 @@ from __future__ import annotations
 import json
 import sys
 
-from app_infra import naming, stacks
+from app_infra import stacks
 from app_infra.model_registry import ApprovedModel, merged_policy, stage_read_statement
 from app_infra.settings import Settings
+
+from mlops_template_kit import naming
 
 # The account every evaluation uses (authz.stack.ACCOUNT); the build reads it from STS.
 ACCOUNT = "123456789012"

@@ -64,11 +64,9 @@ PRUNE: dict[str, dict[tuple[str, str], list[str]]] = {
     },
 }
 
-# Shared modules copied verbatim from hooks/ into generated repos: source -> destination.
-SHARED_FILES: dict[str, dict[str, str]] = {
-    "build-train": {"naming.py": "ml_pipelines/naming.py", "template_update.py": "tools/template_update.py"},
-    "deploy": {"naming.py": "app_infra/naming.py", "template_update.py": "tools/template_update.py"},
-}
+# Generated repos pin the kit in this file, at the template release they come from.
+REQUIREMENTS_FILE = "requirements.txt"
+KIT_DISTRIBUTION = "mlops-template-kit"
 
 # Written into every generated repo: where it came from and with which answers (cruft's format).
 RECORD_FILE = ".cruft.json"

@@ -13,8 +13,6 @@ from pathlib import Path
 from hooks import context as hook_context
 from hooks import options
 
-HOOKS_DIR = Path(__file__).resolve().parent
-
 
 def remove_pruned(template: str, answers: Mapping[str, object], project_dir: Path) -> None:
     """Delete what the chosen options leave out (the table lives in hooks/options.py)."""
@@ -38,12 +36,22 @@ def remove_caches(project_dir: Path) -> None:
             shutil.rmtree(cache, ignore_errors=True)
 
 
-def copy_shared(template: str, project_dir: Path) -> None:
-    """Copy the shared modules (one source in hooks/) into the generated repo."""
-    for source, destination in options.SHARED_FILES.get(template, {}).items():
-        target = project_dir / destination
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(HOOKS_DIR / source, target)
+def template_version(repo_root: Path) -> str:
+    """The template release version, which is also the kit's: the root pyproject.toml's."""
+    return tomllib.loads((repo_root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+
+
+def pin_kit(project_dir: Path, version: str) -> None:
+    """Pin the kit in the generated repo's requirements at the release it was generated from,
+    so the one version number lives in the root pyproject.toml and `make update` moves the pin."""
+    requirements = project_dir / options.REQUIREMENTS_FILE
+    text = requirements.read_text(encoding="utf-8")
+    pin = (
+        "# The platform kit at the template release this repo was generated from (`make update` moves it;\n"
+        "# `make setup` says where it comes from).\n"
+        f"{options.KIT_DISTRIBUTION}=={version}\n"
+    )
+    requirements.write_text(text.rstrip("\n") + "\n" + pin, encoding="utf-8")
 
 
 def template_commit(repo_root: Path) -> str | None:
@@ -71,7 +79,7 @@ def generation_record(template: str, context: Mapping[str, object]) -> dict:
     repo_root = hook_context.template_dir(context).parents[1]
     url = template_url(repo_root, str(context.get("_template", "")))
     commit = template_commit(repo_root)
-    version = tomllib.loads((repo_root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    version = template_version(repo_root)
     answers = {key: value for key, value in context.items() if not key.startswith("_")}
     return {
         "template": url,
@@ -96,6 +104,6 @@ def main(context: Mapping[str, object], template: str, project_dir: Path) -> int
     """Entry point of the templates' post-generation hooks."""
     remove_pruned(template, context, project_dir)
     remove_caches(project_dir)
-    copy_shared(template, project_dir)
+    pin_kit(project_dir, template_version(hook_context.template_dir(context).parents[1]))
     write_record(template, context, project_dir)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from hooks import naming
+from mlops_template_kit import naming
 
 # SageMaker's API pattern is `[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}`; AWS's own project templates
 # also require a leading letter, which keeps derived names valid for every service.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -21,6 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CATALOG_DIR = REPO_ROOT / "servicecatalog"
 CATALOG_FILE = CATALOG_DIR / "catalog.json"
 TEMPLATES_DIR = REPO_ROOT / "templates"
+# The platform kit generated repos pin; a release ships its wheel under <version>/packages/.
+KIT_DIR = REPO_ROOT / "packages" / "mlops-template-kit"
 
 # Semantic versions only: the version names the provisioning artifact and every S3 key. Applied
 # with fullmatch: `$` alone also matches before a trailing newline, so "1.0.0\n" would pass.
@@ -58,6 +61,21 @@ class Product:
     def template_key(self, version: str) -> str:
         """The S3 key (and dist/ path) of this product's CloudFormation template in a release."""
         return f"{version}/products/{self.key}.yaml"
+
+
+def kit_version() -> str:
+    """The kit's version (equal to the template version: the kit's own tests check it)."""
+    return tomllib.loads((KIT_DIR / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+
+
+def kit_wheel_name() -> str:
+    """The file name of the kit's wheel (PyPA wheel file name: distribution, version, py3-none-any)."""
+    return f"mlops_template_kit-{kit_version()}-py3-none-any.whl"
+
+
+def kit_wheel_key(version: str) -> str:
+    """The S3 key (and dist/ path) of the kit wheel in a release."""
+    return f"{version}/packages/{kit_wheel_name()}"
 
 
 def check_version(version: str) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 import boto3
 from moto.server import ThreadedMotoServer
 
-from hooks import naming
+from mlops_template_kit import naming
 from scripts.bake import OFFLINE_ENV, REPO_ROOT, bake
 from scripts.dag import summarise
 

@@ -3,6 +3,7 @@
 dist/<version>/ mirrors the S3 keys of a release:
   seeds/<template>-<option values>.zip   one per variant (scripts/catalog.py), the baked repo's files
   functions/project-lifecycle.zip        the products' custom-resource function
+  packages/mlops_template_kit-*.whl      the platform kit the seeds pin (their builds install it)
   products/<product>.yaml                product templates pointing at the keys above
   manifest.json                          every artifact with its sha256, size and what it holds
 Zips are reproducible (sorted entries, fixed timestamps and permissions, stored uncompressed so
@@ -20,6 +21,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +36,7 @@ from scripts.bake import bake
 DIST_DIR = catalog.REPO_ROOT / "dist"
 FUNCTION_SOURCES = {
     "project_lifecycle.py": catalog.CATALOG_DIR / "functions" / "project_lifecycle.py",
-    "naming.py": catalog.REPO_ROOT / "hooks" / "naming.py",
+    "naming.py": catalog.REPO_ROOT / "packages" / "mlops-template-kit" / "src" / "mlops_template_kit" / "naming.py",
 }
 FUNCTION_NAME = "project-lifecycle"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -137,6 +139,26 @@ def package_function(release: Path) -> dict:
     return _record(release, target, "function", handler="project_lifecycle.handler")
 
 
+class KitBuildError(RuntimeError):
+    """The kit's wheel could not be built; the message holds the builder's last words."""
+
+
+def package_kit(release: Path, scratch: Path) -> dict:
+    """Build the kit's wheel with the pinned backend (hatchling builds reproducible wheels: fixed
+    timestamps, sorted entries), so one commit gives the same bytes on any clone."""
+    out = scratch / "kit-wheel"
+    command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir"]
+    result = subprocess.run([*command, str(out), str(catalog.KIT_DIR)], capture_output=True, text=True)
+    built = out / catalog.kit_wheel_name()
+    if result.returncode != 0 or not built.is_file():
+        last = (result.stderr.strip() or result.stdout.strip() or "no wheel written").splitlines()[-1]
+        raise KitBuildError(f"building the kit wheel failed: {last}")
+    target = release.parent / catalog.kit_wheel_key(release.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(built, target)
+    return _record(release, target, "package", distribution="mlops-template-kit", version=catalog.kit_version())
+
+
 def package_products(release: Path) -> list[dict]:
     """Render every product template for this version."""
     records = []
@@ -160,6 +182,7 @@ def build_release(version: str, dist_dir: Path = DIST_DIR, report: Callable[[str
         release.mkdir(parents=True)
         artifacts = package_seeds(release, scratch / "bakes", report)
         artifacts.append(package_function(release))
+        artifacts.append(package_kit(release, scratch))
         artifacts += package_products(release)
         manifest = {"format": MANIFEST_FORMAT, "version": version, "artifacts": sorted(artifacts, key=_key)}
         (release / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -193,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         release = build_release(args.version, args.dist, report=lambda line: print(line, file=sys.stderr))
-    except (catalog.CatalogError, products.CompositionError) as problem:
+    except (catalog.CatalogError, products.CompositionError, KitBuildError) as problem:
         print(f"ERROR: {problem}", file=sys.stderr)
         return 1
     manifest = load_manifest(release)

@@ -192,7 +192,7 @@ def compose(product: catalog.Product, version: str = DEVELOPMENT_VERSION) -> dic
             PARAMETER_RULES: {},
         },
         "Parameters": {},
-        "Mappings": {"Release": {"Artifacts": {"Version": version}}},
+        "Mappings": {"Release": {"Artifacts": {"Version": version, "KitWheel": catalog.kit_wheel_name()}}},
     }
     for name in product.parts:
         _merge_part(template, load_part(name), name)

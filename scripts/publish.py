@@ -41,7 +41,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hooks import naming
+from mlops_template_kit import naming
 from scripts import catalog, package
 
 PORTFOLIO_TEMPLATE = catalog.CATALOG_DIR / "portfolio.yaml"

@@ -51,10 +51,7 @@ def choices(name: str) -> dict[str, list[str]]:
 
 
 def copied_verbatim(name: str, relative: str) -> bool:
-    """Whether a file is not rendered: listed in `_copy_without_render` or copied in by the
-    post-generation hook (so any braces in it are its own)."""
-    if relative in options.SHARED_FILES.get(name, {}).values():
-        return True
+    """Whether a file is not rendered: listed in `_copy_without_render` (so any braces in it are its own)."""
     declared = json.loads((template_dir(name) / "cookiecutter.json").read_text())
     return any(fnmatch.fnmatch(relative, pattern) for pattern in declared.get("_copy_without_render", []))
 
@@ -183,7 +180,7 @@ def expected_files(name: str, answers: dict[str, str]) -> set[str]:
     files = relative_files(payload_dir(name))
     for pruned in options.pruned_paths(name, answers):
         files = {path for path in files if path != pruned and not path.startswith(pruned.rstrip("/") + "/")}
-    return files | set(options.SHARED_FILES.get(name, {}).values()) | {options.RECORD_FILE}
+    return files | {options.RECORD_FILE}
 
 
 def parse_structured(path: Path) -> object:

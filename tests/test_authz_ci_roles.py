@@ -6,6 +6,8 @@ where the managed policy alone lacks it, shown to be denied without the platform
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import yaml
 
@@ -105,3 +107,39 @@ def test_the_launch_role_passes_connections_of_either_prefix_to_codepipeline(pre
     ):
         assert allowed(launch, action, connection, {key: "codepipeline.amazonaws.com"})
         assert not allowed(launch, action, connection, {key: "codebuild.amazonaws.com"})
+
+
+# --- the platform kit: every build's `make setup` downloads its release's wheel ----------------
+
+TEMPLATES_BUCKET = f"arn:aws:s3:::mlops-project-templates-{ACCOUNT}-{REGION}"
+
+
+def kit_wheel_object() -> str:
+    from scripts import catalog
+
+    return f"{TEMPLATES_BUCKET}/{catalog.kit_wheel_key('1.4.0')}"
+
+
+def without_statement(role, sid: str):
+    """The role with one platform statement taken out (what the role would be without that grant)."""
+    policies = [
+        {**policy, "Statement": [s for s in policy["Statement"] if s.get("Sid") != sid]} for policy in role.policies
+    ]
+    return dataclasses.replace(role, policies=policies)
+
+
+def test_the_codebuild_role_reads_the_kit_wheel_of_a_release():
+    deployed = deployed_roles()["codebuild"]
+    assert allowed(deployed, "s3:GetObject", kit_wheel_object())
+    assert not allowed(ROLES["codebuild"], "s3:GetObject", kit_wheel_object()), "the managed policy alone reads it"
+
+
+def test_without_the_kit_grant_the_download_is_denied():
+    assert not allowed(
+        without_statement(deployed_roles()["codebuild"], "ReadReleasedKit"), "s3:GetObject", kit_wheel_object()
+    )
+
+
+@pytest.mark.parametrize("key", ["1.4.0/products/build-train-deploy.yaml", "1.4.0/manifest.json", "1.4.0/packages"])
+def test_the_release_reads_stop_at_the_seeds_and_the_kit(key):
+    assert not allowed(deployed_roles()["codebuild"], "s3:GetObject", f"{TEMPLATES_BUCKET}/{key}")

@@ -23,7 +23,7 @@ from moto import mock_aws
 from authz.escalation import findings
 from authz.evaluate import Request, decide
 from authz.template import conditions_of, live_resources, resolve
-from hooks import naming
+from mlops_template_kit import naming
 from scripts import products
 from tests import bakery
 from tests.test_servicecatalog_support import WORST_ID, WORST_NAME

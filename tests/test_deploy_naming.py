@@ -1,4 +1,4 @@
-"""Name builders the deploy template added to hooks/naming.py, at the worst case (32-character
+"""Name builders the deploy template added to the kit's naming module, at the worst case (32-character
 project name, 20-character id) and against each service's rules."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from hooks import naming
+from mlops_template_kit import naming
 
 NAME = "A" + "b" * 30 + "9"  # 32 characters; project names may hold upper case
 ID = "p-" + "a1" * 9  # 20 characters

@@ -153,7 +153,7 @@ def test_the_template_syntax_check_reads_lists_and_leaves_private_keys_alone():
 
 
 def test_an_update_refuses_recorded_answers_holding_template_syntax(tmp_path):
-    from hooks import template_update
+    from mlops_template_kit import update as template_update
 
     record = {"template": "https://example.com/t.git", "context": {"cookiecutter": {"project_name": "x{{7*7}}"}}}
     (tmp_path / template_update.RECORD).write_text(json.dumps(record))

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from hooks import naming
+from mlops_template_kit import naming
 
 WORST_NAME = "a" + "-b" * 15 + "c"  # 32 characters, hyphens where the pattern allows them
 WORST_ID = "p-" + "x" * 18  # 20 characters

@@ -48,6 +48,7 @@ def test_release_holds_every_variant_function_and_product(release, manifest):
     expected = {variant.seed_key(VERSION) for variant in catalog.all_variants()}
     expected |= {product.template_key(VERSION) for product in catalog.products()}
     expected.add(f"{VERSION}/functions/project-lifecycle.zip")
+    expected.add(catalog.kit_wheel_key(VERSION))
     assert keys == expected
     assert manifest["version"] == VERSION
     for record in manifest["artifacts"]:
@@ -98,6 +99,48 @@ def test_the_function_zip_holds_the_function_and_the_naming_helper(manifest, rel
     assert sorted(contents) == ["naming.py", "project_lifecycle.py"]
     for name, source in package.FUNCTION_SOURCES.items():
         assert contents[name][0] == source.read_bytes()
+
+
+def test_the_kit_wheel_holds_the_kit_sources_and_its_command(manifest, release):
+    (record,) = artifacts_of(manifest, "package")
+    assert record["key"] == catalog.kit_wheel_key(VERSION)
+    assert (record["distribution"], record["version"]) == ("mlops-template-kit", catalog.kit_version())
+    contents = unzip(release.parent / record["key"])
+    sources = catalog.KIT_DIR / "src" / "mlops_template_kit"
+    for source in sources.glob("*.py"):
+        assert contents[f"mlops_template_kit/{source.name}"][0] == source.read_bytes(), source.name
+    entry_points = next(data for name, (data, _) in contents.items() if name.endswith(".dist-info/entry_points.txt"))
+    assert b"mlops-kit = mlops_template_kit.cli:main" in entry_points
+
+
+def test_a_kit_that_does_not_build_stops_packaging_in_one_line(tmp_path, monkeypatch, capsys):
+    broken = tmp_path / "kit"
+    broken.mkdir()
+    # The kit's real build backend, but no source to ship: hatchling refuses to build.
+    backend = '[build-system]\nrequires = ["hatchling==1.33.0"]\nbuild-backend = "hatchling.build"\n'
+    (broken / "pyproject.toml").write_text(backend + '[project]\nname = "mlops-template-kit"\nversion = "0.1.0"\n')
+    monkeypatch.setattr(catalog, "KIT_DIR", broken)
+    monkeypatch.setattr(catalog, "all_variants", lambda: [])
+    assert package.main(["--version", VERSION, "--dist", str(tmp_path / "dist")]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("ERROR: building the kit wheel failed: ")
+    assert not (tmp_path / "dist" / VERSION).exists()
+
+
+def test_every_kit_wheel_a_product_build_asks_for_is_in_the_manifest(manifest):
+    packaged = {record["key"] for record in artifacts_of(manifest, "package")}
+    bucket = "s3://mlops-project-templates-123456789012-us-east-1/"
+    asked = set()
+    for product in catalog.products():
+        template = products.compose(product, VERSION)
+        given = product_values(template)
+        for resource in template["Resources"].values():
+            if resource["Type"] != "AWS::CodeBuild::Project":
+                continue
+            for variable in resource["Properties"]["Environment"].get("EnvironmentVariables", []):
+                if isinstance(variable, dict) and variable.get("Name") == "KIT_WHEEL_S3_URI":
+                    asked.add(resolve(variable["Value"], template, given).removeprefix(bucket))
+    assert asked == packaged
 
 
 def test_product_templates_are_the_composed_templates_of_the_version(manifest, release):

@@ -19,7 +19,7 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from authz import evaluate, roles
-from hooks import naming
+from mlops_template_kit import naming
 from scripts import catalog, package, products, publish
 from tests.test_servicecatalog_support import resolve
 
@@ -44,6 +44,8 @@ def make_release(dist: Path, version: str, flavour: str = "a", seeds: int | None
     records = []
     keys = [(variant.seed_key(version), "seed", {}) for variant in catalog.all_variants()[:seeds]]
     keys.append((f"{version}/functions/project-lifecycle.zip", "function", {}))
+    kit = {"distribution": "mlops-template-kit", "version": catalog.kit_version()}
+    keys.append((catalog.kit_wheel_key(version), "package", kit))
     for product in catalog.products():
         details = {"product": product.key, "name": product.name, "description": product.description}
         keys.append((product.template_key(version), "product", details))
@@ -242,6 +244,7 @@ def test_first_publish_creates_the_portfolio_uploads_then_commits_each_product(c
 
     uploads = [*release.manifest["artifacts"], publish.manifest_artifact(release.path)]
     products_keys = [record["key"] for record in release.of_kind("product")]
+    assert catalog.kit_wheel_key(VERSION) in [record["key"] for record in uploads]  # the builds' kit wheel
     assert s3_calls(calls) == (
         ["s3.HeadObject"] * len(uploads)
         + ["s3.PutObject", "s3.HeadObject", "s3.GetObjectTagging"] * len(uploads)

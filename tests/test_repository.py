@@ -11,15 +11,35 @@ JUNK = re.compile(
 )
 
 
+# The one unpinned requirement: the monorepo installs its own kit editable from the checkout.
+KIT_EDITABLE = "-e ./packages/mlops-template-kit"
+
+
 def pins(path):
     found = {}
     for line in path.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
-        if line:
+        if line and line != KIT_EDITABLE:
             name, _, version = line.partition("==")
             assert version, f"{path}: {line!r} is not pinned with =="
             found[re.sub(r"\[.*\]", "", name).lower()] = version
     return found
+
+
+def test_the_root_requirements_install_the_kit_from_the_checkout():
+    lines = [line.strip() for line in (bakery.REPO_ROOT / "requirements.txt").read_text().splitlines()]
+    assert KIT_EDITABLE in lines
+
+
+def test_pins_refuse_an_unpinned_requirement(tmp_path):
+    loose = tmp_path / "requirements.txt"
+    loose.write_text("boto3==1.44.5\n-e ./somewhere-else\n")
+    try:
+        pins(loose)
+    except AssertionError as refused:
+        assert "not pinned" in str(refused)
+    else:
+        raise AssertionError("an unpinned line was accepted")
 
 
 def test_template_menu_matches_the_template_folders():

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from moto import mock_aws
 
-from hooks import naming
+from mlops_template_kit import naming
 from scripts import catalog, products
 from scripts.bake import bake
 from tests.test_servicecatalog_lifecycle import load_function

@@ -20,6 +20,8 @@ from moto.sagemaker.models import sagemaker_backends
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FUNCTION_FILE = REPO_ROOT / "servicecatalog" / "functions" / "project_lifecycle.py"
+# The folder of the kit's naming module, which `make package` zips beside the function.
+KIT_MODULES = REPO_ROOT / "packages" / "mlops-template-kit" / "src" / "mlops_template_kit"
 REGION = "us-east-1"
 NAME, PROJECT_ID = "churn-model", "p-abc123def456"
 OTHER_NAME, OTHER_ID = "churn-model-p-abc123def456-x", "p-other0000000"
@@ -29,13 +31,13 @@ SIMPLE_STACK = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
 
 def load_function():
     """Import the function as Lambda does: its folder and the packaged naming module on the path."""
-    sys.path.insert(0, str(REPO_ROOT / "hooks"))
+    sys.path.insert(0, str(KIT_MODULES))
     try:
         spec = importlib.util.spec_from_file_location("project_lifecycle_under_test", FUNCTION_FILE)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:
-        sys.path.remove(str(REPO_ROOT / "hooks"))
+        sys.path.remove(str(KIT_MODULES))
     module.sleep = lambda seconds: None
     return module
 

@@ -16,7 +16,8 @@ import botocore.session
 import pytest
 from moto import mock_aws
 
-from hooks import naming, validation
+from hooks import validation
+from mlops_template_kit import naming
 from scripts import catalog, products, publish
 from tests.test_servicecatalog_support import (
     ACCOUNT,
@@ -148,7 +149,7 @@ NAMED = {
 
 
 def rebuilt(kind: str, resolved: str, name: str, project_id: str) -> str:
-    """The same name built by hooks/naming.py, or an AssertionError when the convention differs."""
+    """The same name built by mlops_template_kit.naming, or an AssertionError when the convention differs."""
     prefixes = {
         "lambda_function": (f"sagemaker-{project_id}-", lambda purpose: naming.lambda_function(project_id, purpose)),
         "event_rule": (f"sagemaker-{project_id}-", lambda purpose: naming.event_rule(project_id, purpose)),

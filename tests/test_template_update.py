@@ -3,7 +3,7 @@
 import json
 import shutil
 import subprocess
-import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,9 +31,9 @@ def template_repo(tmp_path, monkeypatch):
         monkeypatch.setenv(key, value)
     clone = tmp_path / "template"
     git("clone", "--quiet", str(bakery.REPO_ROOT), str(clone), cwd=tmp_path)
-    # Carry the working tree's template and hooks over, so the test checks the code under test.
-    for folder in ("hooks", "templates/build-train"):
-        shutil.rmtree(clone / folder)
+    # Carry the working tree's template, hooks and kit over, so the test checks the code under test.
+    for folder in ("hooks", "packages/mlops-template-kit", "templates/build-train"):
+        shutil.rmtree(clone / folder, ignore_errors=True)  # absent when the folder is new
         shutil.copytree(bakery.REPO_ROOT / folder, clone / folder, ignore=shutil.ignore_patterns("__pycache__"))
     git("add", "-A", cwd=clone)
     git("commit", "--quiet", "--allow-empty", "-m", "version N", cwd=clone)
@@ -63,8 +63,9 @@ def commit_template_change(template_repo, old, new):
 
 
 def run_update(project):
+    """`make update`'s command: the kit's `mlops-kit update` (installed in this environment)."""
     return subprocess.run(
-        [sys.executable, "tools/template_update.py"], cwd=project, capture_output=True, text=True, timeout=300
+        [str(bakery.VENV_BIN / "mlops-kit"), "update"], cwd=project, capture_output=True, text=True, timeout=300
     )
 
 
@@ -114,3 +115,34 @@ def test_update_to_the_same_version_changes_nothing(template_repo, project):
     result = run_update(project)
     assert result.returncode == 0 and "already at template commit" in result.stdout
     assert git("status", "--porcelain", cwd=project) == ""
+
+
+def test_a_repo_generated_before_the_kit_migrates_with_one_update(template_repo, tmp_path):
+    """A repo baked at the commit before the kit (copies of naming.py and the update tool, no pin)
+    takes the kit with one update: the copies go, the pin comes, `make update` calls the kit."""
+    from cookiecutter.main import cookiecutter
+
+    # The parent of the commit that moved the update tool out of hooks/ into the kit.
+    moved = git("log", "--format=%H", "-1", "--", "hooks/template_update.py", cwd=template_repo).strip()
+    before_kit = f"{moved}^"
+    git("checkout", "--quiet", before_kit, cwd=template_repo)
+    project = Path(
+        cookiecutter(
+            str(template_repo), directory="templates/build-train", no_input=True, output_dir=str(tmp_path / "old")
+        )
+    )
+    git("checkout", "--quiet", "-", cwd=template_repo)
+    assert (project / "ml_pipelines" / "naming.py").is_file() and (project / "tools" / "template_update.py").is_file()
+    git("init", "--quiet", cwd=project)
+    git("add", "-A", cwd=project)
+    git("commit", "--quiet", "-m", "generated before the kit", cwd=project)
+
+    result = run_update(project)
+
+    assert result.returncode == 0, result.stderr
+    assert not (project / "ml_pipelines" / "naming.py").exists()
+    assert not (project / "tools" / "template_update.py").exists()
+    assert (project / "requirements.txt").read_text().splitlines()[-1].startswith("mlops-template-kit==")
+    assert "$(BIN)/mlops-kit update" in (project / "Makefile").read_text()
+    tests = bakery.run(["python", "-m", "pytest", "-q", "-x", "ml_pipelines"], cwd=project)
+    assert tests.returncode == 0, tests.stdout[-3000:]

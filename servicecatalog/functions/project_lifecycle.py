@@ -17,7 +17,7 @@ Runs as service-role/AmazonSageMakerServiceCatalogProductsLambdaRole plus the pl
 teardown policy (servicecatalog/portfolio.yaml). Every custom resource outcome, failures included,
 is reported to CloudFormation: a custom resource that never answers holds the stack for an hour.
 Work stops while there is still time to report; deleting the project again resumes where it stopped.
-`naming.py` (hooks/naming.py) is packaged beside this file.
+`naming.py` (the kit's mlops_template_kit/naming.py) is packaged beside this file.
 """
 
 from __future__ import annotations

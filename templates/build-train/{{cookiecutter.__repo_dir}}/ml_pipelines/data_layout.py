@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ml_pipelines import naming
+from mlops_template_kit import naming
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUILD_SPEC = REPO_ROOT / "build_spec.yml"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ml_pipelines import naming
+from mlops_template_kit import naming
 
 PROJECT_NAME = "{{ cookiecutter.project_name }}"
 PROJECT_ID = "{{ cookiecutter.project_id }}"

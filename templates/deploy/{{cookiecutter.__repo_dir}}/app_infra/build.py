@@ -26,8 +26,9 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+from mlops_template_kit import naming
 
-from app_infra import inference_config, naming, stacks
+from app_infra import inference_config, stacks
 from app_infra.errors import DeployError, run_cli
 from app_infra.model_registry import ApprovedModel, newest_approved
 from app_infra.settings import BUILD_DIR, REPO_ROOT, Settings

@@ -146,7 +146,9 @@ def grant_stage_access(session: boto3.Session, settings: Settings) -> None:
     stage's deploy role gets its own name there."""
     import warnings
 
-    from app_infra import deploy, inference_config, naming, stacks
+    from mlops_template_kit import naming
+
+    from app_infra import deploy, inference_config, stacks
 
     configs = {stage: inference_config.load(stage) for stage in naming.STAGES}
     template = (REPO_ROOT / stacks.STAGE_ACCESS_TEMPLATE).read_text(encoding="utf-8")

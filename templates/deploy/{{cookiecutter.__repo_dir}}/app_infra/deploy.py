@@ -34,8 +34,9 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+from mlops_template_kit import naming
 
-from app_infra import inference_config, naming, stacks
+from app_infra import inference_config, stacks
 from app_infra.errors import DeployError, run_cli
 from app_infra.model_registry import ApprovedModel, share_with_stage_account
 from app_infra.settings import BUILD_DIR, REPO_ROOT, Settings

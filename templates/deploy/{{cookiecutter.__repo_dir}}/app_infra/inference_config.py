@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+from mlops_template_kit import naming
 
-from app_infra import naming
 from app_infra.errors import DeployError
 from app_infra.settings import CONFIG_DIR
 

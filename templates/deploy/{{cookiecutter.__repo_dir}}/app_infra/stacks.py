@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app_infra import naming
+from mlops_template_kit import naming
+
 from app_infra.errors import DeployError
 from app_infra.model_registry import ApprovedModel
 from app_infra.settings import REPO_ROOT, Settings

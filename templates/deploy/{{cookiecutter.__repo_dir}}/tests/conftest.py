@@ -35,8 +35,9 @@ import pandas as pd
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
+from mlops_template_kit import naming
 
-from app_infra import inference_config, naming
+from app_infra import inference_config
 from app_infra.build import split_s3_uri
 from app_infra.deploy import stage_session
 from app_infra.settings import BUILD_DIR, REPO_ROOT, Settings

@@ -32,7 +32,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from app_infra import naming  # noqa: E402
 from app_infra.errors import DeployError  # noqa: E402
 from app_infra.model_registry import ApprovedModel  # noqa: E402
 from app_infra.settings import Settings  # noqa: E402
@@ -41,6 +40,7 @@ os.environ.setdefault("AWS_DEFAULT_REGION", Settings.from_env().region)
 
 import boto3  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
+from mlops_template_kit import naming  # noqa: E402
 from sagemaker.core.model_monitor.dataset_format import DatasetFormat  # noqa: E402
 from sagemaker.core.processing import Processor  # noqa: E402
 from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output  # noqa: E402

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+from mlops_template_kit import naming
 
-from app_infra import naming
 from app_infra.build import split_s3_uri
 from app_infra.errors import DeployError, run_cli
 from app_infra.local_endpoint import benchmark

@@ -10,8 +10,9 @@ import json
 import zipfile
 
 import pytest
+from mlops_template_kit import naming
 
-from app_infra import naming, stacks
+from app_infra import stacks
 from app_infra.inference_config import load
 
 TAG_KEYS = {"sagemaker:deployment-stage", "sagemaker:project-name", "sagemaker:project-id"}

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from cfnlint.api import lint_file
 from cfnlint.decode import cfn_yaml
+from mlops_template_kit import naming
 
-from app_infra import inference_config, naming, stacks
+from app_infra import inference_config, stacks
 from app_infra.model_registry import ApprovedModel
 from app_infra.settings import REPO_ROOT
 

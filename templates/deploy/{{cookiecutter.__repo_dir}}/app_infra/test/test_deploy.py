@@ -13,8 +13,9 @@ import json
 import warnings
 
 import pytest
+from mlops_template_kit import naming
 
-from app_infra import deploy, naming, stacks
+from app_infra import deploy, stacks
 from app_infra.inference_config import load
 
 

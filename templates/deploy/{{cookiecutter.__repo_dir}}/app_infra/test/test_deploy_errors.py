@@ -7,8 +7,9 @@ import json
 import warnings
 
 import pytest
+from mlops_template_kit import naming
 
-from app_infra import deploy, naming, stacks
+from app_infra import deploy, stacks
 from app_infra.errors import DeployError
 
 TOOLING = "111122223333"

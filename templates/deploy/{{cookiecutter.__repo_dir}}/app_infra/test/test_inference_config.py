@@ -8,8 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from mlops_template_kit import naming
 
-from app_infra import inference_config, naming, stacks
+from app_infra import inference_config, stacks
 from app_infra.errors import DeployError, run_cli
 from app_infra.settings import CONFIG_DIR
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import boto3
 import pytest
+from mlops_template_kit import naming
 from moto import mock_aws
 
-from ml_pipelines import branches, naming, settings, training
+from ml_pipelines import branches, settings, training
 
 pipeline = training.load()
 REPO_ROOT = Path(__file__).resolve().parents[3]

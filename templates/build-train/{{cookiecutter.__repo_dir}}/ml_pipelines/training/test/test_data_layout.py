@@ -7,8 +7,9 @@ import copy
 import json
 
 import pytest
+from mlops_template_kit import naming
 
-from ml_pipelines import data_layout, naming, settings, training
+from ml_pipelines import data_layout, settings, training
 
 pipeline = training.load()
 

@@ -20,9 +20,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from mlops_template_kit import naming
 from moto import mock_aws
 
-from ml_pipelines import naming, pipeline_definition, settings, training
+from ml_pipelines import pipeline_definition, settings, training
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ALGORITHMS = REPO_ROOT / "algorithms"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import warnings
 
 import pytest
+from mlops_template_kit import naming
 
-from app_infra import deploy, naming, stacks
+from app_infra import deploy, stacks
 from app_infra.inference_config import load
 from app_infra.model_registry import ApprovedModel
 from app_infra.settings import REPO_ROOT

@@ -11,8 +11,9 @@ import json
 import warnings
 
 import pytest
+from mlops_template_kit import naming
 
-from app_infra import deploy, naming, stacks
+from app_infra import deploy, stacks
 
 
 @pytest.fixture

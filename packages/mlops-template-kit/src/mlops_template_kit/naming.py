@@ -2,8 +2,9 @@
 
 The limits come from the AWS API reference (see the table in the project README). Each
 builder is tested at the worst case: a 32-character project name and a 20-character id.
-This module has no third-party imports: it is copied verbatim into generated repositories
-so CI builds there use exactly the same names as the templates and products.
+This module has no third-party imports: the products' lifecycle function ships it beside its
+handler, and generated repositories use it through the kit, so CI builds there use exactly the
+same names as the templates and products.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ the working tree with a three-way merge. The team's own edits stay; where they t
 lines as the template change, git leaves conflict markers and the command lists the files.
 
 The record is `.cruft.json` (cruft's format: template, commit, directory, context), written when
-the repository was generated. Needs git and cookiecutter; copied verbatim into generated repos.
+the repository was generated. Needs git and cookiecutter. Generated repositories run it as
+`mlops-kit update` (their `make update`).
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def update(project: Path, ref: str | None = None, template: str | None = None) -
         if not source:
             raise UpdateError(
                 f"{RECORD} names no template repository (the release was packaged without TEMPLATE_REPO_URL): "
-                "run `python tools/template_update.py --template <repository URL>`"
+                "pass --template <repository URL>"
             )
         git("clone", "--quiet", source, str(work / "template"), cwd=work)
         new_commit = resolve(work / "template", ref)
@@ -155,12 +156,14 @@ def update(project: Path, ref: str | None = None, template: str | None = None) -
     return conflicted
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: update the repository in the current directory."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The update options, shared by `mlops-kit update` and this module's own entry point."""
     parser.add_argument("--to", dest="ref", help="template version: a tag, branch or commit (default: latest)")
     parser.add_argument("--template", help="template repository URL or path (default: the recorded one)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Update the repository in the current directory; exit codes: 1 refused, 2 no git, 3 conflicts."""
     if shutil.which("git") is None:
         print("error: git is needed to update from the template", file=sys.stderr)
         return 2
@@ -175,6 +178,13 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     print("template update applied and staged: review it with `git diff --cached`, then commit")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: update the repository in the current directory."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,53 @@
+"""`mlops-kit`: the one command behind the generated repositories' Makefile targets.
+
+Each subcommand lives in its own module with `add_arguments(parser)` and `run(args)`; modules
+import heavy libraries inside the functions that need them, so `--help` and light commands stay
+fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from importlib import metadata
+
+DISTRIBUTION = "mlops-template-kit"
+DESCRIPTION = "The platform commands behind a generated repository's Makefile targets."
+
+
+# subcommand -> (one-line help, module holding `add_arguments` and `run`)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "update": ("apply a newer template version as a reviewable change", "mlops_template_kit.update"),
+}
+
+
+def version() -> str:
+    """The installed kit's version (what the generated repository pins)."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser with every subcommand; each one's options come from its own module."""
+    parser = argparse.ArgumentParser(prog="mlops-kit", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (summary, module_name) in SUBCOMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = commands.add_parser(name, help=summary, description=module.__doc__.splitlines()[0])
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the chosen subcommand; its return value is the exit code."""
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
