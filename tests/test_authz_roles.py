@@ -190,8 +190,9 @@ def test_deployed_roles_carry_the_platform_and_account_wide_stage_access_policie
         Request("cloudformation:CreateStack", stack, {"cloudformation:RoleArn": service_role}),
     ).allowed
     # The platform stack's policies, with its own resources' ARNs resolved.
-    seed = f"arn:aws:s3:::mlops-project-templates-{ACCOUNT}-us-east-1/1.0.0/seed.zip"
-    assert decide(codebuild.policies, Request("s3:GetObject", seed, {})).allowed
+    release = f"arn:aws:s3:::mlops-project-templates-{ACCOUNT}-us-east-1/1.0.0"
+    assert decide(codebuild.policies, Request("s3:GetObject", f"{release}/seeds/build-train-a.zip", {})).allowed
+    assert not decide(codebuild.policies, Request("s3:GetObject", f"{release}/products/deploy.yaml", {})).allowed
     assert decide(roles["lambda"].policies, Request("cloudformation:ListStacks", "*", {})).allowed
     # The service role passes the endpoint role to SageMaker only.
     endpoint = roles["stage-endpoint"].arn(ACCOUNT)
