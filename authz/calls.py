@@ -36,11 +36,11 @@ ACCOUNT = "123456789012"
 # Recorded, not evaluated: the platform team publishes with its own administrator credentials, and
 # an administrator deploys the stage access once (stage_access.yaml is checked as a template).
 NOT_EVALUATED = {"publisher", "administrator"}
-# The deploy repo's administrator entry points (`python -m app_infra.deploy --stage-access`, and
+# The deploy repo's administrator entry points (`mlops-kit deploy --stage-access`, and
 # `--trigger`, which a person runs once for a repository used without the project product; no build
 # spec runs it) and the deploy repo's test fixture that plays that administrator: any frame.
 ADMINISTRATOR = re.compile(
-    r"/app_infra/deploy\.py:\d+:(deploy_stage_access|deploy_shared_stage_access|_stage_access|deploy_trigger)$"
+    r"/mlops_template_kit/deploy/deploy\.py:\d+:(deploy_stage_access|deploy_shared_stage_access|_stage_access|deploy_trigger)$"
     r"|/conftest\.py:\d+:grant_stage_access$"
 )
 
@@ -77,12 +77,16 @@ ROLE_RULES = [
     (re.compile(r"/ml_pipelines/"), "codebuild"),
     # The local endpoint stands in for a stage's SageMaker endpoint: SageMaker loads the model's data
     # as the model's execution role, which stage stacks set to the stage-access endpoint role
-    # (endpoint.yaml ExecutionRoleArn <- app_infra/stacks.py endpoint_parameters, D8).
-    (re.compile(r"/app_infra/local_endpoint/(server|__main__)\.py:"), "stage-endpoint"),
+    # (endpoint.yaml ExecutionRoleArn <- the kit's deploy/stacks.py endpoint_parameters, D8). The
+    # local endpoint is the kit's (mlops_template_kit/local_endpoint; run.py is its command).
+    (re.compile(r"/mlops_template_kit/local_endpoint/(server|run)\.py:"), "stage-endpoint"),
     # The deploy repo's API function (app_infra/lambda) runs as the stage-access invoke role
-    # (lambda.yaml Role <- app_infra/stacks.py lambda_parameters, D8).
+    # (lambda.yaml Role <- the kit's deploy/stacks.py lambda_parameters, D8).
     (re.compile(r"/app_infra/lambda/"), "stage-invoke"),
-    # The deploy repo's build spec runs app_infra (build, deploy, tests) in CodeBuild.
+    # The deploy repo's build spec runs the kit's deploy machinery (`mlops-kit deploy-build`,
+    # `mlops-kit deploy`), its batch pipeline definition (app_infra/batch_inference) and its tests
+    # in CodeBuild; the rest of the kit's local endpoint (benchmark, sample model) runs there too.
+    (re.compile(r"/mlops_template_kit/(deploy|local_endpoint)/"), "codebuild"),
     (re.compile(r"/app_infra/"), "codebuild"),
 ]
 
@@ -217,7 +221,14 @@ def resource_tags(arn: str) -> dict[str, str]:
 def where(call: dict) -> str:
     """The product code that made the call, relative to its repository where it can tell."""
     source = call.get("source") or "(unknown)"
-    for marker in ("/servicecatalog/", "/scripts/", "/ml_pipelines/", "/algorithms/", "/app_infra/"):
+    for marker in (
+        "/servicecatalog/",
+        "/scripts/",
+        "/ml_pipelines/",
+        "/algorithms/",
+        "/app_infra/",
+        "/mlops_template_kit/",
+    ):
         if marker in source:
             return marker.strip("/") + "/" + source.split(marker, 1)[1]
     return source

@@ -159,8 +159,8 @@ PLATFORM_PARAMETERS = {
     "StageAccountIds": "111111111111,222222222222",
 }
 EVERY = "*"
-# The account-wide stage access, as the deploy repo's app_infra/stacks.py
-# shared_stage_access_parameters gives it (`python -m app_infra.deploy --stage-access --every-project`):
+# The account-wide stage access, as the kit's mlops_template_kit/deploy/stacks.py
+# shared_stage_access_parameters gives it (`mlops-kit deploy --stage-access --every-project`):
 # every project's runtime roles, the deploy policy attached to the deploy CodeBuild role.
 EVERY_PROJECT_STAGE_ACCESS = {
     "ProjectName": EVERY,

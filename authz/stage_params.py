@@ -1,13 +1,14 @@
-"""Run inside a baked deploy repository (cwd on sys.path): print the stacks every stage deploys
-and their parameters, using the repository's own app_infra code, for the stage configurations
-read as JSON from stdin: {"<combination>": {"<stage>": <inference_config>}}.
+"""Run inside a baked deploy repository (its root is the working directory, where the kit finds
+its stacks): print the stacks every stage deploys and their parameters, using the deploy code the
+repository runs (the kit's mlops_template_kit.deploy), for the stage configurations read as JSON
+from stdin: {"<combination>": {"<stage>": <inference_config>}}.
 
-Why the repository's own code: the parameters a stage stack gets (role, bucket, key and endpoint
-names) are computed by app_infra/stacks.py; reproducing them here would check a copy.
+Why the code the repository runs: the parameters a stage stack gets (role, bucket, key and endpoint
+names) are computed by mlops_template_kit/deploy/stacks.py; reproducing them here would check a copy.
 Output: {"<combination>": [{"stage", "part", "stack", "template", "account", "access", "tooling",
 "Parameters", "Tags"}]} ("access": the stage_access.yaml parameters of a stage in its own account,
 else null; "tooling": for such a stage, the model it reads from the tooling account and the model
-package group policy the deploy step puts for it, app_infra/model_registry.py) plus "trigger" (the
+package group policy the deploy step puts for it, mlops_template_kit/deploy/model_registry.py) plus "trigger" (the
 model-approval rule stack, one per repository).
 """
 
@@ -16,11 +17,10 @@ from __future__ import annotations
 import json
 import sys
 
-from app_infra import stacks
-from app_infra.model_registry import ApprovedModel, merged_policy, stage_read_statement
-from app_infra.settings import Settings
-
 from mlops_template_kit import naming
+from mlops_template_kit.deploy import stacks
+from mlops_template_kit.deploy.model_registry import ApprovedModel, merged_policy, stage_read_statement
+from mlops_template_kit.deploy.settings import Settings
 
 # The account every evaluation uses (authz.stack.ACCOUNT); the build reads it from STS.
 ACCOUNT = "123456789012"
@@ -39,7 +39,7 @@ def _model(settings: Settings) -> ApprovedModel:
 
 def _tooling(model: ApprovedModel, stage_account: str) -> dict:
     """What a stage in its own account reads from the tooling account, and the group policy the
-    deploy step (app_infra/deploy.py share_with_stage) puts for it on a group without one."""
+    deploy step (mlops_template_kit/deploy/deploy.py share_with_stage) puts for it on a group without one."""
     return {
         "model": model.to_json(),
         "group_policy": merged_policy(None, stage_read_statement(model, stage_account)),

@@ -2,10 +2,10 @@
 option combination the template supports, checked against the role that creates them.
 
 Which role: stage stacks are created by CloudFormation with the stage-access service role
-(app_infra/deploy.py deploy_stack(..., role_arn) with service_role_arn), never with the caller's own
+(mlops_template_kit/deploy/deploy.py deploy_stack(..., role_arn) with service_role_arn), never with the caller's own
 permissions (team decision D8): the account-wide form's `sagemaker-all-projects-cloudformation`,
 "stage-cloudformation" in authz.roles.deployed_roles, with the policies stage_access.yaml gives it.
-The model-approval trigger stack is deployed by `python -m app_infra.deploy --trigger` with
+The model-approval trigger stack is deployed by `mlops-kit deploy --trigger` with
 deploy_stack and no role ARN, so CloudFormation acts with the caller's own credentials: a person's,
 once, and only for a deploy repository used without the SageMaker project product (the products
 create that rule in the project stack, checked against the launch role). No build spec runs it, so
@@ -14,9 +14,9 @@ through the escalation check, but its calls are not evaluated (TRIGGER_STACK_ROL
 
 How: one bake at worst-case names (scripts/bake.py, answers from tests/bakery.py) provides the
 repository's code; the stage configurations of every supported combination are rendered from the
-template's inference_config.json exactly as cookiecutter renders them (the stack templates and
-app_infra/stacks.py are copied without rendering, so they are the same in every bake); the baked
-repository's own app_infra/stacks.py then computes every stack's parameters (authz/stage_params.py).
+template's inference_config.json exactly as cookiecutter renders them (the stack templates are
+copied without rendering, so they are the same in every bake); the kit's deploy/stacks.py, which the
+baked repository runs, then computes every stack's parameters there (authz/stage_params.py).
 Stack tags are passed on to taggable resources, as CloudFormation propagates them
 (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-resource-tags.html).
 
@@ -89,7 +89,8 @@ def stage_stacks(workdir: Path) -> tuple[Path, dict[str, list[dict]]]:
     env = {
         **os.environ,
         **OFFLINE_ENV,
-        "PYTHONPATH": str(project),
+        # The bake first; then the kit the caller chose (a worktree's own source), if any.
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(project), os.environ.get("PYTHONPATH", "")])),
         "SAGEMAKER_PROJECT_NAME": WORST_NAME,
         "SAGEMAKER_PROJECT_ID": WORST_ID,
         "ARTIFACT_KMS_KEY_ARN": ARTIFACT_KEY,

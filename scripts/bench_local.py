@@ -83,7 +83,9 @@ def bench_executor_overhead() -> list[Figure]:
 def bench_endpoint() -> list[Figure]:
     """The deploy repo's local endpoint: latency at 1 and 32 clients, throughput, overhead."""
     project = bake("deploy", BENCH_DIR / "endpoint")
-    time_command([PYTHON, "-m", "app_infra.local_endpoint", "bench", "--model", "sample"], project, OFFLINE_ENV)
+    time_command(
+        [PYTHON, "-m", "mlops_template_kit.cli", "local-endpoint", "bench", "--model", "sample"], project, OFFLINE_ENV
+    )
     report = json.loads((project / "build" / "benchmark.json").read_text())
     figures = []
     for series in report["series"]:

@@ -17,6 +17,9 @@ import pytest
 
 from authz import calls
 
+# The kit's deploy step, where an editable install or a checkout keeps it.
+KIT_DEPLOY = "/k/src/mlops_template_kit/deploy/deploy.py"
+
 NESTED = textwrap.dedent(
     """
     import subprocess, sys
@@ -91,16 +94,19 @@ def call(*frames: str, role: str = "codebuild") -> dict:
             "execution",
         ),
         (["/t/repo/algorithms/preprocessing/prepare_data/__main__.py:5:main"], "execution"),
-        (["/t/deploy/app_infra/build.py:5:main"], "codebuild"),
+        (["/k/src/mlops_template_kit/deploy/build.py:5:run"], "codebuild"),
+        (["/venv/lib/python3.11/site-packages/mlops_template_kit/deploy/build.py:5:run"], "codebuild"),
+        (["/t/deploy/app_infra/batch_inference/ml-pipeline-inference.py:5:main"], "codebuild"),
         (["/t/deploy/tests/integration_test/test_endpoint.py:5:test_it"], "codebuild"),
         (["/t/deploy/tests/conftest.py:5:invoke", "/t/deploy/tests/stress_test/test_latency.py:3:worker"], "codebuild"),
         (
             ["/t/deploy/app_infra/lambda/invoke_endpoint/handler.py:5:h", "/t/deploy/tests/conftest.py:5:call"],
             "stage-invoke",
         ),
-        (["/t/deploy/app_infra/local_endpoint/__main__.py:5:load"], "stage-endpoint"),
-        (["/t/deploy/app_infra/local_endpoint/server.py:5:predict"], "stage-endpoint"),
-        (["/t/deploy/app_infra/deploy.py:5:deploy_stack"], "codebuild"),
+        (["/k/src/mlops_template_kit/local_endpoint/run.py:5:resolve_model"], "stage-endpoint"),
+        (["/k/src/mlops_template_kit/local_endpoint/server.py:5:predict"], "stage-endpoint"),
+        (["/k/src/mlops_template_kit/local_endpoint/benchmark.py:5:boto3_series"], "codebuild"),
+        (["/k/src/mlops_template_kit/deploy/deploy.py:5:deploy_stack"], "codebuild"),
         (["/w/scripts/publish.py:5:main"], "publisher"),
         (["/somewhere/else.py:1:f"], "codebuild"),
     ],
@@ -133,13 +139,10 @@ def test_test_set_up_and_local_only_calls_are_not_attributed(frames):
 @pytest.mark.parametrize(
     "frames",
     [
-        ["/t/deploy/app_infra/deploy.py:122:deploy_stack", "/t/deploy/app_infra/deploy.py:276:deploy_stage_access"],
-        [
-            "/t/deploy/app_infra/deploy.py:122:deploy_stack",
-            "/t/deploy/app_infra/deploy.py:290:deploy_shared_stage_access",
-        ],
-        ["/t/deploy/app_infra/deploy.py:122:deploy_stack", "/t/deploy/app_infra/conftest.py:168:grant_stage_access"],
-        ["/t/deploy/app_infra/deploy.py:122:deploy_stack", "/t/deploy/app_infra/deploy.py:258:deploy_trigger"],
+        [f"{KIT_DEPLOY}:122:deploy_stack", f"{KIT_DEPLOY}:276:deploy_stage_access"],
+        [f"{KIT_DEPLOY}:122:deploy_stack", f"{KIT_DEPLOY}:290:deploy_shared_stage_access"],
+        [f"{KIT_DEPLOY}:122:deploy_stack", "/t/deploy/app_infra/conftest.py:168:grant_stage_access"],
+        [f"{KIT_DEPLOY}:122:deploy_stack", f"{KIT_DEPLOY}:258:deploy_trigger"],
     ],
 )
 def test_the_administrators_stage_access_deployment_is_recorded_not_evaluated(frames):
@@ -325,7 +328,7 @@ def test_the_recorder_reached_the_grandchild_processes_of_the_scenarios(recorded
     """The local run and the local endpoint only run as subprocesses of the e2e test's pytest
     process (itself a subprocess here): their calls prove sitecustomize was imported there."""
     sources = {call["source"] or "" for call in recorded}
-    for marker in ("/ml_pipelines/local_run/", "/app_infra/local_endpoint/", "/servicecatalog/functions/"):
+    for marker in ("/ml_pipelines/local_run/", "/mlops_template_kit/local_endpoint/", "/servicecatalog/functions/"):
         assert any(marker in source for source in sources), f"no call recorded from {marker}"
     assert len({call["pid"] for call in recorded}) >= 4
 

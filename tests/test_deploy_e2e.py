@@ -33,7 +33,8 @@ def test_the_deploy_repo_tests_the_model_the_training_repo_registered(baked, tmp
         )
         assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-2000:]
         tested = bakery.run(
-            [sys.executable, "-m", "app_infra.local_endpoint", "test", "--model", "registry"], cwd=deploy
+            [sys.executable, "-m", "mlops_template_kit.cli", "local-endpoint", "test", "--model", "registry"],
+            cwd=deploy,
         )
     finally:
         os.environ.pop("AWS_ENDPOINT_URL", None)

@@ -114,19 +114,14 @@ def bundle(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def deploy_repo(baked, tmp_path_factory) -> Path:
-    """The default deploy repository (a copy of the run's shared bake), with its code importable."""
-    output = str(bakery.private_copy(baked("deploy", {}), tmp_path_factory.mktemp("deploy")))
-    sys.path.insert(0, output)
-    importlib.invalidate_caches()
-    yield Path(output)
-    sys.path.remove(output)
-    for name in [module for module in sys.modules if module == "app_infra" or module.startswith("app_infra.")]:
-        del sys.modules[name]
+    """The default deploy repository (a copy of the run's shared bake); the local endpoint it
+    serves with is the kit's (mlops_template_kit.local_endpoint)."""
+    return bakery.private_copy(baked("deploy", {}), tmp_path_factory.mktemp("deploy"))
 
 
 @pytest.fixture(scope="module")
 def endpoint(deploy_repo, bundle):
-    server = importlib.import_module("app_infra.local_endpoint.server")
+    server = importlib.import_module("mlops_template_kit.local_endpoint.server")
     with server.RunningEndpoint(bundle, ENDPOINT) as running:
         yield running
 
@@ -221,7 +216,7 @@ def test_lambda_handler_answers_bad_requests_with_a_4xx(handler, body, content_t
 
 @pytest.mark.slow
 def test_benchmark_measures_every_series_in_one_run(deploy_repo, bundle, capsys):
-    benchmark = importlib.import_module("app_infra.local_endpoint.benchmark")
+    benchmark = importlib.import_module("mlops_template_kit.local_endpoint.benchmark")
     report = benchmark.run_benchmark(
         bundle, "59,M,32.1,101,157,93.2,38,4,4.8598,87", requests=50, concurrent_requests=4
     )

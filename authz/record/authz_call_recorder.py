@@ -39,6 +39,10 @@ def _is_library(filename: str) -> bool:
     if filename.startswith("<") or filename == __file__:
         return True
     real = os.path.realpath(filename)
+    # The platform kit is product code wherever it is installed (a wheel lands in site-packages):
+    # calls from it are attributed by its own paths (authz/calls.py ROLE_RULES).
+    if f"{os.sep}mlops_template_kit{os.sep}" in real:
+        return False
     return real.startswith(_LIBRARY_ROOTS) or f"{os.sep}site-packages{os.sep}" in real
 
 

@@ -19,6 +19,11 @@ DESCRIPTION = "The platform commands behind a generated repository's Makefile ta
 # subcommand -> (one-line help, module holding `add_arguments` and `run`)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "update": ("apply a newer template version as a reviewable change", "mlops_template_kit.update"),
+    # deploy repositories (issue 11): inference configs, build and deploy steps, local endpoint
+    "check-config": ("check every stage's inference_config.json", "mlops_template_kit.deploy.check_command"),
+    "deploy-build": ("CI build step: stacks of every stage", "mlops_template_kit.deploy.build_command"),
+    "deploy": ("CI deploy step, trigger, stage access", "mlops_template_kit.deploy.deploy_command"),
+    "local-endpoint": ("serve, test or benchmark a model locally", "mlops_template_kit.local_endpoint.command"),
 }
 
 

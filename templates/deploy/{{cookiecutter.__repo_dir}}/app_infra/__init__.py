@@ -1,1 +1,3 @@
-"""Deployment code of the project: configuration, build and deploy steps, local endpoint."""
+"""The team's deploy code: CloudFormation stacks, the Lambda handler, the batch inference pipeline.
+
+The machinery that builds and deploys them is the kit's (mlops_template_kit.deploy)."""

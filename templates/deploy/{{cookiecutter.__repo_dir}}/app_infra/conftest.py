@@ -13,14 +13,15 @@ from pathlib import Path
 
 import boto3
 import pytest
+from mlops_template_kit.deploy.settings import REPO_ROOT_VARIABLE, Settings, problem_type
+from mlops_template_kit.local_endpoint.sample_bundle import SampleBundle, build_sample_bundle
 from moto import mock_aws
-
-from app_infra.local_endpoint.sample_bundle import SampleBundle, build_sample_bundle
-from app_infra.settings import PROBLEM_TYPE, REPO_ROOT, Settings
 
 REGION = "us-east-1"
 FRAMEWORK_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 TRAINING_BUILD_ID = "20261122T133000Z-1a2b3c4"
+# The kit finds this repository (stacks, configs, .cruft.json answers) through this variable.
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextlib.contextmanager
@@ -37,6 +38,7 @@ def offline_environment() -> Iterator[None]:
         patch.setenv("AWS_REGION", REGION)
         patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
         patch.setenv("BUILD_ID", "20261122T140000Z-9f8e7d6")
+        patch.setenv(REPO_ROOT_VARIABLE, str(REPO_ROOT))
         yield
 
 
@@ -56,7 +58,7 @@ def sample_bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Sample
 @pytest.fixture(scope="session")
 def sample_bundle(sample_bundles: dict[str, SampleBundle]) -> SampleBundle:
     """The sample bundle of this repository's problem type."""
-    return sample_bundles[PROBLEM_TYPE]
+    return sample_bundles[problem_type()]
 
 
 @pytest.fixture
@@ -147,8 +149,7 @@ def grant_stage_access(session: boto3.Session, settings: Settings) -> None:
     import warnings
 
     from mlops_template_kit import naming
-
-    from app_infra import deploy, inference_config, stacks
+    from mlops_template_kit.deploy import deploy, inference_config, stacks
 
     configs = {stage: inference_config.load(stage) for stage in naming.STAGES}
     template = (REPO_ROOT / stacks.STAGE_ACCESS_TEMPLATE).read_text(encoding="utf-8")
@@ -194,7 +195,7 @@ class Built:
 @pytest.fixture(scope="module")
 def built(sample_bundle: SampleBundle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     """The build step, run once per module (it takes seconds) inside its own moto."""
-    from app_infra import build, stacks
+    from mlops_template_kit.deploy import build, stacks
 
     with offline_environment(), mock_aws(), pytest.MonkeyPatch.context() as patch:
         session = boto3.Session(region_name=REGION)

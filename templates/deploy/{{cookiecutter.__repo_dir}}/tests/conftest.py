@@ -36,11 +36,13 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from mlops_template_kit import naming
+from mlops_template_kit.deploy import inference_config
+from mlops_template_kit.deploy.build import split_s3_uri
+from mlops_template_kit.deploy.deploy import stage_session
+from mlops_template_kit.deploy.settings import Settings
 
-from app_infra import inference_config
-from app_infra.build import split_s3_uri
-from app_infra.deploy import stage_session
-from app_infra.settings import BUILD_DIR, REPO_ROOT, Settings
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BUILD_DIR = REPO_ROOT / "build"
 
 JSON = "application/json"
 CSV = "text/csv"

@@ -20,21 +20,18 @@ import contextlib
 import json
 import logging
 import os
-import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# Run as a script, only this folder is on sys.path; the repository root holds `app_infra`.
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from mlops_template_kit.deploy.errors import DeployError
+from mlops_template_kit.deploy.model_registry import ApprovedModel
+from mlops_template_kit.deploy.settings import REPO_ROOT_VARIABLE, Settings
 
-from app_infra.errors import DeployError  # noqa: E402
-from app_infra.model_registry import ApprovedModel  # noqa: E402
-from app_infra.settings import Settings  # noqa: E402
+# Run as a script from anywhere, the kit's settings still read this repository.
+os.environ.setdefault(REPO_ROOT_VARIABLE, str(Path(__file__).resolve().parents[2]))
 
 os.environ.setdefault("AWS_DEFAULT_REGION", Settings.from_env().region)
 
@@ -371,8 +368,8 @@ def _not_found(problem: ClientError) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the definition of a stage, built from build/model_package.json."""
-    from app_infra import inference_config
-    from app_infra.settings import BUILD_DIR
+    from mlops_template_kit.deploy import inference_config
+    from mlops_template_kit.deploy.settings import build_dir
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["definition"])
@@ -382,12 +379,12 @@ def main(argv: list[str] | None = None) -> int:
     config = inference_config.load(args.stage)
     if "batch" not in config:
         raise DeployError(f"inference_config/{args.stage}/inference_config.json has no batch section")
-    package = BUILD_DIR / "model_package.json"
+    package = build_dir() / "model_package.json"
     if not package.is_file():
         raise DeployError(f"{package} does not exist: run `make build` first")
     model = ApprovedModel(**json.loads(package.read_text(encoding="utf-8")))
     settings = Settings.from_env()
-    from app_infra import stacks
+    from mlops_template_kit.deploy import stacks
 
     role_arn = stacks.stage_role_arn(settings, args.stage, config, args.account_id, "batch-pipeline")
     resources = expected_resources(settings, args.stage, role_arn)
@@ -396,6 +393,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from app_infra.errors import run_cli
+    from mlops_template_kit.deploy.errors import run_cli
 
     raise SystemExit(run_cli(main))

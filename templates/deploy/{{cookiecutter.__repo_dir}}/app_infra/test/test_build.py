@@ -11,9 +11,8 @@ import zipfile
 
 import pytest
 from mlops_template_kit import naming
-
-from app_infra import stacks
-from app_infra.inference_config import load
+from mlops_template_kit.deploy import stacks
+from mlops_template_kit.deploy.inference_config import load
 
 TAG_KEYS = {"sagemaker:deployment-stage", "sagemaker:project-name", "sagemaker:project-id"}
 

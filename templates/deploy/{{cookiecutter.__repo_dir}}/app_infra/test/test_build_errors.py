@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from mlops_template_kit.deploy import build, stacks
+from mlops_template_kit.deploy.errors import DeployError
 
-from app_infra import build, stacks
-from app_infra.errors import DeployError
-from app_infra.settings import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_lambda_archive_is_reproducible():
@@ -52,7 +53,7 @@ def test_command_line_reports_one_line_when_nothing_is_approved(tmp_path):
         host, port = server.get_host_and_port()
         env = {**os.environ, "AWS_ENDPOINT_URL": f"http://{host}:{port}"}
         result = subprocess.run(
-            [sys.executable, "-m", "app_infra.build", "--output-dir", str(tmp_path / "build")],
+            [sys.executable, "-m", "mlops_template_kit.cli", "deploy-build", "--output-dir", str(tmp_path / "build")],
             cwd=REPO_ROOT,
             env=env,
             capture_output=True,

@@ -13,10 +13,10 @@ import pytest
 from cfnlint.api import lint_file
 from cfnlint.decode import cfn_yaml
 from mlops_template_kit import naming
+from mlops_template_kit.deploy import inference_config, stacks
+from mlops_template_kit.deploy.model_registry import ApprovedModel
 
-from app_infra import inference_config, stacks
-from app_infra.model_registry import ApprovedModel
-from app_infra.settings import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 TEMPLATES = sorted((REPO_ROOT / "app_infra").glob("*/*.yaml"))
 STAGE_ACCESS = REPO_ROOT / stacks.STAGE_ACCESS_TEMPLATE

@@ -14,9 +14,8 @@ import warnings
 
 import pytest
 from mlops_template_kit import naming
-
-from app_infra import deploy, stacks
-from app_infra.inference_config import load
+from mlops_template_kit.deploy import deploy, stacks
+from mlops_template_kit.deploy.inference_config import load
 
 
 def _deploy(settings, stage, build_dir, aws):

@@ -8,9 +8,8 @@ import warnings
 
 import pytest
 from mlops_template_kit import naming
-
-from app_infra import deploy, stacks
-from app_infra.errors import DeployError
+from mlops_template_kit.deploy import deploy, stacks
+from mlops_template_kit.deploy.errors import DeployError
 
 TOOLING = "111122223333"
 CODEBUILD_TRUST = {
@@ -114,19 +113,8 @@ def test_every_project_refuses_a_bad_role_name(aws):
         deploy.deploy_shared_stage_access(aws, "not a role")
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [["--stage-access"], ["--stage-access", "--every-project", "--stage", "prod"], ["--trigger", "--stage", "prod"]],
-)
-def test_unclear_command_lines_are_refused(argv, capsys):
-    with pytest.raises(SystemExit) as stopped:
-        deploy.main(argv)
-    assert stopped.value.code == 2
-    assert "error:" in capsys.readouterr().err
-
-
 def _model(settings, url: str):
-    from app_infra.model_registry import ApprovedModel
+    from mlops_template_kit.deploy.model_registry import ApprovedModel
 
     group = settings.model_package_group
     arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{group.lower()}/1"
@@ -152,8 +140,7 @@ def test_a_stage_account_cannot_be_given_a_model_outside_this_projects_artifacts
 
 def test_a_stage_account_is_let_read_the_models_group_before_its_stacks_deploy(aws, settings):
     from botocore.stub import Stubber
-
-    from app_infra.model_registry import merged_policy, stage_read_statement
+    from mlops_template_kit.deploy.model_registry import merged_policy, stage_read_statement
 
     config = {"account": {"id": "222222222222", "deploy_role_arn": "arn:aws:iam::222222222222:role/x"}}
     url = f"s3://{settings.artifact_bucket}/{naming.s3_prefix(settings.project_name)}/model.tar.gz"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from mlops_template_kit import naming
+from mlops_template_kit.deploy import inference_config, stacks
+from mlops_template_kit.deploy.errors import DeployError, run_cli
 
-from app_infra import inference_config, stacks
-from app_infra.errors import DeployError, run_cli
-from app_infra.settings import CONFIG_DIR
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "inference_config"
 
 
 @pytest.mark.parametrize("stage", naming.STAGES)

@@ -6,9 +6,8 @@ import json
 
 import pytest
 from botocore.stub import Stubber
-
-from app_infra.errors import DeployError
-from app_infra.model_registry import (
+from mlops_template_kit.deploy.errors import DeployError
+from mlops_template_kit.deploy.model_registry import (
     ApprovedModel,
     group_arn,
     merged_policy,

@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from app_infra.local_endpoint.benchmark import percentile
+from mlops_template_kit.local_endpoint.benchmark import percentile
 
 JSON = "application/json"
 

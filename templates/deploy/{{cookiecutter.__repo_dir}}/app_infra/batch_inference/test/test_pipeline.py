@@ -8,12 +8,11 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore.validate import ParamValidator
-
-from app_infra.batch_inference import pipeline_module
-from app_infra.errors import DeployError
-from app_infra.inference_config import load
-from app_infra.model_registry import ApprovedModel
-from app_infra.settings import Settings
+from mlops_template_kit.deploy.batch import pipeline_module
+from mlops_template_kit.deploy.errors import DeployError
+from mlops_template_kit.deploy.inference_config import load
+from mlops_template_kit.deploy.model_registry import ApprovedModel
+from mlops_template_kit.deploy.settings import Settings
 
 # The account-wide batch pipeline role the stage-access stack creates.
 ROLE_ARN = "arn:aws:iam::123456789012:role/sagemaker-all-projects-batch-pipeline"

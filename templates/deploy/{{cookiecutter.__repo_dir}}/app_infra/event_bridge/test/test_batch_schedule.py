@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pytest
 from mlops_template_kit import naming
+from mlops_template_kit.deploy import deploy, stacks
+from mlops_template_kit.deploy.inference_config import load
+from mlops_template_kit.deploy.model_registry import ApprovedModel
 
-from app_infra import deploy, stacks
-from app_infra.inference_config import load
-from app_infra.model_registry import ApprovedModel
-from app_infra.settings import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize("stage", naming.STAGES)

@@ -12,8 +12,7 @@ import warnings
 
 import pytest
 from mlops_template_kit import naming
-
-from app_infra import deploy, stacks
+from mlops_template_kit.deploy import deploy, stacks
 
 
 @pytest.fixture

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from app_infra.local_endpoint import benchmark
-from app_infra.local_endpoint.benchmark import percentile
-from app_infra.settings import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.slow
@@ -19,7 +17,16 @@ def test_promotion_tests_pass_against_the_local_endpoint(tmp_path):
     """tests/ (integration, stress, ML) run unchanged against the sample model served locally."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
     result = subprocess.run(
-        [sys.executable, "-m", "app_infra.local_endpoint", "test", "--model", "sample", "-q"],
+        [
+            sys.executable,
+            "-m",
+            "mlops_template_kit.cli",
+            "local-endpoint",
+            "test",
+            "--model",
+            "sample",
+            "--pytest-args=-q",
+        ],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -31,34 +38,10 @@ def test_promotion_tests_pass_against_the_local_endpoint(tmp_path):
     assert " passed" in result.stdout
 
 
-@pytest.mark.slow
-def test_benchmark_reports_every_series(sample_bundle):
-    record = "59,M,32.1,101,157,93.2,38,4,4.8598,87"
-    report = benchmark.run_benchmark(sample_bundle.model_data, record, requests=20, concurrent_requests=2)
-    names = [(row["name"], row["clients"]) for row in report["series"]]
-    assert names == [
-        ("in-process predict", 1),
-        ("HTTP /invocations", 1),
-        ("HTTP /invocations", 32),
-        ("boto3 invoke_endpoint", 1),
-    ]
-    assert report["series"][2]["requests"] == 64
-    assert "serving_overhead_p50_ms" in report
-    assert json.dumps(report)
-    assert "serving overhead" in benchmark.format_report(report)
-
-
-def test_percentile_uses_nearest_rank():
-    values = [float(value) for value in range(1, 101)]
-    assert percentile(values, 50) == 50.0
-    assert percentile(values, 99) == 99.0
-    assert percentile([3.0], 99) == 3.0
-
-
 def test_a_registry_out_of_reach_is_one_line(tmp_path):
     env = {**os.environ, "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "app_infra.local_endpoint", "serve", "--model", "registry"],
+        [sys.executable, "-m", "mlops_template_kit.cli", "local-endpoint", "serve", "--model", "registry"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -72,7 +55,15 @@ def test_a_registry_out_of_reach_is_one_line(tmp_path):
 
 def test_a_missing_bundle_is_one_line(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "app_infra.local_endpoint", "serve", "--model", str(tmp_path / "model.tar.gz")],
+        [
+            sys.executable,
+            "-m",
+            "mlops_template_kit.cli",
+            "local-endpoint",
+            "serve",
+            "--model",
+            str(tmp_path / "model.tar.gz"),
+        ],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

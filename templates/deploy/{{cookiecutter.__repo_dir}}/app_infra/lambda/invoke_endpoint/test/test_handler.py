@@ -16,8 +16,7 @@ import boto3
 import pandas as pd
 import pytest
 from botocore.stub import Stubber
-
-from app_infra.local_endpoint.server import RunningEndpoint
+from mlops_template_kit.local_endpoint.server import RunningEndpoint
 
 HANDLER = Path(__file__).resolve().parents[1] / "handler.py"
 # Named as the project names stage endpoints (<name>-<id>-<stage>), which its role may invoke.

@@ -1,6 +1,6 @@
 """CI build step: resolve the model to deploy and render every stage's stack configuration.
 
-    python -m app_infra.build [--output-dir build]
+    mlops-kit deploy-build [--output-dir build] [--repo-root .]
 
 1. validate inference_config/<stage>/inference_config.json of every stage;
 2. find the newest Approved package of the model package group (stops with one line when none);
@@ -15,7 +15,6 @@ The output folder is replaced only when everything succeeded.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import shutil
@@ -26,12 +25,12 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
-from mlops_template_kit import naming
 
-from app_infra import inference_config, stacks
-from app_infra.errors import DeployError, run_cli
-from app_infra.model_registry import ApprovedModel, newest_approved
-from app_infra.settings import BUILD_DIR, REPO_ROOT, Settings
+from mlops_template_kit import naming
+from mlops_template_kit.deploy import inference_config, stacks
+from mlops_template_kit.deploy.errors import DeployError
+from mlops_template_kit.deploy.model_registry import ApprovedModel, newest_approved
+from mlops_template_kit.deploy.settings import Settings, build_dir, repo_root
 
 # Zip entries get a fixed time so the same code gives the same archive.
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -75,7 +74,7 @@ def upload_lambda_code(s3_client: Any, settings: Settings) -> str:
     """Upload the inference function's code; returns its key in the artifact bucket."""
     key = f"{settings.deploy_prefix()}/lambda/invoke_endpoint.zip"
     s3_client.put_object(
-        Bucket=settings.artifact_bucket, Key=key, Body=code_archive(REPO_ROOT / stacks.LAMBDA_CODE_DIR)
+        Bucket=settings.artifact_bucket, Key=key, Body=code_archive(repo_root() / stacks.LAMBDA_CODE_DIR)
     )
     return key
 
@@ -83,7 +82,7 @@ def upload_lambda_code(s3_client: Any, settings: Settings) -> str:
 def upload_postprocess_code(s3_client: Any, settings: Settings, batch_pipeline: Any) -> None:
     """Upload the batch postprocessing step next to the build's other deploy files."""
     bucket, prefix = split_s3_uri(batch_pipeline.postprocess_code_uri(settings))
-    script = REPO_ROOT / "app_infra" / "batch_inference" / "postprocess" / "__main__.py"
+    script = repo_root() / "app_infra" / "batch_inference" / "postprocess" / "__main__.py"
     s3_client.put_object(Bucket=bucket, Key=f"{prefix}__main__.py", Body=script.read_bytes())
 
 
@@ -122,7 +121,7 @@ def build(settings: Settings, output_dir: Path, session: Any) -> dict[str, Any]:
     needs_batch = any("batch" in config for config in configs.values())
     batch_pipeline = None
     if needs_batch:
-        from app_infra.batch_inference import pipeline_module
+        from mlops_template_kit.deploy.batch import pipeline_module
 
         batch_pipeline = pipeline_module()
         upload_postprocess_code(s3_client, settings, batch_pipeline)
@@ -151,21 +150,16 @@ def build(settings: Settings, output_dir: Path, session: Any) -> dict[str, Any]:
     return manifest
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Resolve the Approved model and render every stage's stacks")
-    parser.add_argument("--output-dir", type=Path, default=BUILD_DIR)
-    args = parser.parse_args(argv)
+def run(output_dir: Path | None = None) -> int:
+    """`mlops-kit deploy-build`: build into output_dir (the repository's build/ by default)."""
+    output_dir = output_dir or build_dir()
     settings = Settings.from_env()
     try:
         session = boto3.Session(region_name=settings.region)
-        manifest = build(settings, args.output_dir, session)
+        manifest = build(settings, output_dir, session)
     except (BotoCoreError, ClientError) as problem:
         raise DeployError(f"AWS call failed: {problem}") from None
     for stage, entries in manifest["stages"].items():
         print(f"{stage}: {', '.join(entry['stack_name'] for entry in entries)}")
-    print(f"model package {manifest['model_package_arn']} -> {args.output_dir}")
+    print(f"model package {manifest['model_package_arn']} -> {output_dir}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(run_cli(main))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import boto3
 
-from app_infra.local_endpoint.server import RunningEndpoint
+from mlops_template_kit.local_endpoint.server import RunningEndpoint
 
 CSV = "text/csv"
 JSON = "application/json"

@@ -34,7 +34,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from app_infra.errors import DeployError
+from mlops_template_kit.deploy.errors import DeployError
 
 JSON = "application/json"
 UTF8_TYPES = (JSON, "text/csv")

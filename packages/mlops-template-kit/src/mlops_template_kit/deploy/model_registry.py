@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from app_infra.errors import DeployError
+from mlops_template_kit.deploy.errors import DeployError
 
 APPROVED = "Approved"
 

@@ -11,17 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+
 from mlops_template_kit import naming
+from mlops_template_kit.deploy.errors import DeployError
+from mlops_template_kit.deploy.settings import config_dir as default_config_dir
 
-from app_infra.errors import DeployError
-from app_infra.settings import CONFIG_DIR
-
-SCHEMA_PATH = CONFIG_DIR / "inference_config.schema.json"
+SCHEMA_FILE = "inference_config.schema.json"
 
 
-def config_path(stage: str, config_dir: Path = CONFIG_DIR) -> Path:
+def config_path(stage: str, config_dir: Path | None = None) -> Path:
     """Where the configuration of a stage lives."""
-    return config_dir / stage / "inference_config.json"
+    return (config_dir or default_config_dir()) / stage / "inference_config.json"
 
 
 def _field(path: list[Any]) -> str:
@@ -29,7 +29,7 @@ def _field(path: list[Any]) -> str:
 
 
 def _schema_problem(document: dict[str, Any]) -> str | None:
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema = json.loads((default_config_dir() / SCHEMA_FILE).read_text(encoding="utf-8"))
     validator = jsonschema.Draft202012Validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(document))
     if error is None:
@@ -71,7 +71,7 @@ def validate(document: Any, stage: str) -> None:
         raise DeployError(f"stage: {document['stage']!r} does not match the folder it is in ({stage!r})")
 
 
-def load(stage: str, config_dir: Path = CONFIG_DIR) -> dict[str, Any]:
+def load(stage: str, config_dir: Path | None = None) -> dict[str, Any]:
     """The validated configuration of `stage`; DeployError (one line) when it is missing or wrong."""
     if stage not in naming.STAGES:
         raise DeployError(f"stage {stage!r} is not one of {', '.join(naming.STAGES)}")
@@ -90,14 +90,8 @@ def load(stage: str, config_dir: Path = CONFIG_DIR) -> dict[str, Any]:
 
 
 def main() -> int:
-    """Validate every stage's configuration: `python -m app_infra.inference_config`."""
+    """Validate every stage's configuration: `mlops-kit check-config`."""
     for stage in naming.STAGES:
         load(stage)
-        print(f"{config_path(stage).relative_to(CONFIG_DIR.parent)}: valid")
+        print(f"{config_path(stage).relative_to(default_config_dir().parent)}: valid")
     return 0
-
-
-if __name__ == "__main__":
-    from app_infra.errors import run_cli
-
-    raise SystemExit(run_cli(main))

@@ -1,14 +1,14 @@
 """CI deploy step: deploy the stacks of one stage from the build output, in order.
 
-    python -m app_infra.deploy --stage staging|prod [--build-dir build]
-    python -m app_infra.deploy --trigger     # the model-approval rule, in the registry's account
-    python -m app_infra.deploy --stage staging --teardown   # remove what the deploy step created
+    mlops-kit deploy --stage staging|prod [--build-dir build]
+    mlops-kit deploy --trigger     # the model-approval rule, in the registry's account
+    mlops-kit deploy --stage staging --teardown   # remove what the deploy step created
 
   Administrators, once (app_infra/stage_access/stage_access.yaml):
-    python -m app_infra.deploy --stage-access --every-project [--attach-to-role NAME]
+    mlops-kit deploy --stage-access --every-project [--attach-to-role NAME]
         # single-account projects: runtime roles for every project of this account, the deploy
         # policy attached to the deploy CodeBuild role
-    python -m app_infra.deploy --stage-access --stage prod --tooling-account-id 111122223333
+    mlops-kit deploy --stage-access --stage prod --tooling-account-id 111122223333
         # multi-account projects, with the stage account's credentials: this stage's roles and
         # the deploy role the tooling account's deploy CodeBuild role may assume
 
@@ -34,12 +34,12 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
-from mlops_template_kit import naming
 
-from app_infra import inference_config, stacks
-from app_infra.errors import DeployError, run_cli
-from app_infra.model_registry import ApprovedModel, share_with_stage_account
-from app_infra.settings import BUILD_DIR, REPO_ROOT, Settings
+from mlops_template_kit import naming
+from mlops_template_kit.deploy import inference_config, stacks
+from mlops_template_kit.deploy.errors import DeployError
+from mlops_template_kit.deploy.model_registry import ApprovedModel, share_with_stage_account
+from mlops_template_kit.deploy.settings import Settings, build_dir, repo_root
 
 # Only the administrator's stage-access stack creates IAM roles; stage stacks create none.
 STAGE_ACCESS_CAPABILITIES = ["CAPABILITY_NAMED_IAM"]
@@ -147,7 +147,7 @@ def upsert_batch_pipeline(
     session: Any, settings: Settings, stage: str, config: dict[str, Any], model: ApprovedModel, outputs: dict
 ) -> str:
     """Build the stage's batch pipeline from the batch stack's outputs and create or update it."""
-    from app_infra.batch_inference import pipeline_module
+    from mlops_template_kit.deploy.batch import pipeline_module
 
     batch_pipeline = pipeline_module()
     resources = batch_pipeline.StageResources(
@@ -207,7 +207,7 @@ def deploy_stage(settings: Settings, stage: str, build_dir: Path, base_session: 
     results = {}
     for entry in manifest["stages"][stage]:
         configuration = _read_json(build_dir / entry["configuration"])
-        template = (REPO_ROOT / entry["template"]).read_text(encoding="utf-8")
+        template = (repo_root() / entry["template"]).read_text(encoding="utf-8")
         parameters, tags = configuration["Parameters"], configuration["Tags"]
         outputs = deploy_stack(cfn, entry["stack_name"], template, parameters, tags, role_arn)
         results[entry["part"]] = outputs
@@ -275,7 +275,7 @@ def teardown_stage(settings: Settings, stage: str, base_session: Any) -> list[st
 
 def deploy_trigger(settings: Settings, session: Any, environ: dict[str, str]) -> dict[str, str]:
     """Deploy the rule that starts the deploy pipeline when a model package is approved."""
-    template = (REPO_ROOT / stacks.MODEL_APPROVAL_TEMPLATE).read_text(encoding="utf-8")
+    template = (repo_root() / stacks.MODEL_APPROVAL_TEMPLATE).read_text(encoding="utf-8")
     account = session.client("sts").get_caller_identity()["Account"]
     parameters = stacks.model_approval_parameters(settings, stacks.deploy_pipeline_name(settings, environ), account)
     tags = {key: value for key, value in settings.tags("staging").items() if key != "sagemaker:deployment-stage"}
@@ -284,7 +284,7 @@ def deploy_trigger(settings: Settings, session: Any, environ: dict[str, str]) ->
 
 
 def _stage_access_template() -> str:
-    return (REPO_ROOT / stacks.STAGE_ACCESS_TEMPLATE).read_text(encoding="utf-8")
+    return (repo_root() / stacks.STAGE_ACCESS_TEMPLATE).read_text(encoding="utf-8")
 
 
 def deploy_stage_access(
@@ -314,57 +314,29 @@ def deploy_shared_stage_access(session: Any, attach_to: str = stacks.CODEBUILD_R
     return deploy_stack(cfn, name, _stage_access_template(), parameters, {}, capabilities=STAGE_ACCESS_CAPABILITIES)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="Deploy a stage's stacks from the build output, through the stage-access service role",
-        epilog=__doc__.split("\n\n", 1)[1].split("\n\nEvery stage stack")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--stage", choices=naming.STAGES, help="the stage to deploy, tear down, or (with --stage-access) give access to"
-    )
-    parser.add_argument("--trigger", action="store_true", help="deploy the model-approval rule")
-    parser.add_argument("--teardown", action="store_true", help="delete everything deployed for --stage")
-    parser.add_argument("--build-dir", type=Path, default=BUILD_DIR)
-    admin = parser.add_argument_group(
-        "administrators, once", "the stage-access stack: runtime roles, CloudFormation service role, deploy policy"
-    )
-    admin.add_argument("--stage-access", action="store_true", help="deploy the stage-access stack")
-    admin.add_argument(
-        "--every-project", action="store_true", help="single-account projects: every project's stages of this account"
-    )
-    admin.add_argument(
-        "--attach-to-role",
-        default=stacks.CODEBUILD_ROLE_NAME,
-        help=f"with --every-project: the role the deploy CodeBuild runs as (default {stacks.CODEBUILD_ROLE_NAME})",
-    )
-    admin.add_argument("--tooling-account-id", default="", help="with --stage: the account of the deploy pipeline")
-    admin.add_argument(
-        "--tooling-deploy-role-arn",
-        default="",
-        help="with --stage: the tooling role that may assume the deploy role (default: its deploy CodeBuild role)",
-    )
-    return parser
-
-
 def _stage_access(args: argparse.Namespace, settings: Settings, session: Any) -> None:
     if args.every_project:
-        outputs = deploy_shared_stage_access(session, args.attach_to_role)
+        attach_to = args.attach_to_role or stacks.CODEBUILD_ROLE_NAME
+        outputs = deploy_shared_stage_access(session, attach_to)
         role = outputs["CloudFormationRoleArn"]
-        print(f"stage access for every project deployed: {args.attach_to_role} deploys through {role}")
+        print(f"stage access for every project deployed: {attach_to} deploys through {role}")
         return
     outputs = deploy_stage_access(settings, args.stage, args.tooling_account_id, session, args.tooling_deploy_role_arn)
     print(f"{args.stage}: deploy role {outputs['DeployRoleArn']} deployed")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+def check_choice(args: argparse.Namespace) -> None:
+    """Exactly one of --stage, --trigger and --stage-access's two forms; DeployError otherwise."""
     if args.stage_access:
         if args.every_project == bool(args.stage):
-            parser.error("--stage-access needs either --every-project or --stage")
+            raise DeployError("--stage-access needs either --every-project or --stage")
     elif args.trigger == bool(args.stage):
-        parser.error("give either --stage or --trigger")
+        raise DeployError("give either --stage or --trigger")
+
+
+def run(args: argparse.Namespace) -> int:
+    """`mlops-kit deploy`: the step the options of deploy_command.add_arguments choose."""
+    check_choice(args)
     settings = Settings.from_env()
     session = boto3.Session(region_name=settings.region)
     try:
@@ -377,11 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in teardown_stage(settings, args.stage, session):
                 print(f"{args.stage}: {name} deleted")
         else:
-            deploy_stage(settings, args.stage, args.build_dir, session)
+            deploy_stage(settings, args.stage, args.build_dir or build_dir(), session)
     except (BotoCoreError, ClientError) as problem:
         raise DeployError(f"AWS call failed: {problem}") from None
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(run_cli(main))

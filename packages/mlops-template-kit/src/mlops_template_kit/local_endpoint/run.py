@@ -1,12 +1,12 @@
 """Serve a model bundle locally, test against it, or benchmark it.
 
-    python -m app_infra.local_endpoint serve --model registry|sample|PATH|s3://...
-    python -m app_infra.local_endpoint test  --model ...   # tests/ against the local endpoint
-    python -m app_infra.local_endpoint bench --model ...   # latency, throughput, overhead
+    mlops-kit local-endpoint serve --model registry|sample|PATH|s3://...
+    mlops-kit local-endpoint test  --model ... [--pytest-args="-q"]   # tests/ against the local endpoint
+    mlops-kit local-endpoint bench --model ...   # latency, throughput, overhead
 
 `registry` takes the newest Approved package of the project's model package group (boto3 honours
 AWS_ENDPOINT_URL, so a local AWS emulator's registry works); `sample` trains the sample model of
-app_infra/local_endpoint/sample_bundle.py; anything else is a model.tar.gz path or S3 URI.
+mlops_template_kit/local_endpoint/sample_bundle.py; anything else is a model.tar.gz path or S3 URI.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -24,17 +25,17 @@ from pathlib import Path
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+
 from mlops_template_kit import naming
+from mlops_template_kit.deploy.build import split_s3_uri
+from mlops_template_kit.deploy.errors import DeployError
+from mlops_template_kit.deploy.model_registry import newest_approved
+from mlops_template_kit.deploy.settings import Settings, build_dir, problem_type, repo_root
+from mlops_template_kit.local_endpoint import benchmark
+from mlops_template_kit.local_endpoint.sample_bundle import build_sample_bundle
+from mlops_template_kit.local_endpoint.server import RunningEndpoint
 
-from app_infra.build import split_s3_uri
-from app_infra.errors import DeployError, run_cli
-from app_infra.local_endpoint import benchmark
-from app_infra.local_endpoint.sample_bundle import build_sample_bundle
-from app_infra.local_endpoint.server import RunningEndpoint
-from app_infra.model_registry import newest_approved
-from app_infra.settings import BUILD_DIR, PROBLEM_TYPE, REPO_ROOT, Settings
-
-STRESS_REPORT = BUILD_DIR / "stress_report.json"
+STRESS_REPORT = "stress_report.json"
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def resolve_model(choice: str, workdir: Path, evaluation: str = "", test_data: s
     """The bundle to serve for `choice` (registry | sample | a path | an s3:// URI)."""
     settings = Settings.from_env()
     if choice == "sample":
-        sample = build_sample_bundle(workdir, PROBLEM_TYPE)
+        sample = build_sample_bundle(workdir, problem_type())
         return LocalModel(sample.model_data, evaluation or str(sample.evaluation), test_data or str(sample.test_data))
     if choice == "registry":
         client = boto3.client("sagemaker", region_name=settings.region)
@@ -103,7 +104,7 @@ def _test_environment(endpoint: RunningEndpoint, model: LocalModel, stage: str) 
             "MODEL_DATA": str(model.model_data),
             "EVALUATION": model.evaluation,
             "TEST_DATA": model.test_data,
-            "STRESS_REPORT": str(STRESS_REPORT),
+            "STRESS_REPORT": str(build_dir() / STRESS_REPORT),
         }
     )
     # The runtime client signs requests; the local endpoint ignores the signature.
@@ -129,45 +130,34 @@ def print_stress_report(path: Path) -> None:
 
 
 def _test(endpoint: RunningEndpoint, model: LocalModel, stage: str, pytest_args: list[str]) -> int:
-    STRESS_REPORT.unlink(missing_ok=True)
+    (build_dir() / STRESS_REPORT).unlink(missing_ok=True)
     command = [sys.executable, "-m", "pytest", "tests", "-p", "no:cacheprovider", *pytest_args]
-    result = subprocess.run(command, cwd=REPO_ROOT, env=_test_environment(endpoint, model, stage), check=False)
-    print_stress_report(STRESS_REPORT)
+    result = subprocess.run(command, cwd=repo_root(), env=_test_environment(endpoint, model, stage), check=False)
+    print_stress_report(build_dir() / STRESS_REPORT)
     return result.returncode
 
 
 def _bench(model: LocalModel) -> int:
-    from app_infra.local_endpoint.sample_bundle import sample_records
+    from mlops_template_kit.local_endpoint.sample_bundle import sample_records
 
-    records = sample_records(PROBLEM_TYPE)
+    records = sample_records(problem_type())
     features = [name for name in records.columns if name not in ("id", "progression", "high_progression")]
     record = records[features].head(1).to_csv(header=False, index=False)
     report = benchmark.run_benchmark(model.model_data, record)
     print(benchmark.format_report(report))
-    BUILD_DIR.mkdir(exist_ok=True)
-    (BUILD_DIR / "benchmark.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    build_dir().mkdir(exist_ok=True)
+    (build_dir() / "benchmark.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Serve, test or benchmark a model bundle on 127.0.0.1")
-    parser.add_argument("command", choices=["serve", "test", "bench"])
-    parser.add_argument("--model", default="registry", help="registry | sample | path or s3:// URI of model.tar.gz")
-    parser.add_argument("--evaluation", default="", help="evaluation.json the ML tests compare against")
-    parser.add_argument("--test-data", default="", help="labelled raw records (CSV file, folder or s3:// prefix)")
-    parser.add_argument("--stage", choices=naming.STAGES, default="staging")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    args, pytest_args = parser.parse_known_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """`mlops-kit local-endpoint`: serve, test or bench the model args.model names."""
     settings = Settings.from_env()
     with tempfile.TemporaryDirectory(prefix="local-model-") as workdir:
         model = resolve_model(args.model, Path(workdir), args.evaluation, args.test_data)
-        if args.command == "bench":
+        if args.action == "bench":
             return _bench(model)
         with RunningEndpoint(model.model_data, settings.endpoint_name(args.stage), args.port) as endpoint:
-            if args.command == "serve":
+            if args.action == "serve":
                 return _serve(endpoint)
-            return _test(endpoint, model, args.stage, pytest_args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(run_cli(main))
+            return _test(endpoint, model, args.stage, shlex.split(args.pytest_args))

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from mlops_template_kit import naming
-
-from app_infra.errors import DeployError
-from app_infra.model_registry import ApprovedModel
-from app_infra.settings import REPO_ROOT, Settings
+from mlops_template_kit.deploy.errors import DeployError
+from mlops_template_kit.deploy.model_registry import ApprovedModel
+from mlops_template_kit.deploy.settings import Settings, repo_root
 
 STRATEGIES = {"all-at-once": "ALL_AT_ONCE", "canary": "CANARY", "linear": "LINEAR"}
 LAMBDA_CODE_DIR = "app_infra/lambda/invoke_endpoint"
@@ -177,7 +176,7 @@ class StackSpec:
 
     @property
     def template_path(self) -> Path:
-        return REPO_ROOT / self.template
+        return repo_root() / self.template
 
 
 # Deployment order: the Lambda function calls the endpoint, the API calls the function, the

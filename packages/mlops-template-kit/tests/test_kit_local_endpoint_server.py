@@ -1,4 +1,4 @@
-"""The local endpoint follows the framework container and the SageMaker runtime contracts."""
+"""The kit's local endpoint follows the framework container and the SageMaker runtime contracts."""
 
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 
-from app_infra.errors import DeployError
-from app_infra.local_endpoint.server import ModelContainer, RunningEndpoint, extract_bundle
+from mlops_template_kit.deploy.errors import DeployError
+from mlops_template_kit.local_endpoint.server import ModelContainer, RunningEndpoint, extract_bundle
 
 ENDPOINT = "local-test-endpoint"
 JSON = "application/json"
 CSV = "text/csv"
+
+# Every test here talks to 127.0.0.1 only; boto3's runtime client gets fake credentials.
+pytestmark = pytest.mark.usefixtures("offline")
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,1 @@
+"""Deploy machinery of the generated deploy repositories: configs, build, deploy, stage access."""

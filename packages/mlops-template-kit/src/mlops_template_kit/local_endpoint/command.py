@@ -1,0 +1,32 @@
+"""Serve a model on 127.0.0.1 behind the SageMaker contracts, run tests/ against it, or benchmark it."""
+
+from __future__ import annotations
+
+import argparse
+
+from mlops_template_kit import naming
+from mlops_template_kit.deploy.errors import run_cli
+from mlops_template_kit.deploy.settings import add_repo_root_argument, use_repo_root
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_repo_root_argument(parser)
+    parser.add_argument("action", choices=["serve", "test", "bench"])
+    parser.add_argument("--model", default="registry", help="registry | sample | path or s3:// URI of model.tar.gz")
+    parser.add_argument("--evaluation", default="", help="evaluation.json the ML tests compare against")
+    parser.add_argument("--test-data", default="", help="labelled raw records (CSV file, folder or s3:// prefix)")
+    parser.add_argument("--stage", choices=naming.STAGES, default="staging")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    # One option, not trailing arguments: argparse cannot pass `-q`-like words through a subcommand.
+    parser.add_argument("--pytest-args", default="", help='with test: options for pytest, e.g. --pytest-args="-q -x"')
+
+
+def run(args: argparse.Namespace) -> int:
+    def local_endpoint() -> int:
+        use_repo_root(args.repo_root)
+        # scikit-learn, pandas and boto3 load only when the command runs.
+        from mlops_template_kit.local_endpoint import run as runner
+
+        return runner.run(args)
+
+    return run_cli(local_endpoint)
