@@ -191,16 +191,28 @@ def test_product_stack_resources_carry_the_project_tags_their_template_gives_the
     assert calls.resource_tags(arn.replace("-seed", "-modelbuild-branches")) == calls.resource_tags(arn)
 
 
-def test_deleted_keys_are_kept_with_their_version_ids():
+def _recorder():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("recorder_under_test", calls.RECORD_DIR / "authz_call_recorder.py")
     recorder = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(recorder)
+    return recorder
+
+
+def test_deleted_keys_are_kept_with_their_version_ids():
+    recorder = _recorder()
     summary = recorder.summarize(
         {"Bucket": "b", "Delete": {"Objects": [{"Key": "k", "VersionId": "v"}], "Quiet": True}}
     )
     assert summary == {"Bucket": "b", "Delete": {"Objects": [{"Key": "k", "VersionId": "v"}]}}
+
+
+def test_the_kit_is_product_code_even_where_a_wheel_installs_it():
+    """A generated repo installs the kit's wheel into site-packages: its frames still attribute calls."""
+    recorder = _recorder()
+    assert not recorder._is_library("/venv/lib/python3.11/site-packages/mlops_template_kit/deploy/build.py")
+    assert recorder._is_library("/venv/lib/python3.11/site-packages/boto3/session.py")
 
 
 def test_every_line_of_a_log_is_read(tmp_path):
