@@ -107,8 +107,10 @@ def test_the_kit_wheel_holds_the_kit_sources_and_its_command(manifest, release):
     assert (record["distribution"], record["version"]) == ("mlops-template-kit", catalog.kit_version())
     contents = unzip(release.parent / record["key"])
     sources = catalog.KIT_DIR / "src" / "mlops_template_kit"
-    for source in sources.glob("*.py"):
-        assert contents[f"mlops_template_kit/{source.name}"][0] == source.read_bytes(), source.name
+    # Subpackages too (deploy, local_endpoint): generated repos run them from the wheel.
+    for source in sources.rglob("*.py"):
+        name = source.relative_to(sources).as_posix()
+        assert contents[f"mlops_template_kit/{name}"][0] == source.read_bytes(), name
     entry_points = next(data for name, (data, _) in contents.items() if name.endswith(".dist-info/entry_points.txt"))
     assert b"mlops-kit = mlops_template_kit.cli:main" in entry_points
 
