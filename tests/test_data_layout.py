@@ -4,7 +4,7 @@ multi-branch repositories a feature branch) are held to the layout by the reposi
 (`ml_pipelines/data_layout.py`: pipeline definition, code upload, build spec).
 
 The definition each build makes is also checked statically by the local runner's reader
-(`ml_pipelines/local_run/definition.py`: step references, property files, parameters, order), so
+(`mlops_template_kit/local_run/definition.py`: step references, property files, parameters, order), so
 every combination's definition is validated, not only those the end-to-end runs execute.
 
 The generated repositories test the same check against URIs outside the layout; here one
@@ -39,7 +39,7 @@ for repo, builds in json.loads(sys.argv[1]).items():
         del sys.modules[name]
     sys.path.insert(0, repo)
     from ml_pipelines import data_layout, settings, training
-    from ml_pipelines.local_run import definition as reader, errors
+    from mlops_template_kit.local_run import definition as reader, errors
 
     for build, variables in builds.items():
         saved = dict(os.environ)

@@ -19,6 +19,8 @@ DESCRIPTION = "The platform commands behind a generated repository's Makefile ta
 # subcommand -> (one-line help, module holding `add_arguments` and `run`)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "update": ("apply a newer template version as a reviewable change", "mlops_template_kit.update"),
+    # build-train: the local runner (issue 11, slice 2)
+    "local-run": ("run the build-train pipeline on this machine", "mlops_template_kit.local_run.command"),
 }
 
 
