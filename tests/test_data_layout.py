@@ -4,7 +4,7 @@ multi-branch repositories a feature branch) are held to the layout by the reposi
 (`ml_pipelines/data_layout.py`: pipeline definition, code upload, build spec).
 
 The definition each build makes is also checked statically by the local runner's reader
-(`mlops_template_kit/local_run/definition.py`: step references, property files, parameters, order), so
+(`mlops_template_kit.definition.parse`: step references, property files, parameters, order), so
 every combination's definition is validated, not only those the end-to-end runs execute.
 
 The generated repositories test the same check against URIs outside the layout; here one
@@ -39,7 +39,7 @@ for repo, builds in json.loads(sys.argv[1]).items():
         del sys.modules[name]
     sys.path.insert(0, repo)
     from ml_pipelines import data_layout, settings, training
-    from mlops_template_kit.local_run import definition as reader, errors
+    from mlops_template_kit import definition as reader
 
     for build, variables in builds.items():
         saved = dict(os.environ)
@@ -53,7 +53,7 @@ for repo, builds in json.loads(sys.argv[1]).items():
             problems = data_layout.check_build(ci_build, document, uploads, spec)
             try:
                 reader.parse(document, f"{build} definition")
-            except errors.LocalRunError as error:
+            except reader.DefinitionError as error:
                 problems.append(f"definition: {error}")
             found[f"{repo} ({build})"] = problems
         finally:

@@ -16,13 +16,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from mlops_template_kit import definition
+from mlops_template_kit.definition import expressions
 from mlops_template_kit.local_run import (
     baseline,
     cache,
     conditions,
-    definition,
     errors,
-    expressions,
     jobs,
     report,
     steps,

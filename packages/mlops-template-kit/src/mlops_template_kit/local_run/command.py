@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .errors import DefinitionError, LocalRunError
+from .errors import USER_ERRORS, DefinitionError
 
 PROG = "python -m mlops_template_kit.local_run"
 
@@ -103,7 +103,8 @@ def parameter_values(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_definition(args: argparse.Namespace) -> int:
     """`--definition FILE`: check it, then run it against the local AWS."""
-    from . import definition, execution
+    from .. import definition
+    from . import execution
 
     checked = definition.load_file(args.definition)
     parameters = checked.resolve_parameters(parameter_values(args))
@@ -127,7 +128,7 @@ def execute(args: argparse.Namespace) -> int:
         from . import project
 
         return project.run(args, parameter_values(args))
-    except LocalRunError as error:
+    except USER_ERRORS as error:
         print(f"local-run: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

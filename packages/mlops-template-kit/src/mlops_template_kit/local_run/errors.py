@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+# A definition the runner cannot run is reported like any other mistake of the user; the reader
+# of definitions owns these two.
+from ..definition.errors import DefinitionError, ExpressionError
+
+__all__ = ["USER_ERRORS", "DefinitionError", "ExpressionError", "LocalRunError", "StepFailed"]
+
 
 class LocalRunError(Exception):
     """Anything the user must fix: reported as one line with a non-zero exit."""
-
-
-class DefinitionError(LocalRunError):
-    """The pipeline definition (or a parameter value given for it) cannot be run."""
-
-
-class ExpressionError(LocalRunError):
-    """An expression of the definition cannot be evaluated (a broken reference, a bad path)."""
 
 
 class StepFailed(LocalRunError):
@@ -21,3 +19,7 @@ class StepFailed(LocalRunError):
     def __init__(self, message: str, stderr_tail: list[str] | None = None) -> None:
         super().__init__(message)
         self.stderr_tail = stderr_tail or []
+
+
+# What a run reports in one line: its own errors and a definition's.
+USER_ERRORS = (LocalRunError, DefinitionError)

@@ -21,8 +21,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from .. import definition as definitions
 from . import athena
-from . import definition as definitions
 from .context import Clients
 from .emulator import local_aws
 from .errors import LocalRunError
