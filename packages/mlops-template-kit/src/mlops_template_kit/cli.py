@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "update": ("apply a newer template version as a reviewable change", "mlops_template_kit.update"),
     # build-train: the local runner (issue 11, slice 2)
     "local-run": ("run the build-train pipeline on this machine", "mlops_template_kit.local_run.command"),
+    "data-layout": ("check a build's S3 URIs against the data layout", "mlops_template_kit.data_layout"),
 }
 
 
