@@ -53,13 +53,13 @@ DEPLOY_REPO_TESTS = re.compile(r"/tests/")
 TEST_CODE = re.compile(r"/tests?/|/(test_[^/]*|conftest)\.py:")
 # Calls only a local run makes, standing in for something outside our roles (with the reason).
 LOCAL_ONLY = [
-    (re.compile(r"/ml_pipelines/local_run/emulator\.py:\d+:warm_up$"), "local run: warms up the emulator"),
+    (re.compile(r"/mlops_template_kit/local_run/emulator\.py:\d+:warm_up$"), "local run: warms up the emulator"),
     (
-        re.compile(r"/ml_pipelines/local_run/storage\.py:\d+:ensure_bucket$"),
+        re.compile(r"/mlops_template_kit/local_run/storage\.py:\d+:ensure_bucket$"),
         "local run: the product stack creates the artifact bucket (checked as a CloudFormation resource)",
     ),
     (
-        re.compile(r"/ml_pipelines/local_run/project\.py:\d+:write_sample_data$"),
+        re.compile(r"/mlops_template_kit/local_run/project\.py:\d+:write_sample_data$"),
         "local run: the team puts its own data under the input prefix",
     ),
 ]
@@ -71,7 +71,7 @@ ROLE_RULES = [
     (re.compile(r"/scripts/"), "publisher"),
     # The local run stands in for SageMaker Pipelines and the jobs of its steps, which run as the
     # pipeline's execution role; the step code itself runs inside those jobs.
-    (re.compile(r"/ml_pipelines/local_run/"), "execution"),
+    (re.compile(r"/mlops_template_kit/local_run/"), "execution"),
     (re.compile(r"/algorithms/"), "execution"),
     # The build/train repo's build spec runs ml_pipelines/training/ml-pipeline-training.py in CodeBuild.
     (re.compile(r"/ml_pipelines/"), "codebuild"),
@@ -224,10 +224,10 @@ def where(call: dict) -> str:
     for marker in (
         "/servicecatalog/",
         "/scripts/",
+        "/mlops_template_kit/",
         "/ml_pipelines/",
         "/algorithms/",
         "/app_infra/",
-        "/mlops_template_kit/",
     ):
         if marker in source:
             return marker.strip("/") + "/" + source.split(marker, 1)[1]

@@ -65,11 +65,11 @@ def bench_executor_overhead() -> list[Figure]:
     host, port = server.get_host_and_port()
     env = {**OFFLINE_ENV, "AWS_ENDPOINT_URL": f"http://{host}:{port}"}
     try:
-        time_command([PYTHON, "-m", "ml_pipelines.local_run"], project, env)
+        time_command([PYTHON, "-m", "mlops_template_kit.local_run"], project, env)
         saved = ["--definition", ".local-run/definition.json", "--no-cache"]
 
         def local_run() -> float:
-            return time_command([PYTHON, "-m", "ml_pipelines.local_run", *saved], project, env)
+            return time_command([PYTHON, "-m", "mlops_template_kit.local_run", *saved], project, env)
 
         def direct() -> float:
             return sum(time_command(command, project, {**OFFLINE_ENV, **extra}) for command, extra in steps)

@@ -19,8 +19,8 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from mlops_template_kit import naming
+from mlops_template_kit.definition import summarise
 from scripts.bake import OFFLINE_ENV, REPO_ROOT, bake
-from scripts.dag import summarise
 
 DEMO_DIR = REPO_ROOT / "demo"
 VENV = Path(sys.executable).parent.parent

@@ -28,7 +28,7 @@ for key, value in {
 # One thread per numerical library in the test processes and every process they start (baked repos'
 # own tests, local runs): the suite runs two workers on two cores, and OpenMP/BLAS pools of one
 # thread per core in each process made a 1.8 s training step take 21.9 s. The local runner sets the
-# same for its steps (ml_pipelines/local_run/jobs.py); set before any test imports numpy.
+# same for its steps (mlops_template_kit/local_run/jobs.py); set before any test imports numpy.
 for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(key, "1")
 

@@ -85,12 +85,15 @@ def call(*frames: str, role: str = "codebuild") -> dict:
         (
             [
                 "/t/repo/ml_pipelines/training/ml-pipeline-training.py:5:upload_code",
-                "/t/repo/ml_pipelines/local_run/project.py:1:run",
+                "/t/repo/mlops_template_kit/local_run/project.py:1:run",
             ],
             "codebuild",
         ),
         (
-            ["/t/repo/ml_pipelines/local_run/storage.py:5:download", "/t/repo/ml_pipelines/local_run/project.py:1:run"],
+            [
+                "/t/repo/mlops_template_kit/local_run/storage.py:5:download",
+                "/t/repo/mlops_template_kit/local_run/project.py:1:run",
+            ],
             "execution",
         ),
         (["/t/repo/algorithms/preprocessing/prepare_data/__main__.py:5:main"], "execution"),
@@ -126,10 +129,10 @@ def test_each_call_is_attributed_to_the_role_that_makes_it_in_aws(frames, expect
         ["/t/repo/app_infra/conftest.py:5:registry"],
         ["/t/repo/ml_pipelines/training/test/test_branches.py:5:seed"],
         [
-            "/t/repo/ml_pipelines/local_run/storage.py:5:ensure_bucket",
-            "/t/repo/ml_pipelines/local_run/project.py:1:run",
+            "/t/repo/mlops_template_kit/local_run/storage.py:5:ensure_bucket",
+            "/t/repo/mlops_template_kit/local_run/project.py:1:run",
         ],
-        ["/t/repo/ml_pipelines/local_run/emulator.py:5:warm_up"],
+        ["/t/repo/mlops_template_kit/local_run/emulator.py:5:warm_up"],
     ],
 )
 def test_test_set_up_and_local_only_calls_are_not_attributed(frames):
@@ -340,7 +343,7 @@ def test_the_recorder_reached_the_grandchild_processes_of_the_scenarios(recorded
     """The local run and the local endpoint only run as subprocesses of the e2e test's pytest
     process (itself a subprocess here): their calls prove sitecustomize was imported there."""
     sources = {call["source"] or "" for call in recorded}
-    for marker in ("/ml_pipelines/local_run/", "/mlops_template_kit/local_endpoint/", "/servicecatalog/functions/"):
+    for marker in ("/mlops_template_kit/local_run/", "/mlops_template_kit/local_endpoint/", "/servicecatalog/functions/"):
         assert any(marker in source for source in sources), f"no call recorded from {marker}"
     assert len({call["pid"] for call in recorded}) >= 4
 

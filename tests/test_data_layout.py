@@ -1,10 +1,10 @@
 """Every S3 URI of every build the build/train template can generate follows the data layout:
 each supported option combination is baked, and the builds CI runs in it (main, and for
 multi-branch repositories a feature branch) are held to the layout by the repository's own check
-(`ml_pipelines/data_layout.py`: pipeline definition, code upload, build spec).
+(`mlops_template_kit.data_layout`: pipeline definition, code upload, build spec).
 
 The definition each build makes is also checked statically by the local runner's reader
-(`ml_pipelines/local_run/definition.py`: step references, property files, parameters, order), so
+(`mlops_template_kit.definition.parse`: step references, property files, parameters, order), so
 every combination's definition is validated, not only those the end-to-end runs execute.
 
 The generated repositories test the same check against URIs outside the layout; here one
@@ -32,14 +32,16 @@ GROUPED_BY = ("multi_branch", "data_source")
 
 CHECK = r"""
 import json, os, sys
+from pathlib import Path
 
 found = {}
 for repo, builds in json.loads(sys.argv[1]).items():
     for name in [name for name in sys.modules if name.split(".")[0] == "ml_pipelines"]:
         del sys.modules[name]
     sys.path.insert(0, repo)
-    from ml_pipelines import data_layout, settings, training
-    from ml_pipelines.local_run import definition as reader, errors
+    from ml_pipelines import settings, training
+    from mlops_template_kit import data_layout
+    from mlops_template_kit import definition as reader
 
     for build, variables in builds.items():
         saved = dict(os.environ)
@@ -49,11 +51,11 @@ for repo, builds in json.loads(sys.argv[1]).items():
             pipeline, ci_build = training.load(), settings.from_env()
             document = json.loads(pipeline.build_definition(ci_build, pipeline.load_config()))
             uploads = [uri for uri, _ in pipeline.code_uploads(ci_build)]
-            spec = data_layout.BUILD_SPEC.read_text(encoding="utf-8")
+            spec = (Path(repo) / data_layout.BUILD_SPEC).read_text(encoding="utf-8")
             problems = data_layout.check_build(ci_build, document, uploads, spec)
             try:
                 reader.parse(document, f"{build} definition")
-            except errors.LocalRunError as error:
+            except reader.DefinitionError as error:
                 problems.append(f"definition: {error}")
             found[f"{repo} ({build})"] = problems
         finally:

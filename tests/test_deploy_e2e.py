@@ -29,7 +29,7 @@ def test_the_deploy_repo_tests_the_model_the_training_repo_registered(baked, tmp
         urllib.request.urlopen(urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST"))
         os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
         trained = bakery.run(
-            [sys.executable, "-m", "ml_pipelines.local_run", "--param", "ModelApprovalStatus=Approved"], cwd=train
+            [sys.executable, "-m", "mlops_template_kit.local_run", "--param", "ModelApprovalStatus=Approved"], cwd=train
         )
         assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-2000:]
         tested = bakery.run(

@@ -64,6 +64,11 @@ def test_a_bake_pins_the_kit_at_the_template_version_and_carries_no_copy_of_it(c
     makefile = (project / "Makefile").read_text()
     assert "$(BIN)/python tools/install_kit.py" in makefile
     assert "update: setup" in makefile and "$(BIN)/mlops-kit update" in makefile
+    # The local runner, the definition reader and the data layout come from the kit too.
+    for moved in ("local_run", "pipeline_definition.py", "data_layout.py", "dag.py"):
+        assert not list(project.rglob(moved)), moved
+    if name == "build-train":
+        assert "$(BIN)/mlops-kit local-run" in makefile
 
 
 def test_the_pin_follows_the_root_version(tmp_path):

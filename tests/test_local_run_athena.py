@@ -149,3 +149,11 @@ def test_without_csv_tables_the_step_says_where_it_looked(s3, capsys, tmp_path, 
     code, _, err = run(capsys, tmp_path, definition("SELECT * FROM data"))
     assert code == 1
     assert f"no CSV file under {support.PREFIX}/no-tables-here/ to stand in for the tables of lake" in err
+
+
+def test_a_given_definition_without_the_tables_variable_says_what_to_set(s3, capsys, tmp_path, monkeypatch):
+    # The kit is not inside a repository: only `local-run` without --definition knows its input prefix.
+    monkeypatch.delenv("LOCAL_ATHENA_TABLES")
+    code, _, err = run(capsys, tmp_path, definition("SELECT * FROM data"))
+    assert code != 0
+    assert "set LOCAL_ATHENA_TABLES to the S3 prefix" in err

@@ -1,5 +1,5 @@
-"""`python -m ml_pipelines.local_run` on bad input: one line saying what is wrong, a non-zero exit,
-no traceback, nothing run."""
+"""`python -m mlops_template_kit.local_run` (and `mlops-kit local-run`) on bad input: one line saying
+what is wrong, a non-zero exit, no traceback, nothing run."""
 
 import json
 import os
@@ -12,11 +12,11 @@ from tests.local_run_fixtures import support
 
 
 def local_run(tmp_path, *arguments):
-    env = {**os.environ, "PYTHONPATH": str(support.PAYLOAD), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     # Nothing may be started: an endpoint that refuses connections proves no AWS call is made.
     env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"
     return subprocess.run(
-        [sys.executable, "-m", "ml_pipelines.local_run", *arguments],
+        [sys.executable, "-m", "mlops_template_kit.local_run", *arguments],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -104,3 +104,16 @@ def test_parameter_files_in_every_accepted_form_are_checked(tmp_path):
         (tmp_path / name).write_text(json.dumps(document))
         result = local_run(tmp_path, "--definition", str(path), "--parameters", name)
         assert_one_line_error(result, "parameter MaxRmse is Float: 'x'")
+
+
+def test_a_folder_that_is_not_a_build_train_repository(tmp_path):
+    # Without --definition the runner builds the repository's pipeline: it says which file it missed.
+    result = local_run(tmp_path, "--repo", str(tmp_path))
+    assert_one_line_error(result, f"{tmp_path} is not a build-train repository", "ml-pipeline-training.py")
+
+
+def test_the_kit_command_refuses_bad_options_in_one_line(tmp_path):
+    env = {**os.environ, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+    command = [sys.executable, "-m", "mlops_template_kit.cli", "local-run", "--tuning-trials", "0"]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert_one_line_error(result, "--tuning-trials must be at least 1")

@@ -35,7 +35,7 @@ def local_run(project, *arguments):
         env.pop(name, None)
     # One trial per tuning step: the wiring of tuning is what is checked here; choosing the best of
     # several trials is tested on the hand-written definitions.
-    command = [sys.executable, "-m", "ml_pipelines.local_run", "--tuning-trials", "1", *arguments]
+    command = [sys.executable, "-m", "mlops_template_kit.cli", "local-run", "--tuning-trials", "1", *arguments]
     return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=1800)
 
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the local-run tests: the template's executor on sys.path, a seeded emulator."""
+"""Helpers shared by the local-run tests: the kit's executor, a seeded emulator."""
 
 from __future__ import annotations
 
@@ -10,33 +10,19 @@ import json
 import logging
 import os
 import random
-import sys
 import tarfile
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests import bakery
-
-PAYLOAD = bakery.payload_dir("build-train")
-FIXTURES = Path(__file__).resolve().parent
-CODE = FIXTURES / "code"
-BUCKET = "local-run-test"
-PREFIX = f"s3://{BUCKET}/proj"
-GROUP = "local-run-models"
-
-# The executor is plain Python inside the template payload: import it from there.
-if str(PAYLOAD) not in sys.path:
-    sys.path.insert(0, str(PAYLOAD))
-
-from ml_pipelines.local_run import (  # noqa: E402
+from mlops_template_kit import definition
+from mlops_template_kit.definition import expressions
+from mlops_template_kit.local_run import (
     baseline,
     cache,
     conditions,
-    definition,
     errors,
-    expressions,
     jobs,
     report,
     steps,
@@ -44,7 +30,14 @@ from ml_pipelines.local_run import (  # noqa: E402
     training,
     tuning,
 )
-from ml_pipelines.local_run.__main__ import main  # noqa: E402
+from mlops_template_kit.local_run.command import main
+
+FIXTURES = Path(__file__).resolve().parent
+CODE = FIXTURES / "code"
+BUCKET = "local-run-test"
+PREFIX = f"s3://{BUCKET}/proj"
+GROUP = "local-run-models"
+
 
 __all__ = [
     "baseline",

@@ -24,6 +24,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "deploy-build": ("CI build step: stacks of every stage", "mlops_template_kit.deploy.build_command"),
     "deploy": ("CI deploy step, trigger, stage access", "mlops_template_kit.deploy.deploy_command"),
     "local-endpoint": ("serve, test or benchmark a model locally", "mlops_template_kit.local_endpoint.command"),
+    # build-train: the local runner (issue 11, slice 2)
+    "local-run": ("run the build-train pipeline on this machine", "mlops_template_kit.local_run.command"),
+    "data-layout": ("check a build's S3 URIs against the data layout", "mlops_template_kit.data_layout"),
 }
 
 

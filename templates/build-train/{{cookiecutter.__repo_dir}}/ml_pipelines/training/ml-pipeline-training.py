@@ -45,10 +45,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-{%- if cookiecutter.multi_branch == "yes" %}
-from ml_pipelines import branches, pipeline_definition  # noqa: E402
-{%- else %}
-from ml_pipelines import pipeline_definition  # noqa: E402
+from mlops_template_kit import definition as pipeline_definition  # noqa: E402
+{% if cookiecutter.multi_branch == "yes" %}
+from ml_pipelines import branches  # noqa: E402
 {%- endif %}
 from ml_pipelines import settings as project_settings  # noqa: E402
 

@@ -20,10 +20,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from mlops_template_kit import definition as pipeline_definition
 from mlops_template_kit import naming
 from moto import mock_aws
 
-from ml_pipelines import pipeline_definition, settings, training
+from ml_pipelines import settings, training
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ALGORITHMS = REPO_ROOT / "algorithms"
@@ -121,7 +122,7 @@ def test_every_parameter_is_declared_used_and_defaults_to_input_json(definition,
     declared = {parameter["Name"]: parameter for parameter in definition["Parameters"]}
     referenced = {
         target.removeprefix("Parameters.")
-        for target in pipeline_definition.expressions(definition["Steps"])
+        for target in pipeline_definition.get_targets(definition["Steps"])
         if target.startswith("Parameters.")
     }
     assert referenced == set(declared)
@@ -477,15 +478,6 @@ def test_diagram_has_every_step_and_labels_the_branches(definition):
     diagram = "\n".join(lines)
     gate = find(definition["Steps"], "Condition")[0]["Name"]
     assert re.search(rf"{gate} -->\|else\| \w+", diagram)
-
-
-def test_readme_diagram_can_be_rewritten(tmp_path):
-    readme = f"# x\n\n{pipeline_definition.DIAGRAM_START}\nold\n{pipeline_definition.DIAGRAM_END}\n\ntail\n"
-    updated = pipeline_definition.with_readme_diagram(readme, "flowchart TD\n    A --> B")
-    assert pipeline_definition.readme_diagram(updated) == "flowchart TD\n    A --> B"
-    assert updated.endswith("\n\ntail\n")
-    with pytest.raises(pipeline_definition.DefinitionError):
-        pipeline_definition.readme_diagram("# no diagram here")
 
 
 # --------------------------------------------------------------------------- configuration

@@ -218,18 +218,19 @@ def _parameters(declared: list) -> dict[str, Parameter]:
     return parameters
 
 
-def _walk(specs: list, gate: tuple[str, bool] | None) -> Iterator[tuple[dict, tuple[str, bool] | None]]:
+def walk(specs: list, gate: tuple[str, bool] | None) -> Iterator[tuple[dict, tuple[str, bool] | None]]:
+    """Every step with the condition branch holding it (`(condition, True)` for IfSteps), in document order."""
     for spec in specs:
         yield spec, gate
         if isinstance(spec, dict) and spec.get("Type") == "Condition":
             arguments = spec.get("Arguments") or {}
-            yield from _walk(arguments.get("IfSteps") or [], (spec.get("Name"), True))
-            yield from _walk(arguments.get("ElseSteps") or [], (spec.get("Name"), False))
+            yield from walk(arguments.get("IfSteps") or [], (spec.get("Name"), True))
+            yield from walk(arguments.get("ElseSteps") or [], (spec.get("Name"), False))
 
 
 def _steps(specs: list) -> dict[str, Step]:
     steps: dict[str, Step] = {}
-    for index, (spec, gate) in enumerate(_walk(specs, None)):
+    for index, (spec, gate) in enumerate(walk(specs, None)):
         name = spec.get("Name") if isinstance(spec, dict) else None
         if not isinstance(name, str) or not name:
             raise DefinitionError(f"step {index + 1} has no Name")

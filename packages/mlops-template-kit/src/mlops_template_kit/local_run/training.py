@@ -23,10 +23,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..definition.expressions import to_text
 from . import jobs
 from .context import Job
 from .errors import StepFailed
-from .expressions import to_text
 from .storage import join_uri
 
 PROGRAM = "sagemaker_program"

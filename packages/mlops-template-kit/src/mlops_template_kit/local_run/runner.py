@@ -16,12 +16,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..definition import Definition, Step
+from ..definition.expressions import Scope
 from . import steps
 from .cache import StepCache
 from .context import Job, Run
-from .definition import Definition, Step
-from .errors import LocalRunError, StepFailed
-from .expressions import Scope
+from .errors import USER_ERRORS, StepFailed
 from .report import StepResult, Summary, flatten_metrics
 
 KEPT_RUNS = 5
@@ -128,7 +128,7 @@ class Runner:
             return "succeeded", properties
         except StepFailed:
             raise
-        except LocalRunError as error:
+        except USER_ERRORS as error:
             raise StepFailed(str(error)) from None
         except (BotoCoreError, ClientError) as error:
             raise StepFailed(f"AWS call failed: {error}") from None
@@ -155,7 +155,7 @@ class Runner:
             for file_name, uri in (properties.get("PropertyFiles") or {}).items():
                 try:
                     metrics = flatten_metrics(self.run.storage.read_json(uri))
-                except LocalRunError:
+                except USER_ERRORS:
                     continue
                 if metrics:
                     found.append((f"{name} (property file {file_name})", metrics))

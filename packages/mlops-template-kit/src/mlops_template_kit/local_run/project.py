@@ -1,9 +1,10 @@
-"""The default command: this repository's training pipeline, end to end, on this machine.
+"""The default command: a build-train repository's training pipeline, end to end, on this machine.
 
 The same steps CI takes, pointed at local AWS: settings from the environment (the local build
 id is fixed, so unchanged code keeps its S3 location and the step cache works), the definition
 built by the pipeline module, the step code uploaded by its `upload-code` function, and the
-bundled sample data as the input when the input prefix is empty.
+bundled sample data as the input when the input prefix is empty. The repository is found from
+`--repo` (default: the current directory), never from where this package is installed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import hashlib
 import importlib.util
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -19,7 +21,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import definition as definitions
+from .. import definition as definitions
+from . import athena
 from .context import Clients
 from .emulator import local_aws
 from .errors import LocalRunError
@@ -27,15 +30,28 @@ from .execution import execute
 from .report import Console
 from .storage import Storage, join_uri
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PIPELINE_MODULE = REPO_ROOT / "ml_pipelines" / "training" / "ml-pipeline-training.py"
-ALGORITHMS = REPO_ROOT / "algorithms"
+# Where a generated build-train repository keeps what the run needs, relative to its root.
+PIPELINE_MODULE = Path("ml_pipelines") / "training" / "ml-pipeline-training.py"
+ALGORITHMS = Path("algorithms")
 
 
-def load_pipeline_module(path: Path = PIPELINE_MODULE) -> ModuleType:
-    """Import `ml-pipeline-training.py` (its file name is not an importable module name)."""
+def pipeline_module_path(repo: Path) -> Path:
+    """The repository's pipeline module; a one-line error when `repo` is not a build-train repository."""
+    path = repo / PIPELINE_MODULE
     if not path.is_file():
-        raise LocalRunError(f"the pipeline module {path} does not exist")
+        raise LocalRunError(f"{repo} is not a build-train repository: {PIPELINE_MODULE} does not exist (see --repo)")
+    return path
+
+
+def load_pipeline_module(path: Path) -> ModuleType:
+    """Import `ml-pipeline-training.py` (its file name is not an importable module name).
+
+    The repository root goes on sys.path first: the module and the Athena stand-in import the
+    repository's own `ml_pipelines` package.
+    """
+    repo = str(path.parents[2])
+    if repo not in sys.path:
+        sys.path.insert(0, repo)
     spec = importlib.util.spec_from_file_location("ml_pipeline_training", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -52,19 +68,19 @@ def build(module: ModuleType) -> tuple[Any, dict, str]:
         raise LocalRunError(str(error)) from None
 
 
-def sample_data_file(work_dir: Path, problem_type: str) -> Path:
+def sample_data_file(algorithms: Path, work_dir: Path, problem_type: str) -> Path:
     """The bundled sample data set as CSV, kept under the work dir while the code that makes it is unchanged.
 
     Making it imports pandas and scikit-learn (seconds); a fresh emulator needs it on every run.
     """
-    library = ALGORITHMS / "shared_libraries"
+    library = algorithms / "shared_libraries"
     digest = hashlib.sha256(b"".join(path.read_bytes() for path in sorted(library.glob("*.py")))).hexdigest()[:16]
     folder = work_dir / "sample-data" / f"{problem_type}-{digest}"
     existing = sorted(folder.glob("*.csv"))
     if existing:
         return existing[0]
-    if str(ALGORITHMS) not in sys.path:
-        sys.path.insert(0, str(ALGORITHMS))
+    if str(algorithms) not in sys.path:
+        sys.path.insert(0, str(algorithms))
     from shared_libraries import sample_data
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -85,9 +101,10 @@ def run(args: argparse.Namespace, given: dict[str, Any]) -> int:
     """Build, upload and run the repository's training pipeline against local AWS."""
     console = Console()
     started = time.monotonic()
-    module = load_pipeline_module()
+    module_path = pipeline_module_path(args.repo)
+    module = load_pipeline_module(module_path)
     settings, config, text = build(module)
-    checked = definitions.loads(text, f"the definition of {PIPELINE_MODULE.name}")
+    checked = definitions.loads(text, f"the definition of {module_path.name}")
     parameters = checked.resolve_parameters(given)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     (args.work_dir / "definition.json").write_text(text, encoding="utf-8")
@@ -100,7 +117,11 @@ def run(args: argparse.Namespace, given: dict[str, Any]) -> int:
         storage = Storage(clients("s3"))
         storage.ensure_bucket(settings.bucket)
         input_uri = str(parameters.get("InputDataUrl", settings.input_uri()))
-        sample = write_sample_data(storage, input_uri, lambda: sample_data_file(args.work_dir, config["problem_type"]))
+        # An Athena query step reads CSV files standing in for the tables: the repository's input.
+        os.environ.setdefault(athena.TABLES_VARIABLE, settings.input_uri())
+        sample = write_sample_data(
+            storage, input_uri, lambda: sample_data_file(args.repo / ALGORITHMS, args.work_dir, config["problem_type"])
+        )
         if sample:
             console.say(f"Wrote the sample data set to {sample}")
         uploaded = module.upload_code(settings, s3_client=clients("s3"))

@@ -116,6 +116,22 @@ def iter_references(value: object) -> Iterator[Reference]:
         yield from iter_references(child)
 
 
+def get_targets(value: Any) -> Iterator[str]:
+    """Every `Get` target (e.g. `Parameters.X`) inside a value, malformed ones included.
+
+    Unlike `iter_references` it never raises: the checks list every problem of a definition.
+    """
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key == GET and isinstance(item, str):
+                yield item
+            else:
+                yield from get_targets(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from get_targets(item)
+
+
 def to_text(value: object) -> str:
     """How a resolved value reads once SageMaker turns it into a string (Join, arguments)."""
     if isinstance(value, bool):

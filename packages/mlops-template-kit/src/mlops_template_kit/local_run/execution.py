@@ -7,8 +7,8 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from ..definition import Definition
 from .context import Clients, Options, Run
-from .definition import Definition
 from .emulator import ENDPOINT_VARIABLE, local_aws
 from .report import Console
 from .runner import Runner, new_execution_id

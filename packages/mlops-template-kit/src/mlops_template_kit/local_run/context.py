@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .definition import Step
+from ..definition import Step
 from .report import Console
 from .storage import Storage
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..definition.expressions import to_text
 from . import conditions, processing, quality, registry, training, tuning
 from .context import Job
 from .errors import StepFailed
-from .expressions import to_text
 
 
 def run_condition(job: Job) -> dict[str, Any]:

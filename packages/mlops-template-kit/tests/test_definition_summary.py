@@ -1,6 +1,6 @@
 """The demo's DAG summary shows steps, wiring and conditions of a definition as written."""
 
-from scripts.dag import summarise
+from mlops_template_kit.definition import summarise
 
 DEFINITION = {
     "Version": "2020-12-01",

@@ -27,7 +27,7 @@ from typing import Any
 
 from . import jobs
 from .context import Job
-from .errors import StepFailed
+from .errors import LocalRunError, StepFailed
 from .storage import Storage, join_uri
 
 CATALOG = "AwsDataCatalog"
@@ -42,12 +42,14 @@ def uses_athena(item: dict[str, Any]) -> bool:
 
 
 def tables_uri() -> str:
-    """The S3 prefix whose CSV files stand in for the tables: LOCAL_ATHENA_TABLES, else this repository's input."""
-    if os.environ.get(TABLES_VARIABLE):
-        return os.environ[TABLES_VARIABLE]
-    from ml_pipelines import settings
+    """The S3 prefix whose CSV files stand in for the tables: LOCAL_ATHENA_TABLES.
 
-    return settings.from_env().input_uri()
+    `mlops-kit local-run` sets it to the repository's input prefix unless it is set already; a
+    run of a given `--definition` must set it (the kit does not know which repository it is for).
+    """
+    if not os.environ.get(TABLES_VARIABLE):
+        raise LocalRunError(f"set {TABLES_VARIABLE} to the S3 prefix whose CSV files stand in for the Athena tables")
+    return os.environ[TABLES_VARIABLE]
 
 
 def stage(job: Job, item: dict[str, Any]) -> int:

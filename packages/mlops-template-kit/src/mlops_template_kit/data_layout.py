@@ -7,13 +7,16 @@
 `<prefix>` is `<project>` for the main branch and `<project>/branches/<slug>` for a feature
 branch; a feature branch that reads its own data (BRANCH_INPUT=own) has `<prefix>/input/`.
 The check is written from the layout itself, not from `Settings.s3_uri`, so it catches a URI
-builder that drifts from it.
+builder that drifts from it. This layout is the contract between a build-train repository, which
+writes it, and the deploy repository, which reads the models and data of a build: both import it
+from here.
 
-    python -m ml_pipelines.data_layout    # check this build's definition, code upload and build spec
+    mlops-kit data-layout [--repo DIR]    # check this build's definition, code upload and build spec
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -21,10 +24,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from mlops_template_kit import naming
+from . import naming
+from .definition import iter_steps
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-BUILD_SPEC = REPO_ROOT / "build_spec.yml"
+# The build spec of a build-train repository, relative to its root.
+BUILD_SPEC = Path("build_spec.yml")
 S3_URI = re.compile(r"s3://[^\s\"'`]+")
 BRANCH_PREFIX = re.compile(r"^(?P<project>.+)/branches/[a-z0-9](-?[a-z0-9])*$")
 
@@ -84,13 +88,7 @@ def uris(value: Any) -> Iterator[str]:
 
 def step_names(definition: Mapping[str, Any]) -> list[str]:
     """Every step name, those inside condition branches included."""
-    names, pending = [], list(definition.get("Steps", []))
-    while pending:
-        step = pending.pop(0)
-        names.append(step["Name"])
-        arguments = step.get("Arguments") or {}
-        pending += arguments.get("IfSteps", []) + arguments.get("ElseSteps", [])
-    return names
+    return [step["Name"] for step in iter_steps(definition)]
 
 
 def layout_of(settings: Any, definition: Mapping[str, Any]) -> Layout:
@@ -127,8 +125,14 @@ def check_build(settings: Any, definition: Mapping[str, Any], uploads: Iterable[
     )
 
 
-def check_this_build() -> list[str]:
-    """Problems of the build the environment describes (as CI would run it): definition, upload, build spec."""
+def check_repo(repo: Path) -> list[str]:
+    """Problems of the build the environment describes (as CI would run it) in the build-train
+    repository at `repo`: its definition, its code upload, its build spec."""
+    if not (repo / BUILD_SPEC).is_file() or not (repo / "ml_pipelines").is_dir():
+        return [f"{repo} is not a build-train repository: no {BUILD_SPEC} and ml_pipelines/ (see --repo)"]
+    # The repository's own settings and pipeline module build what CI would build.
+    if str(repo) not in sys.path:
+        sys.path.insert(0, str(repo))
     from ml_pipelines import settings as project_settings
     from ml_pipelines import training
 
@@ -136,18 +140,21 @@ def check_this_build() -> list[str]:
     build = project_settings.from_env()
     definition = json.loads(pipeline.build_definition(build, pipeline.load_config()))
     uploads = [uri for uri, _ in pipeline.code_uploads(build)]
-    return check_build(build, definition, uploads, BUILD_SPEC.read_text(encoding="utf-8"))
+    return check_build(build, definition, uploads, (repo / BUILD_SPEC).read_text(encoding="utf-8"))
 
 
-def main() -> int:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`mlops-kit data-layout` options."""
+    parser.add_argument(
+        "--repo", type=Path, default=Path("."), metavar="DIR", help="the build-train repository (default: here)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
     """Print every URI outside the layout; 0 when there is none."""
-    found = check_this_build()
+    found = check_repo(args.repo.resolve())
     for line in found:
-        print(line, file=sys.stderr)
+        print(f"data-layout: {line}", file=sys.stderr)
     if not found:
         print("every S3 URI of this build follows the data layout")
     return 1 if found else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

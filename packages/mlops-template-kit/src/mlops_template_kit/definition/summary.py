@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from .checks import iter_steps
+
 
 def expression(value: object) -> str:
     """Render a definition value (plain, Get, Std:Join, Std:JsonGet) as short text."""
@@ -58,20 +60,10 @@ def step_lines(step: Mapping) -> list[str]:
     return lines
 
 
-def flatten(steps: list[Mapping]) -> list[Mapping]:
-    """Steps in definition order, the branches of condition steps included."""
-    found = []
-    for step in steps:
-        found.append(step)
-        arguments = step.get("Arguments", {})
-        found += flatten(arguments.get("IfSteps", []) + arguments.get("ElseSteps", []))
-    return found
-
-
 def summarise(definition: Mapping) -> str:
     """The text summary of a whole definition."""
     lines = ["parameters: " + ", ".join(f"{p['Name']}={p.get('DefaultValue', '?')}" for p in definition["Parameters"])]
     lines.append("steps:")
-    for step in flatten(definition["Steps"]):
+    for step in iter_steps(definition):
         lines += step_lines(step)
     return "\n".join(lines)

@@ -1,9 +1,11 @@
-"""`python -m ml_pipelines.local_run`: run the training pipeline, or a given definition, locally.
+"""Run the repository's SageMaker pipeline, or a given definition, on this machine.
 
-Without `--definition` it does the whole loop: local AWS, artifact bucket, sample data, step
-code upload, the pipeline definition built by `ml_pipelines/training/ml-pipeline-training.py`,
-then the run and its results table. Exit codes: 0 the pipeline succeeded, 1 it failed (a step or
-a Fail step), 2 the input was wrong (arguments, definition, parameters).
+`mlops-kit local-run` (or `python -m mlops_template_kit.local_run`), from a generated build-train
+repository's root or with `--repo DIR`. Without `--definition` it does the whole loop: local AWS,
+artifact bucket, sample data, step code upload, the pipeline definition built by the repository's
+`ml_pipelines/training/ml-pipeline-training.py`, then the run and its results table. Exit codes:
+0 the pipeline succeeded, 1 it failed (a step or a Fail step), 2 the input was wrong (arguments,
+definition, parameters).
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .errors import DefinitionError, LocalRunError
+from .errors import USER_ERRORS, DefinitionError
 
-PROG = "python -m ml_pipelines.local_run"
+PROG = "python -m mlops_template_kit.local_run"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,9 +28,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"local-run: error: {message} (see --help)\n")
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """The command line."""
-    parser = _Parser(prog=PROG, description="Run the SageMaker pipeline definition on this machine.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the command (shared by `mlops-kit local-run` and `python -m`)."""
     parser.add_argument("--definition", type=Path, metavar="FILE", help="run this definition JSON as is")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a pipeline parameter value")
     parser.add_argument(
@@ -39,16 +40,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--pipeline-name", help="name of the pipeline (scopes the step cache)")
     parser.add_argument(
-        "--work-dir", type=Path, default=Path(".local-run"), help="sandboxes and cache (default .local-run)"
+        "--repo",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="the build-train repository whose pipeline runs (default: the current directory)",
     )
+    parser.add_argument("--work-dir", type=Path, default=None, help="sandboxes and cache (default <repo>/.local-run)")
     parser.add_argument("--no-cache", action="store_true", help="run every step even when a cached result exists")
     parser.add_argument("--tuning-trials", type=int, default=3, help="training trials of a tuning step (default 3)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
-    args = parser.parse_args(argv)
+
+
+def finish_arguments(args: argparse.Namespace) -> str | None:
+    """Absolute paths and range checks after parsing; the usage error, if any."""
     # Steps run with their sandbox as working directory: every path handed to them is absolute.
-    args.work_dir = args.work_dir.resolve()
+    args.repo = args.repo.resolve()
+    args.work_dir = (args.work_dir or args.repo / ".local-run").resolve()
     if args.tuning_trials < 1:
-        parser.error("--tuning-trials must be at least 1")
+        return "--tuning-trials must be at least 1"
+    return None
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line of `python -m mlops_template_kit.local_run`."""
+    parser = _Parser(prog=PROG, description="Run the SageMaker pipeline definition on this machine.")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    problem = finish_arguments(args)
+    if problem:
+        parser.error(problem)
     return args
 
 
@@ -82,23 +103,32 @@ def parameter_values(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_definition(args: argparse.Namespace) -> int:
     """`--definition FILE`: check it, then run it against the local AWS."""
-    from . import definition, execution
+    from .. import definition
+    from . import execution
 
     checked = definition.load_file(args.definition)
     parameters = checked.resolve_parameters(parameter_values(args))
     return execution.execute_with_local_aws(checked, parameters, args.pipeline_name or args.definition.stem, args)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code."""
-    args = parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """Run with parsed arguments (the `mlops-kit local-run` entry); returns the exit code."""
+    problem = finish_arguments(args)
+    if problem:
+        print(f"local-run: error: {problem} (see --help)", file=sys.stderr)
+        return 2
+    return execute(args)
+
+
+def execute(args: argparse.Namespace) -> int:
+    """Run a checked command line; errors the user must fix become one line and exit code 2."""
     try:
         if args.definition:
             return run_definition(args)
         from . import project
 
         return project.run(args, parameter_values(args))
-    except LocalRunError as error:
+    except USER_ERRORS as error:
         print(f"local-run: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -106,5 +136,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m mlops_template_kit.local_run`; returns the exit code."""
+    return execute(parse_args(argv))

@@ -1,9 +1,7 @@
-"""Reading a SageMaker pipeline definition without the SDK: its steps, what each step waits for,
-checks against the AWS API each step calls, and a Mermaid flowchart of the steps.
-
-A definition is the JSON document `CreatePipeline` receives. Values computed at run time are
-expressions: `{"Get": "Parameters.X"}`, `{"Get": "Steps.S.<property>"}`, `{"Get": "Execution.X"}`,
-`{"Std:Join": ...}` and `{"Std:JsonGet": ...}`.
+"""Checks of a definition without the SDK: its steps, what each step waits for, the rules of the
+pipeline service, and the input shape (from botocore's service model) of the AWS API each step
+calls. Unlike `parse`, which stops at the first problem the runner cannot get past, these list
+every problem, for tests and for the pipeline module's commands.
 """
 
 from __future__ import annotations
@@ -12,6 +10,10 @@ import re
 from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
+
+from .errors import DefinitionError
+from .expressions import get_targets
+from .parse import walk
 
 NAME = re.compile(r"^[A-Za-z0-9\-_]{1,64}$")
 STEP_REFERENCE = re.compile(r"^Steps\.([A-Za-z0-9\-_]+)\.")
@@ -33,37 +35,12 @@ RUNTIME_NAME = "placeholder-name"
 CONDITION_TYPES = {"Equals", "GreaterThan", "GreaterThanOrEqualTo", "LessThan", "LessThanOrEqualTo", "In", "Not", "Or"}
 
 
-class DefinitionError(ValueError):
-    """A definition breaks a rule of the pipeline service or of the API a step calls."""
-
-
 # --------------------------------------------------------------------------- structure
 
 
 def iter_steps(definition: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """Every step, including those inside condition branches, in document order."""
-
-    def walk(steps: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        for step in steps:
-            yield step
-            if step.get("Type") == "Condition":
-                yield from walk(step["Arguments"].get("IfSteps", []))
-                yield from walk(step["Arguments"].get("ElseSteps", []))
-
-    yield from walk(definition.get("Steps", []))
-
-
-def expressions(value: Any) -> Iterator[str]:
-    """Every `Get` target (e.g. `Parameters.X`, `Steps.S.ModelArtifacts...`) inside a value."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if key == "Get" and isinstance(item, str):
-                yield item
-            else:
-                yield from expressions(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from expressions(item)
+    return (step for step, _gate in walk(definition.get("Steps", []), None))
 
 
 def dependencies(definition: Mapping[str, Any]) -> dict[str, list[tuple[str, str]]]:
@@ -79,7 +56,7 @@ def dependencies(definition: Mapping[str, Any]) -> dict[str, list[tuple[str, str
         if step.get("Type") == "Condition":
             arguments = {"Conditions": arguments.get("Conditions", [])}
         own = {key: value for key, value in step.items() if key not in ("Name", "Arguments")}
-        read = {match.group(1) for target in expressions([arguments, own]) if (match := STEP_REFERENCE.match(target))}
+        read = {match.group(1) for target in get_targets([arguments, own]) if (match := STEP_REFERENCE.match(target))}
         read.discard(step["Name"])
         edges = [(name, "data") for name in sorted(read, key=lambda name: (order.get(name, len(order)), name))]
         edges += [(name, "depends on") for name in step.get("DependsOn", [])]
@@ -137,7 +114,7 @@ def check_parameters(definition: Mapping[str, Any]) -> list[str]:
         elif "DefaultValue" in parameter and not _fits(parameter["DefaultValue"], kind):
             found.append(f"parameter {name!r} default {parameter['DefaultValue']!r} does not fit its type {kind}")
     used = set()
-    for target in expressions(definition.get("Steps", [])):
+    for target in get_targets(definition.get("Steps", [])):
         match = PARAMETER_REFERENCE.match(target)
         if match:
             used.add(match.group(1))
@@ -156,7 +133,7 @@ def check_references(definition: Mapping[str, Any]) -> list[str]:
         for other, _ in edges:
             if other not in steps:
                 found.append(f"step {name!r} refers to step {other!r}, which does not exist")
-    for target in sorted(set(expressions(definition.get("Steps", [])))):
+    for target in sorted(set(get_targets(definition.get("Steps", [])))):
         match = re.match(r"^Steps\.([A-Za-z0-9\-_]+)\.PropertyFiles\.([A-Za-z0-9\-_]+)$", target)
         if match and match.group(1) in steps:
             files = {entry["PropertyFileName"] for entry in steps[match.group(1)].get("PropertyFiles", [])}
@@ -320,45 +297,3 @@ def _validator() -> Any:
     from botocore.validate import ParamValidator
 
     return ParamValidator()
-
-
-# --------------------------------------------------------------------------- diagram
-
-
-def mermaid(definition: Mapping[str, Any]) -> str:
-    """The steps as a Mermaid flowchart: one node per step, one arrow per wait (branches labelled)."""
-    shapes = {"Condition": ("{", "}"), "Fail": ("([", "])"), "RegisterModel": ("[(", ")]")}
-    lines = ["flowchart TD"]
-    for step in iter_steps(definition):
-        label = step["Name"] if step["Type"] in shapes else f"{step['Name']}<br/>{step['Type']}"
-        opening, closing = shapes.get(step["Type"], ("[", "]"))
-        lines.append(f'    {_node(step["Name"])}{opening}"{label}"{closing}')
-    for name, edges in dependencies(definition).items():
-        for other, reason in edges:
-            arrow = f" -->|{reason}| " if reason in ("if", "else") else " --> "
-            lines.append(f"    {_node(other)}{arrow}{_node(name)}")
-    return "\n".join(lines)
-
-
-def _node(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", name)
-
-
-DIAGRAM_START = "<!-- pipeline-diagram:start -->"
-DIAGRAM_END = "<!-- pipeline-diagram:end -->"
-
-
-def readme_diagram(readme: str) -> str:
-    """The Mermaid source between the README's diagram markers (empty when there is none)."""
-    if DIAGRAM_START not in readme or DIAGRAM_END not in readme:
-        raise DefinitionError(f"the README has no {DIAGRAM_START} ... {DIAGRAM_END} block")
-    block = readme.split(DIAGRAM_START, 1)[1].split(DIAGRAM_END, 1)[0].strip()
-    return block.removeprefix("```mermaid").removesuffix("```").strip()
-
-
-def with_readme_diagram(readme: str, diagram: str) -> str:
-    """The README with its diagram block replaced by `diagram`."""
-    readme_diagram(readme)  # raises when the markers are missing
-    head, rest = readme.split(DIAGRAM_START, 1)
-    tail = rest.split(DIAGRAM_END, 1)[1]
-    return f"{head}{DIAGRAM_START}\n```mermaid\n{diagram}\n```\n{DIAGRAM_END}{tail}"
