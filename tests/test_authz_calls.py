@@ -343,7 +343,11 @@ def test_the_recorder_reached_the_grandchild_processes_of_the_scenarios(recorded
     """The local run and the local endpoint only run as subprocesses of the e2e test's pytest
     process (itself a subprocess here): their calls prove sitecustomize was imported there."""
     sources = {call["source"] or "" for call in recorded}
-    for marker in ("/mlops_template_kit/local_run/", "/mlops_template_kit/local_endpoint/", "/servicecatalog/functions/"):
+    for marker in (
+        "/mlops_template_kit/local_run/",
+        "/mlops_template_kit/local_endpoint/",
+        "/servicecatalog/functions/",
+    ):
         assert any(marker in source for source in sources), f"no call recorded from {marker}"
     assert len({call["pid"] for call in recorded}) >= 4
 
