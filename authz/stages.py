@@ -91,6 +91,8 @@ def stage_stacks(workdir: Path) -> tuple[Path, dict[str, list[dict]]]:
         **OFFLINE_ENV,
         # The bake first; then the kit the caller chose (a worktree's own source), if any.
         "PYTHONPATH": os.pathsep.join(filter(None, [str(project), os.environ.get("PYTHONPATH", "")])),
+        # The kit's deploy code works on this bake, whatever repository the caller pointed it at.
+        "MLOPS_KIT_REPO_ROOT": str(project),
         "SAGEMAKER_PROJECT_NAME": WORST_NAME,
         "SAGEMAKER_PROJECT_ID": WORST_ID,
         "ARTIFACT_KMS_KEY_ARN": ARTIFACT_KEY,
