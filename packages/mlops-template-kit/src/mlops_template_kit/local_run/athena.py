@@ -44,8 +44,8 @@ def uses_athena(item: dict[str, Any]) -> bool:
 def tables_uri() -> str:
     """The S3 prefix whose CSV files stand in for the tables: LOCAL_ATHENA_TABLES.
 
-    `mlops-kit local-run` sets it to the repository's input prefix unless it is set already; a
-    run of a given `--definition` must set it (the kit does not know which repository it is for).
+    `mlops-kit local-run` sets it to the repository's input prefix unless it is set already, also
+    for a given `--definition` run from a build-train repository; anywhere else such a run must set it.
     """
     if not os.environ.get(TABLES_VARIABLE):
         raise LocalRunError(f"set {TABLES_VARIABLE} to the S3 prefix whose CSV files stand in for the Athena tables")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -104,10 +105,16 @@ def parameter_values(args: argparse.Namespace) -> dict[str, Any]:
 def run_definition(args: argparse.Namespace) -> int:
     """`--definition FILE`: check it, then run it against the local AWS."""
     from .. import definition
-    from . import execution
+    from . import athena, execution, project
 
     checked = definition.load_file(args.definition)
     parameters = checked.resolve_parameters(parameter_values(args))
+    # Run from a build-train repository, an Athena step reads that repository's input as tables
+    # (as a whole run does); elsewhere LOCAL_ATHENA_TABLES must say where they are.
+    if not os.environ.get(athena.TABLES_VARIABLE):
+        tables = project.repository_tables(args.repo)
+        if tables:
+            os.environ[athena.TABLES_VARIABLE] = tables
     return execution.execute_with_local_aws(checked, parameters, args.pipeline_name or args.definition.stem, args)
 
 

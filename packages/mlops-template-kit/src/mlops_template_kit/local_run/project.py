@@ -58,6 +58,21 @@ def load_pipeline_module(path: Path) -> ModuleType:
     return module
 
 
+def repository_tables(repo: Path) -> str | None:
+    """The repository's S3 input prefix, which the Athena stand-in reads as tables; None when
+    `repo` is not a build-train repository. Reads the repository's own settings module (no SDK)."""
+    if not (repo / PIPELINE_MODULE).is_file():
+        return None
+    if str(repo) not in sys.path:
+        sys.path.insert(0, str(repo))
+    from ml_pipelines import settings
+
+    try:
+        return settings.from_env().input_uri()
+    except settings.SettingsError as error:
+        raise LocalRunError(str(error)) from None
+
+
 def build(module: ModuleType) -> tuple[Any, dict, str]:
     """Settings, configuration and definition JSON, as `ml-pipeline-training.py definition` builds them."""
     try:
