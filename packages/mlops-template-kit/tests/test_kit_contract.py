@@ -62,4 +62,4 @@ def test_the_transform_command_names_every_folder_it_needs():
         parser.add_argument(option, required=True)
     parsed = parser.parse_args(contract.prepare_transform_arguments("in", "out", "fitted"))
     assert vars(parsed) == {"mode": "transform", "input_dir": "in", "output_dir": "out", "preprocessor_dir": "fitted"}
-    assert contract.TRANSFORM_OUTPUTS == (contract.FEATURES_OUTPUT, contract.IDS_OUTPUT)
+    assert contract.TRANSFORM_OUTPUTS == (contract.FEATURES_OUTPUT, contract.IDS_OUTPUT, contract.RAW_FEATURES_OUTPUT)

@@ -40,11 +40,13 @@ PREPARE_STEP = "PrepareData"
 PREPROCESSOR_OUTPUT = "preprocessor"
 # Relative to algorithms/ (the code input of a processing step).
 PREPARE_SCRIPT = "preprocessing/prepare_data/__main__.py"
-# The folders transform mode writes under its --output-dir: processed features, and the ids that
-# join predictions back to the records.
+# The folders transform mode writes under its --output-dir: processed features, the ids that
+# join predictions back to the records, and the raw feature columns, the form fit mode's
+# data-quality baseline is computed in (so the batch check compares like with like).
 FEATURES_OUTPUT = "features"
 IDS_OUTPUT = "ids"
-TRANSFORM_OUTPUTS = (FEATURES_OUTPUT, IDS_OUTPUT)
+RAW_FEATURES_OUTPUT = "raw_features"
+TRANSFORM_OUTPUTS = (FEATURES_OUTPUT, IDS_OUTPUT, RAW_FEATURES_OUTPUT)
 
 
 def area_uri(bucket: str, prefix: str, area: str, *parts: str) -> str:
@@ -88,7 +90,7 @@ def build_id_of(metadata: Mapping[str, str] | None) -> str | None:
 def prepare_transform_arguments(input_dir: str, output_dir: str, preprocessor_dir: str) -> list[str]:
     """The arguments of `prepare_data` in transform mode: raw records in, features and ids out.
 
-    It writes `<output_dir>/features/` and `<output_dir>/ids/` (TRANSFORM_OUTPUTS).
+    It writes `<output_dir>/<name>/` for every name of TRANSFORM_OUTPUTS.
     """
     return [
         "--mode", "transform",

@@ -3,7 +3,8 @@
 PrepareInferenceData (the training preprocessing in transform mode: no split, no label; keeps
 the ids) -> BatchTransform (the approved model on the raw records) -> PostprocessPredictions
 (joins the ids back, summarises the distribution of the predictions) -> DataQualityCheck (the
-prepared features against the baseline registered with the model).
+records' raw feature columns against the baseline registered with the model, which is of raw
+training features).
 
 Commands (from the repository root):
 
@@ -242,11 +243,14 @@ class _Builder:
         return ProcessingStep(name=POSTPROCESS, step_args=step_args)
 
     def data_quality(self, prepare: ProcessingStep, postprocess: ProcessingStep) -> QualityCheckStep:
-        features = prepare.properties.ProcessingOutputConfig.Outputs[contract.FEATURES_OUTPUT].S3Output.S3Uri
+        # The baseline registered with the model is of raw training features (prepare_data fit
+        # mode): the records are checked in the same form, not as processed features.
+        outputs = prepare.properties.ProcessingOutputConfig.Outputs
+        records = outputs[contract.RAW_FEATURES_OUTPUT].S3Output.S3Uri
         return QualityCheckStep(
             name=DATA_QUALITY,
             quality_check_config=DataQualityCheckConfig(
-                baseline_dataset=features,
+                baseline_dataset=records,
                 dataset_format=DatasetFormat.csv(header=True),
                 output_s3_uri=self.output_uri("data-quality"),
             ),

@@ -138,6 +138,9 @@ def test_transform_mode_keeps_the_contract_batch_inference_relies_on(tmp_path, p
     assert prepare_data.main(arguments) == 0
     written = {path.parent.name for path in (tmp_path / "out").rglob("*.csv")}
     assert written == set(contract.TRANSFORM_OUTPUTS)
+    # The batch data-quality check compares these records with fit mode's baseline: same columns.
+    raw = pd.read_csv(tmp_path / "out" / contract.RAW_FEATURES_OUTPUT / f"{contract.RAW_FEATURES_OUTPUT}.csv")
+    assert list(raw.columns) == list(pd.read_csv(prepared_dir / "baseline" / "baseline.csv").columns)
     assert (STEP_DIR.parent.parent / contract.PREPARE_SCRIPT).resolve() == (STEP_DIR / "__main__.py").resolve()
 
 
