@@ -57,8 +57,8 @@ def test_text_that_is_not_json_is_reported_with_its_position():
         (lambda d: d.pop("Steps"), "needs a 'Steps' list"),
         (lambda d: d.update(Version="2019-01-01"), "definition version '2019-01-01' is not supported"),
         (
-            lambda d: support.find_step(d, "TrainModel").update(Type="Transform"),
-            "step TrainModel: unsupported step type 'Transform'",
+            lambda d: support.find_step(d, "TrainModel").update(Type="EMR"),
+            "step TrainModel: unsupported step type 'EMR'",
         ),
         (
             lambda d: support.find_step(d, "RegisterModel").update(Name="PrepareData"),

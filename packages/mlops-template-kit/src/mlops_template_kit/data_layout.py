@@ -7,9 +7,9 @@
 `<prefix>` is `<project>` for the main branch and `<project>/branches/<slug>` for a feature
 branch; a feature branch that reads its own data (BRANCH_INPUT=own) has `<prefix>/input/`.
 The check is written from the layout itself, not from `Settings.s3_uri`, so it catches a URI
-builder that drifts from it. This layout is the contract between a build-train repository, which
-writes it, and the deploy repository, which reads the models and data of a build: both import it
-from here.
+builder that drifts from it. The area names come from `contract`, the one definition of what a
+build-train repository writes and the deploy repository reads (layout, model metadata key,
+prepare_data's transform command).
 
     mlops-kit data-layout [--repo DIR]    # check this build's definition, code upload and build spec
 """
@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import naming
+from . import contract, naming
 from .definition import iter_steps
 
 # The build spec of a build-train repository, relative to its root.
@@ -56,9 +56,9 @@ class Layout:
         build = re.escape(build_id)
         step_names = "|".join(re.escape(step) for step in sorted(steps, key=len, reverse=True)) or "(?!)"
         areas = [
-            re.escape(own if branch_input else project) + "/input",
-            re.escape(own) + f"/code/{build}",
-            re.escape(own) + f"/ml-pipeline-outputs/{build}/(?:{step_names})",
+            re.escape(own if branch_input else project) + f"/{contract.INPUT_AREA}",
+            re.escape(own) + f"/{contract.CODE_AREA}/{build}",
+            re.escape(own) + f"/{contract.OUTPUTS_AREA}/{build}/(?:{step_names})",
         ]
         self.pattern = re.compile(f"^(?:{'|'.join(areas)})(?:/\\S*)?$")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from mlops_template_kit import contract, naming
 from mlops_template_kit.deploy.settings import REPO_ROOT_VARIABLE, Settings, problem_type
 from mlops_template_kit.local_endpoint.sample_bundle import SampleBundle, build_sample_bundle
 from moto import mock_aws
@@ -96,7 +97,7 @@ def _register_package(
             "SupportedResponseMIMETypes": ["application/json", "text/csv"],
         },
         ModelMetrics=model_metrics,
-        CustomerMetadataProperties=metadata or {"build_id": TRAINING_BUILD_ID},
+        CustomerMetadataProperties=metadata or contract.model_metadata(TRAINING_BUILD_ID),
     )["ModelPackageArn"]
     # CreationTime has millisecond resolution: keep registrations apart so their order is real.
     time.sleep(0.01)
@@ -108,7 +109,8 @@ def populate_registry(session: boto3.Session, settings: Settings, bundle: Sample
     package, the newest Approved one, then a Rejected and a PendingManualApproval one."""
     s3 = session.client("s3")
     s3.create_bucket(Bucket=settings.artifact_bucket)
-    prefix = f"{settings.project_name}/ml-pipeline-outputs/{TRAINING_BUILD_ID}"
+    # Where the training build wrote its outputs (the kit's contract, as build-train writes it).
+    prefix = f"{naming.s3_prefix(settings.project_name)}/{contract.OUTPUTS_AREA}/{TRAINING_BUILD_ID}"
     model_key = f"{prefix}/TrainModel/model/model.tar.gz"
     s3.upload_file(str(bundle.model_data), settings.artifact_bucket, model_key)
     s3.upload_file(str(bundle.evaluation), settings.artifact_bucket, f"{prefix}/EvaluateModel/evaluation.json")
@@ -148,7 +150,6 @@ def grant_stage_access(session: boto3.Session, settings: Settings) -> None:
     stage's deploy role gets its own name there."""
     import warnings
 
-    from mlops_template_kit import naming
     from mlops_template_kit.deploy import deploy, inference_config, stacks
 
     configs = {stage: inference_config.load(stage) for stage in naming.STAGES}

@@ -65,6 +65,7 @@ RUNTIME_PROPERTIES: dict[str, frozenset[str]] = {
     "RegisterModel": frozenset(
         {"ModelPackageArn", "ModelPackageVersion", "ModelPackageName", "ModelPackageStatus", "ModelApprovalStatus"}
     ),
+    "Transform": frozenset({"TransformJobName", "TransformJobArn", "TransformJobStatus", "FailureReason"}),
     "Model": frozenset({"ModelName", "ModelArn"}),
     "Condition": frozenset({"Outcome"}),
     "Fail": frozenset(),

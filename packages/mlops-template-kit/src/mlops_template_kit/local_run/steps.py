@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..definition.expressions import to_text
-from . import conditions, processing, quality, registry, training, tuning
+from . import conditions, processing, quality, registry, training, transform, tuning
 from .context import Job
 from .errors import StepFailed
 
@@ -27,6 +27,7 @@ HANDLERS: dict[str, Callable[[Job], dict[str, Any]]] = {
     "Processing": processing.run,
     "Training": training.run,
     "Tuning": tuning.run,
+    "Transform": transform.run,
     "QualityCheck": quality.run,
     "RegisterModel": registry.register,
     "Model": registry.create_model,

@@ -3,7 +3,8 @@
 PrepareInferenceData (the training preprocessing in transform mode: no split, no label; keeps
 the ids) -> BatchTransform (the approved model on the raw records) -> PostprocessPredictions
 (joins the ids back, summarises the distribution of the predictions) -> DataQualityCheck (the
-prepared features against the baseline registered with the model).
+records' raw feature columns against the baseline registered with the model, which is of raw
+training features).
 
 Commands (from the repository root):
 
@@ -37,7 +38,7 @@ os.environ.setdefault("AWS_DEFAULT_REGION", Settings.from_env().region)
 
 import boto3  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
-from mlops_template_kit import naming  # noqa: E402
+from mlops_template_kit import contract, naming  # noqa: E402
 from sagemaker.core.model_monitor.dataset_format import DatasetFormat  # noqa: E402
 from sagemaker.core.processing import Processor  # noqa: E402
 from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output  # noqa: E402
@@ -52,11 +53,8 @@ from sagemaker.mlops.workflow.quality_check_step import DataQualityCheckConfig, 
 from sagemaker.mlops.workflow.steps import ProcessingStep, TransformStep  # noqa: E402
 
 PROCESSING_ROOT = "/opt/ml/processing"
-# Where the build/train repository keeps a build's step code and outputs (its S3 data layout).
-TRAINING_CODE_AREA = "code"
-TRAINING_OUTPUTS_AREA = "ml-pipeline-outputs"
-TRAINING_PREPARE_STEP = "PrepareData"
-PREPARE_SCRIPT = "preprocessing/prepare_data/__main__.py"
+# Where the training build keeps its code and preprocessor, the metadata key that names the build,
+# and the transform command of its prepare_data: the kit's `contract`, which build-train uses too.
 POSTPROCESS_CODE_DIR = "batch_inference/postprocess"
 
 PREPARE = "PrepareInferenceData"
@@ -90,17 +88,14 @@ def expected_resources(settings: Settings, stage: str, role_arn: str) -> StageRe
 
 def training_uris(settings: Settings, model: ApprovedModel) -> tuple[str, str]:
     """The step code and the fitted preprocessor of the training build that produced `model`."""
-    build_id = model.metadata.get("build_id")
+    build_id = contract.build_id_of(model.metadata)
     if not build_id:
         raise DeployError(
-            f"model package {model.arn} has no build_id metadata: batch inference reuses the "
+            f"model package {model.arn} has no {contract.BUILD_ID_KEY} metadata: batch inference reuses the "
             "preprocessing of the training build, so register models with their build id"
         )
-    root = f"s3://{settings.artifact_bucket}/{naming.s3_prefix(settings.project_name)}"
-    return (
-        f"{root}/{TRAINING_CODE_AREA}/{build_id}/algorithms/",
-        f"{root}/{TRAINING_OUTPUTS_AREA}/{build_id}/{TRAINING_PREPARE_STEP}/preprocessor/",
-    )
+    bucket, prefix = settings.artifact_bucket, naming.s3_prefix(settings.project_name)
+    return contract.algorithms_uri(bucket, prefix, build_id), contract.preprocessor_uri(bucket, prefix, build_id)
 
 
 def pipeline_name(settings: Settings, stage: str) -> str:
@@ -191,23 +186,17 @@ class _Builder:
         )
 
     def prepare(self) -> ProcessingStep:
-        step_args = self.processor(PREPARE_SCRIPT).run(
+        step_args = self.processor(contract.PREPARE_SCRIPT).run(
             inputs=[
                 processing_input("code", self.code_uri, "input/code"),
                 processing_input("data", self.input_data, "input/data"),
                 processing_input("preprocessor", self.preprocessor_uri, "input/preprocessor"),
             ],
-            outputs=[self.output("features"), self.output("ids")],
-            arguments=[
-                "--mode",
-                "transform",
-                "--input-dir",
-                f"{PROCESSING_ROOT}/input/data",
-                "--output-dir",
-                f"{PROCESSING_ROOT}/output",
-                "--preprocessor-dir",
-                f"{PROCESSING_ROOT}/input/preprocessor",
-            ],  # fmt: skip
+            # prepare_data writes one folder per output under its --output-dir.
+            outputs=[self.output(name) for name in contract.TRANSFORM_OUTPUTS],
+            arguments=contract.prepare_transform_arguments(
+                f"{PROCESSING_ROOT}/input/data", f"{PROCESSING_ROOT}/output", f"{PROCESSING_ROOT}/input/preprocessor"
+            ),
         )
         return ProcessingStep(name=PREPARE, step_args=step_args)
 
@@ -236,7 +225,7 @@ class _Builder:
         step_args = self.processor("__main__.py").run(
             inputs=[
                 processing_input("code", postprocess_code_uri(self.settings), "input/code"),
-                processing_input("ids", outputs["ids"].S3Output.S3Uri, "input/ids"),
+                processing_input("ids", outputs[contract.IDS_OUTPUT].S3Output.S3Uri, "input/ids"),
                 processing_input("transform", transform.properties.TransformOutput.S3OutputPath, "input/transform"),
             ],
             outputs=[self.output("predictions")],
@@ -254,11 +243,14 @@ class _Builder:
         return ProcessingStep(name=POSTPROCESS, step_args=step_args)
 
     def data_quality(self, prepare: ProcessingStep, postprocess: ProcessingStep) -> QualityCheckStep:
-        features = prepare.properties.ProcessingOutputConfig.Outputs["features"].S3Output.S3Uri
+        # The baseline registered with the model is of raw training features (prepare_data fit
+        # mode): the records are checked in the same form, not as processed features.
+        outputs = prepare.properties.ProcessingOutputConfig.Outputs
+        records = outputs[contract.RAW_FEATURES_OUTPUT].S3Output.S3Uri
         return QualityCheckStep(
             name=DATA_QUALITY,
             quality_check_config=DataQualityCheckConfig(
-                baseline_dataset=features,
+                baseline_dataset=records,
                 dataset_format=DatasetFormat.csv(header=True),
                 output_s3_uri=self.output_uri("data-quality"),
             ),

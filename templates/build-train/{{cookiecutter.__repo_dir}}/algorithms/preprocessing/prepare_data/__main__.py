@@ -4,7 +4,8 @@ Raw data: CSV files with a header, or JSON Lines files (`--input-format json`, w
 query of the data lake delivers).
 fit:       split into train/validation/test, fit the preprocessing on the training split only and
            write processed splits (target first, id dropped), the data-quality baseline and preprocessor.json.
-transform: apply an existing preprocessor.json to unlabelled records; ids are kept in a separate file.
+transform: apply an existing preprocessor.json to unlabelled records; ids are kept in a separate file,
+           and the raw feature columns in a third (what the data-quality check compares with the baseline).
 """
 
 from __future__ import annotations
@@ -85,7 +86,10 @@ def fit(args: argparse.Namespace) -> None:
 
 
 def transform(args: argparse.Namespace) -> None:
-    """Apply the stored preprocessor to unlabelled records; write features and ids."""
+    """Apply the stored preprocessor to unlabelled records; write features, ids and raw features.
+
+    Batch inference runs this with the arguments and reads the folders the kit's contract names.
+    """
     preprocessor = Preprocessor.load(existing_dir(args.preprocessor_dir, "preprocessor"))
     frame = read_input_dir(args.input_dir, args.input_format)
     features = preprocessor.transform(frame)
@@ -97,6 +101,8 @@ def transform(args: argparse.Namespace) -> None:
         ids = pd.DataFrame({"row": range(len(frame))})
     write_csv(features, args.output_dir / "features" / "features.csv")
     write_csv(ids, args.output_dir / "ids" / "ids.csv")
+    # The baseline fit mode writes is raw features: the records are checked against it in that form.
+    write_csv(frame[preprocessor.raw_feature_columns], args.output_dir / "raw_features" / "raw_features.csv")
     print(f"{STEP}: {len(features)} records transformed")
 
 

@@ -98,6 +98,11 @@ def test_data_quality_is_checked_against_the_registered_baseline(definition, mod
     assert check["SuppliedBaselineStatistics"] == model.baseline_statistics_uri
     assert check["SuppliedBaselineConstraints"] == model.baseline_constraints_uri
     assert check["DependsOn"] == ["PostprocessPredictions"]
+    # The registered baseline is of raw training features: the records are checked in that form.
+    (dataset,) = check["Arguments"]["ProcessingInputs"]
+    assert dataset["S3Input"]["S3Uri"] == {
+        "Get": "Steps.PrepareInferenceData.ProcessingOutputConfig.Outputs['raw_features'].S3Output.S3Uri"
+    }
 
 
 def test_the_schedule_parameter_is_declared(definition):

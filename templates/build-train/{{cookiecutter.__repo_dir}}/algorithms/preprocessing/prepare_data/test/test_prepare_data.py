@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from mlops_template_kit import contract
 
 from shared_libraries import sample_data
 
@@ -123,6 +124,24 @@ def test_transform_applies_the_stored_preprocessor_to_unlabelled_records(tmp_pat
     ids = pd.read_csv(tmp_path / "out" / "ids" / "ids.csv")
     assert list(features.columns) == EXPECTED_FEATURES and len(features) == len(records)
     assert ids["id"].tolist() == records["id"].tolist()
+
+
+def test_transform_mode_keeps_the_contract_batch_inference_relies_on(tmp_path, prepare_data, prepared_dir):
+    """The deploy repository's batch pipeline runs this script as the kit's contract says: its
+    command line, and the folders it reads afterwards. Change both together (the kit), not one."""
+    (tmp_path / "data").mkdir()
+    pd.read_csv(RECORDS).drop(columns="progression").to_csv(tmp_path / "data" / "records.csv", index=False)
+    arguments = contract.prepare_transform_arguments(
+        str(tmp_path / "data"), str(tmp_path / "out"), str(prepared_dir / "preprocessor")
+    )
+    assert (prepared_dir / contract.PREPROCESSOR_OUTPUT / "preprocessor.json").is_file()  # fit mode's half
+    assert prepare_data.main(arguments) == 0
+    written = {path.parent.name for path in (tmp_path / "out").rglob("*.csv")}
+    assert written == set(contract.TRANSFORM_OUTPUTS)
+    # The batch data-quality check compares these records with fit mode's baseline: same columns.
+    raw = pd.read_csv(tmp_path / "out" / contract.RAW_FEATURES_OUTPUT / f"{contract.RAW_FEATURES_OUTPUT}.csv")
+    assert list(raw.columns) == list(pd.read_csv(prepared_dir / "baseline" / "baseline.csv").columns)
+    assert (STEP_DIR.parent.parent / contract.PREPARE_SCRIPT).resolve() == (STEP_DIR / "__main__.py").resolve()
 
 
 def test_data_without_ids_keeps_row_numbers_for_batch_prediction(tmp_path, prepare_data):
