@@ -79,6 +79,8 @@ def test_a_bake_pins_the_kit_at_the_template_version_and_carries_no_copy_of_it(c
     makefile = (project / "Makefile").read_text()
     assert "$(BIN)/python tools/install_kit.py" in makefile
     assert "update: setup" in makefile and "$(BIN)/mlops-kit update" in makefile
+    # `mlops-kit update` renders templates: every repo's environment must have cookiecutter.
+    assert any(line.startswith("cookiecutter==") for line in (project / options.REQUIREMENTS_FILE).read_text().split())
     # The local runner, the definition reader and the data layout come from the kit too.
     for moved in ("local_run", "pipeline_definition.py", "data_layout.py", "dag.py"):
         assert not list(project.rglob(moved)), moved
