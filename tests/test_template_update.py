@@ -115,3 +115,22 @@ def test_update_to_the_same_version_changes_nothing(template_repo, project):
     result = run_update(project)
     assert result.returncode == 0 and "already at template commit" in result.stdout
     assert git("status", "--porcelain", cwd=project) == ""
+
+
+def test_an_edit_of_a_file_the_template_deletes_stops_the_update_naming_the_file(template_repo, project):
+    """Machinery that moved into the kit is deleted by the update; a team edit of it cannot be
+    merged into a deletion, so nothing is applied and the file is named."""
+    moved = "algorithms/shared_libraries/README.md"
+    (project / moved).write_text((project / moved).read_text() + "Our note.\n")
+    git("commit", "--quiet", "-am", "team edit of a file the template will delete", cwd=project)
+    git("rm", "--quiet", f"{PAYLOAD}/{moved}", cwd=template_repo)
+    git("commit", "--quiet", "-m", "version N+1 deletes it", cwd=template_repo)
+
+    result = run_update(project)
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"error: the template change does not apply to {moved}, edited here where the template deletes or "
+        "rewrites it: move those edits elsewhere (or undo them), commit, then update again"
+    ]
+    assert git("status", "--porcelain", cwd=project) == ""

@@ -117,8 +117,22 @@ def apply_patch(patch: str, project: Path) -> list[str]:
     )
     conflicted = git("diff", "--name-only", "--diff-filter=U", cwd=project).stdout.split()
     if result.returncode != 0 and not conflicted:
-        raise UpdateError(f"the template change does not apply: {result.stderr.strip().splitlines()[-1]}")
+        raise UpdateError(not_applying(result.stderr))
     return conflicted
+
+
+def not_applying(stderr: str) -> str:
+    """Why `git apply -3` applied nothing, naming the files. A three-way merge cannot leave
+    conflict markers in a file the template deletes (or whose pre-image is unknown), so an edit
+    of such a file, e.g. of machinery that moved into the kit, stops the whole update."""
+    files = sorted(set(re.findall(r"^error: (.+?): patch does not apply$", stderr, re.MULTILINE)))
+    if not files:
+        last = stderr.strip().splitlines()[-1] if stderr.strip() else "git apply failed"
+        return f"the template change does not apply: {last}"
+    return (
+        f"the template change does not apply to {', '.join(files)}, edited here where the template "
+        "deletes or rewrites it: move those edits elsewhere (or undo them), commit, then update again"
+    )
 
 
 def resolve(template_repo: Path, ref: str | None) -> str:
