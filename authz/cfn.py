@@ -488,7 +488,7 @@ def _needs(resource_type: str, props: dict, env: dict) -> Iterator[Need]:
             yield from (("create", action, arn, tagged) for action in actions)
     if tags and entry.tags:
         yield ("create", entry.tags, arn, tags)
-    yield from _side_needs(entry, props, env)
+    yield from side_needs(entry, props, env)
     yield from (("update", action, arn, {**tagged, **tags}) for action in entry.update)
     yield from (("delete", action, arn, tagged) for action in entry.delete)
     if entry.extra:
@@ -520,8 +520,16 @@ def _service_namespace(resource_type: str, props: dict) -> dict:
     return {"application-autoscaling:service-namespace": str(namespace)} if namespace else {}
 
 
-def _side_needs(entry: Handler, props: dict, env: dict) -> Iterator[Need]:
-    """What creating the resource needs on other resources: roles passed, objects read, connections."""
+def side_needs(entry: Handler, props: dict, env: dict) -> Iterator[Need]:
+    """What a resource's configuration needs on OTHER resources, as `create`-phase needs: every role
+    its properties pass (iam:PassRole with iam:PassedToService), every S3 object they point at
+    (s3:GetObject, or s3:GetObjectVersion when a version is named), every connection a pipeline
+    uses (codestar-connections:PassConnection).
+
+    `entry` is the resource type's table entry (`handler(type)`), `props` its properties with
+    intrinsics resolved, `env` what `needs` takes (partition, account, object_context).
+    Used for a create (by `needs`) and by authz.update for an update, which sends the whole
+    configuration again and so passes the same roles and connections."""
     for path, service in entry.passes.items():
         for role in lookup(props, path):
             yield ("create", "iam:PassRole", _role_arn(str(role), env), {"iam:PassedToService": service})

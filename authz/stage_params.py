@@ -1,6 +1,7 @@
-"""Run inside a baked deploy repository (its root is the working directory, where the kit finds
-its stacks): print the stacks every stage deploys and their parameters, using the deploy code the
-repository runs (the kit's mlops_template_kit.deploy), for the stage configurations read as JSON
+"""Run with a baked deploy repository's root as the one argument (the kit's deploy code is given
+it, to find the stacks and the answers): print the stacks every stage deploys and their
+parameters, using the deploy code the repository runs (the kit's mlops_template_kit.deploy), for
+the stage configurations read as JSON
 from stdin: {"<combination>": {"<stage>": <inference_config>}}.
 
 Why the code the repository runs: the parameters a stage stack gets (role, bucket, key and endpoint
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from mlops_template_kit import naming
 from mlops_template_kit.deploy import stacks
@@ -71,12 +73,12 @@ def _stage_stacks(settings: Settings, stage: str, config: dict) -> list[dict]:
             "tooling": tooling,
             **stacks.template_configuration(ctx, spec),
         }
-        for spec in stacks.stage_stacks(config)
+        for spec in stacks.stage_stacks(config, settings.repo_root)
     ]
 
 
-def main() -> int:
-    settings = Settings.from_env()
+def main(repo_root: str) -> int:
+    settings = Settings.from_env(Path(repo_root))
     combinations = json.load(sys.stdin)
     result = {
         key: [entry for stage, config in configs.items() for entry in _stage_stacks(settings, stage, config)]
@@ -101,4 +103,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1]))

@@ -91,8 +91,6 @@ def stage_stacks(workdir: Path) -> tuple[Path, dict[str, list[dict]]]:
         **OFFLINE_ENV,
         # The bake first; then the kit the caller chose (a worktree's own source), if any.
         "PYTHONPATH": os.pathsep.join(filter(None, [str(project), os.environ.get("PYTHONPATH", "")])),
-        # The kit's deploy code works on this bake, whatever repository the caller pointed it at.
-        "MLOPS_KIT_REPO_ROOT": str(project),
         "SAGEMAKER_PROJECT_NAME": WORST_NAME,
         "SAGEMAKER_PROJECT_ID": WORST_ID,
         "ARTIFACT_KMS_KEY_ARN": ARTIFACT_KEY,
@@ -100,7 +98,13 @@ def stage_stacks(workdir: Path) -> tuple[Path, dict[str, list[dict]]]:
     }
     script = Path(__file__).with_name("stage_params.py")
     result = subprocess.run(
-        [sys.executable, str(script)], input=json.dumps(combos), capture_output=True, text=True, cwd=project, env=env
+        # The kit's deploy code is told which repository to work on: this bake.
+        [sys.executable, str(script), str(project)],
+        input=json.dumps(combos),
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env=env,
     )
     if result.returncode != 0:
         raise RuntimeError(f"computing stage parameters failed: {result.stderr.strip().splitlines()[-1:]}")

@@ -69,7 +69,7 @@ def update_needs(name: str, resource_type: str, old: dict, new: dict, stack: str
     # Update calls send the whole configuration (a Lambda function's Role, a pipeline's roleArn
     # and connections), so roles and connections are passed again; objects are read only when
     # the property naming them changed.
-    for _phase, action, resource, context in cfn._side_needs(entry, _read_only_changed(new, differing), env):
+    for _phase, action, resource, context in cfn.side_needs(entry, _read_only_changed(new, differing), env):
         yield Need("update", action, "*" if cfn.unscoped(action) else resource, _frozen(context), where)
 
 

@@ -125,6 +125,18 @@ def test_reading_a_pinned_object_version_is_a_different_action():
     assert "s3:GetObjectVersion" in actions and "s3:GetObject" not in actions
 
 
+def test_side_needs_are_the_roles_objects_and_connections_a_configuration_points_at():
+    env = {"partition": "aws", "account": ACCOUNT, "object_context": {"s3:ExistingObjectTag/k": "v"}}
+    props = {"Role": "sagemaker-r", "Code": {"S3Bucket": "b", "S3Key": "k.zip"}}
+    passed = {"iam:PassedToService": "lambda.amazonaws.com"}
+    assert list(cfn.side_needs(cfn.handler("AWS::Lambda::Function"), props, env)) == [
+        ("create", "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/sagemaker-r", passed),
+        ("create", "s3:GetObject", "arn:aws:s3:::b/k.zip", {"s3:ExistingObjectTag/k": "v"}),
+    ]
+    # A configuration naming no role and no object needs nothing elsewhere.
+    assert list(cfn.side_needs(cfn.handler("AWS::Lambda::Function"), {"FunctionName": "f"}, env)) == []
+
+
 def test_an_action_without_a_resource_type_is_asked_on_star():
     needs = _needs("AWS::KMS::Key", {"KeyPolicy": {}, "EnableKeyRotation": True})
     assert ("create", "kms:CreateKey", "*", {}) in needs

@@ -10,24 +10,19 @@ from authz import provision
 from authz.check import Ledger
 from authz.stack import ACCOUNT, WORST_ID, WORST_NAME
 from scripts import catalog, products
+from tests.product_ledger import evaluated_fixture, product_denials
 
 PRODUCTS = {product.key: product for product in catalog.products()}
 BUCKET = f"arn:aws:s3:::sagemaker-project-{WORST_ID}"
 SAGEMAKER = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}"
 
 
-@pytest.fixture(scope="module")
-def evaluated() -> tuple[Ledger, dict[str, int]]:
-    """Every product evaluated once (distinct questions are decided once)."""
-    ledger = Ledger()
-    return ledger, provision.check_products(ledger)
+evaluated = evaluated_fixture(provision.check_products)
 
 
 @pytest.mark.parametrize("key", sorted(PRODUCTS))
 def test_every_combination_of_the_product_is_created_and_deleted_by_the_launch_role(evaluated, key):
-    ledger, combinations = evaluated
-    assert combinations[key] > 1
-    denied = [denial.line() for denial in ledger.denials() if any(p.startswith(f"{key} ") for p in denial.where)]
+    denied = product_denials(evaluated, key)
     assert not denied, "\n".join(denied)
 
 
@@ -153,3 +148,8 @@ def test_the_platform_stacks_are_covered_by_the_table():
     assert provision.check_portfolio(ledger) == len(products.ACCOUNT_TEMPLATES)
     assert any("TemplatesBucket" in where for where in ledger.resources)
     assert ledger.denials() == []
+
+
+def test_a_product_evaluated_at_one_combination_is_not_taken_as_checked():
+    with pytest.raises(AssertionError, match="evaluated at 1 combination"):
+        product_denials((Ledger(), {"build-train": 1}), "build-train")

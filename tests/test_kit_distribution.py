@@ -7,9 +7,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import stat
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import boto3
@@ -17,7 +19,7 @@ import pytest
 from moto import mock_aws
 
 from hooks import options, post_gen
-from scripts import catalog, products
+from scripts import catalog, package, products
 from tests import bakery
 
 INSTALLER = "tools/install_kit.py"
@@ -32,7 +34,9 @@ GIT_IDENTITY = {
 
 
 def load_installer():
-    spec = importlib.util.spec_from_file_location("install_kit_under_test", bakery.payload_dir("deploy") / INSTALLER)
+    spec = importlib.util.spec_from_file_location(
+        "install_kit_under_test", bakery.payload_dir("build-train") / INSTALLER
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -49,9 +53,20 @@ def installer(tmp_path, monkeypatch):
 # --- one installer, one pin -----------------------------------------------------------------------
 
 
-def test_both_templates_ship_the_same_installer():
-    texts = {name: (bakery.payload_dir(name) / INSTALLER).read_text() for name in ("build-train", "deploy")}
-    assert texts["build-train"] == texts["deploy"]
+def test_the_installer_has_one_source_and_every_bake_and_seed_carries_it_as_a_regular_file(baked, tmp_path):
+    """build-train's payload holds the installer, deploy's links to it; cookiecutter renders the
+    link's target, so bakes (and the seed zips `make package` makes of them) hold a plain file."""
+    source = bakery.payload_dir("build-train") / INSTALLER
+    link = bakery.payload_dir("deploy") / INSTALLER
+    assert not source.is_symlink() and link.is_symlink() and link.resolve() == source.resolve()
+    for name in ("build-train", "deploy"):
+        project = baked(name, {})
+        assert not (project / INSTALLER).is_symlink()
+        assert (project / INSTALLER).read_bytes() == source.read_bytes()
+        package.zip_repo(project, tmp_path / f"{name}.zip")
+        with zipfile.ZipFile(tmp_path / f"{name}.zip") as seed:
+            assert stat.S_ISREG(seed.getinfo(INSTALLER).external_attr >> 16)
+            assert seed.read(INSTALLER) == source.read_bytes()
 
 
 @pytest.mark.parametrize("name", ["build-train", "deploy"])
@@ -64,6 +79,8 @@ def test_a_bake_pins_the_kit_at_the_template_version_and_carries_no_copy_of_it(c
     makefile = (project / "Makefile").read_text()
     assert "$(BIN)/python tools/install_kit.py" in makefile
     assert "update: setup" in makefile and "$(BIN)/mlops-kit update" in makefile
+    # `mlops-kit update` renders templates: every repo's environment must have cookiecutter.
+    assert any(line.startswith("cookiecutter==") for line in (project / options.REQUIREMENTS_FILE).read_text().split())
     # The local runner, the definition reader and the data layout come from the kit too.
     for moved in ("local_run", "pipeline_definition.py", "data_layout.py", "dag.py"):
         assert not list(project.rglob(moved)), moved

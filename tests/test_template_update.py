@@ -3,7 +3,6 @@
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -85,7 +84,8 @@ def test_update_applies_template_changes_and_keeps_the_teams_edits(template_repo
     assert "All unit tests of every step" in text and "smoke: ## our own target" in text
     assert own_file.read_text() == "Our team's notes.\n"
     record = json.loads((project / ".cruft.json").read_text())
-    assert record["commit"] == git("rev-parse", "HEAD", cwd=template_repo).strip()
+    new_commit = git("rev-parse", "HEAD", cwd=template_repo).strip()
+    assert record["commit"] == record["context"]["cookiecutter"]["_commit"] == new_commit
     assert "Makefile" in git("diff", "--cached", "--name-only", cwd=project)
 
 
@@ -117,32 +117,20 @@ def test_update_to_the_same_version_changes_nothing(template_repo, project):
     assert git("status", "--porcelain", cwd=project) == ""
 
 
-def test_a_repo_generated_before_the_kit_migrates_with_one_update(template_repo, tmp_path):
-    """A repo baked at the commit before the kit (copies of naming.py and the update tool, no pin)
-    takes the kit with one update: the copies go, the pin comes, `make update` calls the kit."""
-    from cookiecutter.main import cookiecutter
-
-    # The parent of the commit that moved the update tool out of hooks/ into the kit.
-    moved = git("log", "--format=%H", "-1", "--", "hooks/template_update.py", cwd=template_repo).strip()
-    before_kit = f"{moved}^"
-    git("checkout", "--quiet", before_kit, cwd=template_repo)
-    project = Path(
-        cookiecutter(
-            str(template_repo), directory="templates/build-train", no_input=True, output_dir=str(tmp_path / "old")
-        )
-    )
-    git("checkout", "--quiet", "-", cwd=template_repo)
-    assert (project / "ml_pipelines" / "naming.py").is_file() and (project / "tools" / "template_update.py").is_file()
-    git("init", "--quiet", cwd=project)
-    git("add", "-A", cwd=project)
-    git("commit", "--quiet", "-m", "generated before the kit", cwd=project)
+def test_an_edit_of_a_file_the_template_deletes_stops_the_update_naming_the_file(template_repo, project):
+    """Machinery that moved into the kit is deleted by the update; a team edit of it cannot be
+    merged into a deletion, so nothing is applied and the file is named."""
+    moved = "algorithms/shared_libraries/README.md"
+    (project / moved).write_text((project / moved).read_text() + "Our note.\n")
+    git("commit", "--quiet", "-am", "team edit of a file the template will delete", cwd=project)
+    git("rm", "--quiet", f"{PAYLOAD}/{moved}", cwd=template_repo)
+    git("commit", "--quiet", "-m", "version N+1 deletes it", cwd=template_repo)
 
     result = run_update(project)
 
-    assert result.returncode == 0, result.stderr
-    assert not (project / "ml_pipelines" / "naming.py").exists()
-    assert not (project / "tools" / "template_update.py").exists()
-    assert (project / "requirements.txt").read_text().splitlines()[-1].startswith("mlops-template-kit==")
-    assert "$(BIN)/mlops-kit update" in (project / "Makefile").read_text()
-    tests = bakery.run(["python", "-m", "pytest", "-q", "-x", "ml_pipelines"], cwd=project)
-    assert tests.returncode == 0, tests.stdout[-3000:]
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"error: the template change does not apply to {moved}, edited here where the template deletes or "
+        "rewrites it: move those edits elsewhere (or undo them), commit, then update again"
+    ]
+    assert git("status", "--porcelain", cwd=project) == ""

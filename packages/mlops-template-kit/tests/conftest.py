@@ -30,12 +30,3 @@ def sample_bundle(tmp_path_factory: pytest.TempPathFactory):
     from mlops_template_kit.local_endpoint.sample_bundle import build_sample_bundle
 
     return build_sample_bundle(tmp_path_factory.mktemp("bundle"), "regression")
-
-
-@pytest.fixture(autouse=True)
-def no_repo_root_leaks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`--repo-root` sets MLOPS_KIT_REPO_ROOT in the process; without this, a test that uses it
-    would point every later test (and their subprocesses) at its temporary repository."""
-    from mlops_template_kit.deploy.settings import REPO_ROOT_VARIABLE
-
-    monkeypatch.setenv(REPO_ROOT_VARIABLE, "")

@@ -65,6 +65,26 @@ def test_update_outside_a_generated_repo_says_why_in_one_line_and_writes_nothing
     assert list(tmp_path.iterdir()) == []
 
 
+def test_update_without_cookiecutter_says_so_in_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    """Deploy repos generated before their requirements pinned cookiecutter have none installed."""
+    import importlib.util
+
+    from mlops_template_kit import update
+
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args):
+        return None if name == "cookiecutter" else real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    monkeypatch.chdir(tmp_path)
+    assert update.main([]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: cookiecutter is needed to render the template: pip install it (requirements.txt pins it)"
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_update_options_match_the_module_entry_point():
     parsed = cli.build_parser().parse_args(["update", "--to", "v1.2.0", "--template", "https://example.com/t.git"])
     assert (parsed.ref, parsed.template, parsed.run.__module__) == (

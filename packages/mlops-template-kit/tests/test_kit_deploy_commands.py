@@ -1,5 +1,6 @@
-"""The deploy commands find their repository at run time: its `.cruft.json` answers are the
-defaults CI's environment overrides, and what they cannot use is refused in one line."""
+"""The deploy commands work on the repository they are given (`--repo-root`, else the working
+directory): its `.cruft.json` answers are the defaults CI's environment overrides, and what they
+cannot use is refused in one line."""
 
 import json
 import subprocess
@@ -23,10 +24,9 @@ def write_record(folder: Path, answers: dict) -> Path:
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder holding a generation record, as the working directory, with no CI variables set."""
-    for name in (*CI_VARIABLES, settings.REPO_ROOT_VARIABLE):
+    """A folder holding a generation record, with no CI variables set."""
+    for name in CI_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
     return write_record(tmp_path, ANSWERS)
 
 
@@ -37,48 +37,58 @@ def run_kit(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_the_recorded_answers_are_the_defaults(repo):
-    found = settings.Settings.from_env()
+    found = settings.Settings.from_env(repo)
     assert (found.project_name, found.project_id, found.region) == ("churn", "p-abc123", "eu-west-1")
-    assert settings.problem_type() == "regression"
-    assert settings.config_dir() == repo.resolve() / "inference_config"
+    assert found.repo_root == repo.resolve()
+    assert settings.problem_type(repo) == "regression"
+    assert settings.config_dir(repo) == repo / "inference_config"
 
 
 def test_ci_variables_win_over_the_record(repo):
     env = {"SAGEMAKER_PROJECT_NAME": "other", "SAGEMAKER_PROJECT_ID": "p-zzz999", "AWS_REGION": "us-west-2"}
-    found = settings.Settings.from_env(env)
+    found = settings.Settings.from_env(repo, env)
     assert (found.project_name, found.project_id, found.region) == ("other", "p-zzz999", "us-west-2")
-    assert settings.problem_type({"PROBLEM_TYPE": "binary_classification"}) == "binary_classification"
+    assert settings.problem_type(repo, {"PROBLEM_TYPE": "binary_classification"}) == "binary_classification"
 
 
-def test_a_missing_record_says_where_to_run(tmp_path, monkeypatch):
-    monkeypatch.delenv(settings.REPO_ROOT_VARIABLE, raising=False)
-    monkeypatch.chdir(tmp_path)
+def test_a_missing_record_says_where_to_run(tmp_path):
     with pytest.raises(DeployError, match="missing: run mlops-kit from the deploy repository's root"):
-        settings.Settings.from_env({})
+        settings.Settings.from_env(tmp_path, {})
 
 
 def test_a_record_without_answers_is_refused(repo):
     (repo / settings.RECORD_FILE).write_text('{"template": "t"}', encoding="utf-8")
     with pytest.raises(DeployError, match="not a generation record"):
-        settings.answers()
+        settings.answers(repo)
 
 
 def test_an_unknown_problem_type_is_refused(repo):
     write_record(repo, {**ANSWERS, "problem_type": "clustering"})
     with pytest.raises(DeployError, match="'clustering' is not one of"):
-        settings.problem_type()
+        settings.problem_type(repo)
 
 
 def test_repo_root_must_be_a_generated_repository(tmp_path):
     with pytest.raises(DeployError, match="is not a generated deploy repository"):
-        settings.use_repo_root(tmp_path)
+        settings.chosen_repo_root(tmp_path)
 
 
-def test_repo_root_points_every_lookup_at_that_repository(repo, tmp_path_factory, monkeypatch):
-    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
-    settings.use_repo_root(repo)
-    assert settings.repo_root() == repo.resolve()
-    assert settings.build_dir() == repo.resolve() / "build"
+def test_the_repo_root_is_the_one_given_else_the_working_directory(repo, tmp_path_factory, monkeypatch):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    monkeypatch.chdir(elsewhere)
+    assert settings.chosen_repo_root(repo) == repo.resolve()
+    assert settings.chosen_repo_root(None) == elsewhere.resolve()
+    assert settings.build_dir(repo) == repo / "build"
+
+
+def test_choosing_a_repo_root_changes_no_environment(repo, monkeypatch):
+    """Library code takes the repository as an argument: nothing a later call could inherit."""
+    import os
+
+    before = dict(os.environ)
+    settings.chosen_repo_root(repo)
+    settings.Settings.from_env(repo)
+    assert dict(os.environ) == before
 
 
 @pytest.mark.parametrize(

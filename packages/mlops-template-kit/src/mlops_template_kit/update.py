@@ -14,6 +14,7 @@ the repository was generated. Needs git and cookiecutter. Generated repositories
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
 import shutil
@@ -116,8 +117,22 @@ def apply_patch(patch: str, project: Path) -> list[str]:
     )
     conflicted = git("diff", "--name-only", "--diff-filter=U", cwd=project).stdout.split()
     if result.returncode != 0 and not conflicted:
-        raise UpdateError(f"the template change does not apply: {result.stderr.strip().splitlines()[-1]}")
+        raise UpdateError(not_applying(result.stderr))
     return conflicted
+
+
+def not_applying(stderr: str) -> str:
+    """Why `git apply -3` applied nothing, naming the files. A three-way merge cannot leave
+    conflict markers in a file the template deletes (or whose pre-image is unknown), so an edit
+    of such a file, e.g. of machinery that moved into the kit, stops the whole update."""
+    files = sorted(set(re.findall(r"^error: (.+?): patch does not apply$", stderr, re.MULTILINE)))
+    if not files:
+        last = stderr.strip().splitlines()[-1] if stderr.strip() else "git apply failed"
+        return f"the template change does not apply: {last}"
+    return (
+        f"the template change does not apply to {', '.join(files)}, edited here where the template "
+        "deletes or rewrites it: move those edits elsewhere (or undo them), commit, then update again"
+    )
 
 
 def resolve(template_repo: Path, ref: str | None) -> str:
@@ -151,6 +166,11 @@ def update(project: Path, ref: str | None = None, template: str | None = None) -
         new_record = json.loads((new / RECORD).read_text(encoding="utf-8"))
         conflicted = apply_patch(template_diff(old, new, project), project)
     record.update(commit=new_commit, template_version=new_record.get("template_version"))
+    # The answers keep a copy of the commit (cookiecutter's `_commit`); a stale one would name a
+    # version the repository no longer has.
+    answers = record.get("context", {}).get("cookiecutter", {})
+    if "_commit" in answers:
+        answers["_commit"] = new_commit
     (project / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     git("add", RECORD, cwd=project)
     return conflicted
@@ -163,9 +183,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Update the repository in the current directory; exit codes: 1 refused, 2 no git, 3 conflicts."""
+    """Update the repository in the current directory; exit codes: 1 refused, 2 no git or cookiecutter, 3 conflicts."""
     if shutil.which("git") is None:
         print("error: git is needed to update from the template", file=sys.stderr)
+        return 2
+    if importlib.util.find_spec("cookiecutter") is None:
+        # Generated repos pin it in requirements.txt; a repo generated before they did lacks it.
+        print(
+            "error: cookiecutter is needed to render the template: pip install it (requirements.txt pins it)",
+            file=sys.stderr,
+        )
         return 2
     try:
         conflicted = update(Path.cwd(), args.ref, args.template)

@@ -1,16 +1,12 @@
-"""Install the platform kit this repository pins (`mlops-template-kit==X` in requirements.txt).
-
-`make setup` runs it with the new environment's Python before installing requirements.txt.
-The kit comes from the first of:
-  KIT_WHEEL_S3_URI  the wheel published with the template release (s3://...whl); the project's
-                    CodeBuild projects set it, their role may read exactly that release prefix
-  KIT_FIND_LINKS    a folder or URL holding the wheel (pip --find-links)
-  KIT_INDEX_URL     a package index holding it (only the kit is fetched from there, so a package
-                    of the same name elsewhere cannot be picked up instead)
-  otherwise         the template commit .cruft.json records: its git URL, or the local checkout
-                    this repository was baked from
-The pinned version already installed (an environment shared with the template's own tests) is kept.
-Standard library only, except boto3 (the version requirements.txt pins) for the S3 download.
+"""Install the platform kit requirements.txt pins (`mlops-template-kit==X`); `make setup` runs it
+with the new environment's Python before requirements.txt. The kit comes from the first of:
+  KIT_WHEEL_S3_URI  the release's wheel (s3://...whl), set in the project's CodeBuild projects
+  KIT_FIND_LINKS    a folder or URL holding the wheel (pip --find-links, no index)
+  KIT_INDEX_URL     a package index (only the kit is fetched there: no same-named package elsewhere)
+  otherwise         the template git URL (or local checkout) and commit .cruft.json records
+An installed kit of the pinned version (an environment shared with the template's tests) is kept.
+Standard library only, plus the boto3 requirements.txt pins for the S3 download.
+(One source: the deploy template's copy is a symbolic link to this file.)
 """
 
 from __future__ import annotations
@@ -26,9 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 DISTRIBUTION = "mlops-template-kit"
-KIT_FOLDER = "packages/mlops-template-kit"
 REQUIREMENTS = Path("requirements.txt")
-RECORD = Path(".cruft.json")
 
 
 class KitSourceError(RuntimeError):
@@ -37,15 +31,13 @@ class KitSourceError(RuntimeError):
 
 def pinned(requirements: Path, name: str) -> str:
     """The version `requirements` pins for `name`."""
-    for line in requirements.read_text(encoding="utf-8").splitlines():
-        found = re.fullmatch(rf"\s*{re.escape(name)}==(\S+)\s*(#.*)?", line)
-        if found:
-            return found.group(1)
-    raise KitSourceError(f"{requirements} pins no {name}==<version>")
+    found = re.search(rf"^\s*{re.escape(name)}==(\S+)", requirements.read_text(encoding="utf-8"), re.MULTILINE)
+    if not found:
+        raise KitSourceError(f"{requirements} pins no {name}==<version>")
+    return found.group(1)
 
 
 def installed(name: str) -> str | None:
-    """The installed version of `name`, or None."""
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
@@ -54,20 +46,16 @@ def installed(name: str) -> str | None:
 
 def from_record(record_path: Path) -> str:
     """A pip requirement for the kit at the template commit the record names."""
-    if not record_path.is_file():
-        raise KitSourceError(f"{record_path} not found: set KIT_FIND_LINKS or KIT_INDEX_URL to install {DISTRIBUTION}")
-    record = json.loads(record_path.read_text(encoding="utf-8"))
+    record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {}
     url, commit = record.get("template") or "", record.get("commit") or ""
     if not url or not commit:
         raise KitSourceError(
             f"{record_path} names no template repository and commit: set KIT_WHEEL_S3_URI, KIT_FIND_LINKS "
             f"or KIT_INDEX_URL to install {DISTRIBUTION}"
         )
-    if Path(url).is_dir():
-        # A local checkout as a file URL with a host: pip before 24 refuses `git+file:///path`
-        # ("Invalid requirement": a URL without a network location).
+    if Path(url).is_dir():  # pip before 24 refuses `git+file:///path` (a URL without a host)
         url = f"file://localhost{Path(url).resolve().as_posix()}"
-    return f"{DISTRIBUTION} @ git+{url}@{commit}#subdirectory={KIT_FOLDER}"
+    return f"{DISTRIBUTION} @ git+{url}@{commit}#subdirectory=packages/{DISTRIBUTION}"
 
 
 def download_wheel(uri: str, folder: Path, boto3_version: str) -> None:
@@ -96,32 +84,29 @@ def pip_arguments(version: str, environ: dict, scratch: Path) -> list[str]:
         return ["--no-index", "--find-links", environ["KIT_FIND_LINKS"], requirement]
     if environ.get("KIT_INDEX_URL"):
         return ["--no-deps", "--index-url", environ["KIT_INDEX_URL"], requirement]
-    return [from_record(RECORD)]
+    return [from_record(Path(".cruft.json"))]
 
 
 def pip_install(*args: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args], check=True
-    )
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", *args], check=True)
 
 
 def main() -> int:
     """Install the pinned kit unless it is there already; one line and exit 1 when it cannot."""
     try:
         version = pinned(REQUIREMENTS, DISTRIBUTION)
-        if installed(DISTRIBUTION) == version:
-            return 0
-        with tempfile.TemporaryDirectory() as scratch:
-            pip_install(*pip_arguments(version, dict(os.environ), Path(scratch)))
+        if installed(DISTRIBUTION) != version:
+            with tempfile.TemporaryDirectory() as scratch:
+                pip_install(*pip_arguments(version, dict(os.environ), Path(scratch)))
+        if installed(DISTRIBUTION) != version:
+            raise KitSourceError(
+                f"{DISTRIBUTION} {installed(DISTRIBUTION)} was installed, {REQUIREMENTS} pins {version}"
+            )
     except KitSourceError as problem:
         print(f"error: {problem}", file=sys.stderr)
         return 1
     except subprocess.CalledProcessError:
         print(f"error: pip could not install {DISTRIBUTION} (its output is above)", file=sys.stderr)
-        return 1
-    if installed(DISTRIBUTION) != version:
-        found = installed(DISTRIBUTION)
-        print(f"error: {DISTRIBUTION} {found} was installed, requirements.txt pins {version}", file=sys.stderr)
         return 1
     return 0
 

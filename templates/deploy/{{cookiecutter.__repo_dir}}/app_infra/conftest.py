@@ -14,14 +14,14 @@ from pathlib import Path
 import boto3
 import pytest
 from mlops_template_kit import contract, naming
-from mlops_template_kit.deploy.settings import REPO_ROOT_VARIABLE, Settings, problem_type
+from mlops_template_kit.deploy.settings import Settings, config_dir, problem_type
 from mlops_template_kit.local_endpoint.sample_bundle import SampleBundle, build_sample_bundle
 from moto import mock_aws
 
 REGION = "us-east-1"
 FRAMEWORK_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 TRAINING_BUILD_ID = "20261122T133000Z-1a2b3c4"
-# The kit finds this repository (stacks, configs, .cruft.json answers) through this variable.
+# The repository the kit's functions are given (its stacks, configs, .cruft.json answers).
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -39,7 +39,6 @@ def offline_environment() -> Iterator[None]:
         patch.setenv("AWS_REGION", REGION)
         patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
         patch.setenv("BUILD_ID", "20261122T140000Z-9f8e7d6")
-        patch.setenv(REPO_ROOT_VARIABLE, str(REPO_ROOT))
         yield
 
 
@@ -59,12 +58,12 @@ def sample_bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Sample
 @pytest.fixture(scope="session")
 def sample_bundle(sample_bundles: dict[str, SampleBundle]) -> SampleBundle:
     """The sample bundle of this repository's problem type."""
-    return sample_bundles[problem_type()]
+    return sample_bundles[problem_type(REPO_ROOT)]
 
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings.from_env()
+    return Settings.from_env(REPO_ROOT)
 
 
 @pytest.fixture
@@ -152,7 +151,7 @@ def grant_stage_access(session: boto3.Session, settings: Settings) -> None:
 
     from mlops_template_kit.deploy import deploy, inference_config, stacks
 
-    configs = {stage: inference_config.load(stage) for stage in naming.STAGES}
+    configs = {stage: inference_config.load(stage, config_dir(REPO_ROOT)) for stage in naming.STAGES}
     template = (REPO_ROOT / stacks.STAGE_ACCESS_TEMPLATE).read_text(encoding="utf-8")
     cfn = session.client("cloudformation")
     with warnings.catch_warnings():
@@ -163,7 +162,7 @@ def grant_stage_access(session: boto3.Session, settings: Settings) -> None:
             session.client("iam").create_role(
                 RoleName=stacks.CODEBUILD_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust), Path="/service-role/"
             )
-            deploy.deploy_shared_stage_access(session)
+            deploy.deploy_shared_stage_access(session, REPO_ROOT)
             return
         for stage in naming.STAGES:
             parameters = stacks.stage_access_parameters(settings, stage, "111122223333")
@@ -202,7 +201,7 @@ def built(sample_bundle: SampleBundle, tmp_path_factory: pytest.TempPathFactory)
         session = boto3.Session(region_name=REGION)
         account = session.client("sts").get_caller_identity()["Account"]
         patch.setattr(stacks, "stage_role_arn", in_one_account(stacks.stage_role_arn, account))
-        settings = Settings.from_env()
+        settings = Settings.from_env(REPO_ROOT)
         registry = populate_registry(session, settings, sample_bundle)
         build_dir = tmp_path_factory.mktemp("build") / "build"
         manifest = build.build(settings, build_dir, session)

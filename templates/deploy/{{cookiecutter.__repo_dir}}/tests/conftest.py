@@ -39,7 +39,7 @@ from mlops_template_kit import naming
 from mlops_template_kit.deploy import inference_config
 from mlops_template_kit.deploy.build import split_s3_uri
 from mlops_template_kit.deploy.deploy import stage_session
-from mlops_template_kit.deploy.settings import Settings
+from mlops_template_kit.deploy.settings import Settings, config_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = REPO_ROOT / "build"
@@ -230,10 +230,10 @@ def _model_package(settings: Settings) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def target() -> Target:
-    settings = Settings.from_env()
+    settings = Settings.from_env(REPO_ROOT)
     stage = os.environ.get("STAGE", "staging")
     mode = os.environ.get("TARGET", "aws")
-    config = inference_config.load(stage)
+    config = inference_config.load(stage, config_dir(REPO_ROOT))
     base = boto3.Session(region_name=settings.region)
     session = base if mode == "local" else stage_session(settings, stage, config, base)
     package = _model_package(settings)

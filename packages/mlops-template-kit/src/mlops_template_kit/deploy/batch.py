@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from pathlib import Path
 from types import ModuleType
-
-from mlops_template_kit.deploy.settings import repo_root
 
 PIPELINE_SCRIPT = "app_infra/batch_inference/ml-pipeline-inference.py"
 
 
-def pipeline_module() -> ModuleType:
-    """The pipeline script as a module (its file name, like the training pipeline's, has hyphens)."""
-    spec = importlib.util.spec_from_file_location("ml_pipeline_inference", repo_root() / PIPELINE_SCRIPT)
+def pipeline_module(repo_root: Path) -> ModuleType:
+    """The repository's pipeline script as a module (its file name, like the training pipeline's, has hyphens)."""
+    spec = importlib.util.spec_from_file_location("ml_pipeline_inference", repo_root / PIPELINE_SCRIPT)
     module = importlib.util.module_from_spec(spec)
     # Registered first: dataclasses look their module up while the file runs.
     sys.modules[spec.name] = module

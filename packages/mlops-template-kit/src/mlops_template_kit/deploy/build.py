@@ -30,7 +30,7 @@ from mlops_template_kit import naming
 from mlops_template_kit.deploy import inference_config, stacks
 from mlops_template_kit.deploy.errors import DeployError
 from mlops_template_kit.deploy.model_registry import ApprovedModel, newest_approved
-from mlops_template_kit.deploy.settings import Settings, build_dir, repo_root
+from mlops_template_kit.deploy.settings import Settings, build_dir, config_dir
 
 # Zip entries get a fixed time so the same code gives the same archive.
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -74,7 +74,7 @@ def upload_lambda_code(s3_client: Any, settings: Settings) -> str:
     """Upload the inference function's code; returns its key in the artifact bucket."""
     key = f"{settings.deploy_prefix()}/lambda/invoke_endpoint.zip"
     s3_client.put_object(
-        Bucket=settings.artifact_bucket, Key=key, Body=code_archive(repo_root() / stacks.LAMBDA_CODE_DIR)
+        Bucket=settings.artifact_bucket, Key=key, Body=code_archive(settings.repo_root / stacks.LAMBDA_CODE_DIR)
     )
     return key
 
@@ -82,7 +82,7 @@ def upload_lambda_code(s3_client: Any, settings: Settings) -> str:
 def upload_postprocess_code(s3_client: Any, settings: Settings, batch_pipeline: Any) -> None:
     """Upload the batch postprocessing step next to the build's other deploy files."""
     bucket, prefix = split_s3_uri(batch_pipeline.postprocess_code_uri(settings))
-    script = repo_root() / "app_infra" / "batch_inference" / "postprocess" / "__main__.py"
+    script = settings.repo_root / "app_infra" / "batch_inference" / "postprocess" / "__main__.py"
     s3_client.put_object(Bucket=bucket, Key=f"{prefix}__main__.py", Body=script.read_bytes())
 
 
@@ -94,7 +94,7 @@ def _write_json(path: Path, document: Any) -> None:
 def render_stage(ctx: stacks.StageContext, output_dir: Path, batch_pipeline: Any) -> list[dict[str, str]]:
     """Write one stage's stack configurations (and batch pipeline definition); the manifest entries."""
     entries = []
-    for spec in stacks.stage_stacks(ctx.config):
+    for spec in stacks.stage_stacks(ctx.config, ctx.settings.repo_root):
         configuration = f"{ctx.stage}/{spec.part}.json"
         _write_json(output_dir / configuration, stacks.template_configuration(ctx, spec))
         entries.append(
@@ -114,7 +114,7 @@ def render_stage(ctx: stacks.StageContext, output_dir: Path, batch_pipeline: Any
 
 def build(settings: Settings, output_dir: Path, session: Any) -> dict[str, Any]:
     """Run the build step; returns the manifest written to `output_dir`."""
-    configs = {stage: inference_config.load(stage) for stage in naming.STAGES}
+    configs = {stage: inference_config.load(stage, config_dir(settings.repo_root)) for stage in naming.STAGES}
     s3_client = session.client("s3")
     model: ApprovedModel = newest_approved(session.client("sagemaker"), settings.model_package_group)
     metadata = bundle_metadata(s3_client, model.model_data_url)
@@ -123,7 +123,7 @@ def build(settings: Settings, output_dir: Path, session: Any) -> dict[str, Any]:
     if needs_batch:
         from mlops_template_kit.deploy.batch import pipeline_module
 
-        batch_pipeline = pipeline_module()
+        batch_pipeline = pipeline_module(settings.repo_root)
         upload_postprocess_code(s3_client, settings, batch_pipeline)
     lambda_key = upload_lambda_code(s3_client, settings) if any("api" in c for c in configs.values()) else ""
     account_id = session.client("sts").get_caller_identity()["Account"]
@@ -150,10 +150,10 @@ def build(settings: Settings, output_dir: Path, session: Any) -> dict[str, Any]:
     return manifest
 
 
-def run(output_dir: Path | None = None) -> int:
-    """`mlops-kit deploy-build`: build into output_dir (the repository's build/ by default)."""
-    output_dir = output_dir or build_dir()
-    settings = Settings.from_env()
+def run(repo_root: Path, output_dir: Path | None = None) -> int:
+    """`mlops-kit deploy-build`: build the repository at `repo_root` into output_dir (its build/ by default)."""
+    output_dir = output_dir or build_dir(repo_root)
+    settings = Settings.from_env(repo_root)
     try:
         session = boto3.Session(region_name=settings.region)
         manifest = build(settings, output_dir, session)

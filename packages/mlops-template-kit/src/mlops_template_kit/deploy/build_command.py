@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from mlops_template_kit.deploy.errors import run_cli
-from mlops_template_kit.deploy.settings import add_repo_root_argument, use_repo_root
+from mlops_template_kit.deploy.settings import add_repo_root_argument, chosen_repo_root
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,10 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     def build() -> int:
-        use_repo_root(args.repo_root)
+        repo_root = chosen_repo_root(args.repo_root)
         # boto3 and the stack machinery load only when the command runs (`--help` stays light).
         from mlops_template_kit.deploy import build as build_step
 
-        return build_step.run(args.output_dir)
+        return build_step.run(repo_root, args.output_dir)
 
     return run_cli(build)

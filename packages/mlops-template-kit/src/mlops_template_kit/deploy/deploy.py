@@ -39,7 +39,7 @@ from mlops_template_kit import naming
 from mlops_template_kit.deploy import inference_config, stacks
 from mlops_template_kit.deploy.errors import DeployError
 from mlops_template_kit.deploy.model_registry import ApprovedModel, share_with_stage_account
-from mlops_template_kit.deploy.settings import Settings, build_dir, repo_root
+from mlops_template_kit.deploy.settings import Settings, build_dir, config_dir
 
 # Only the administrator's stage-access stack creates IAM roles; stage stacks create none.
 STAGE_ACCESS_CAPABILITIES = ["CAPABILITY_NAMED_IAM"]
@@ -149,7 +149,7 @@ def upsert_batch_pipeline(
     """Build the stage's batch pipeline from the batch stack's outputs and create or update it."""
     from mlops_template_kit.deploy.batch import pipeline_module
 
-    batch_pipeline = pipeline_module()
+    batch_pipeline = pipeline_module(settings.repo_root)
     resources = batch_pipeline.StageResources(
         role_arn=outputs["PipelineRoleArn"],
         bucket=outputs["BatchBucketName"],
@@ -198,7 +198,7 @@ def deploy_stage(settings: Settings, stage: str, build_dir: Path, base_session: 
         raise DeployError(f"{build_dir / 'manifest.json'} has no stage {stage!r}")
     # Files the build uploaded live under its build id, whatever BUILD_ID says now.
     settings = dataclasses.replace(settings, build_id=manifest["build_id"])
-    config = inference_config.load(stage)
+    config = inference_config.load(stage, config_dir(settings.repo_root))
     model = ApprovedModel(**_read_json(build_dir / "model_package.json"))
     share_with_stage(base_session, settings, stage, config, model)
     session = stage_session(settings, stage, config, base_session)
@@ -207,7 +207,7 @@ def deploy_stage(settings: Settings, stage: str, build_dir: Path, base_session: 
     results = {}
     for entry in manifest["stages"][stage]:
         configuration = _read_json(build_dir / entry["configuration"])
-        template = (repo_root() / entry["template"]).read_text(encoding="utf-8")
+        template = (settings.repo_root / entry["template"]).read_text(encoding="utf-8")
         parameters, tags = configuration["Parameters"], configuration["Tags"]
         outputs = deploy_stack(cfn, entry["stack_name"], template, parameters, tags, role_arn)
         results[entry["part"]] = outputs
@@ -240,7 +240,7 @@ def teardown_stage(settings: Settings, stage: str, base_session: Any) -> list[st
     The batch pipeline (created through the SageMaker API) goes first, then the stage's buckets
     are emptied, then the stacks are deleted in the reverse of their deployment order.
     """
-    config = inference_config.load(stage)
+    config = inference_config.load(stage, config_dir(settings.repo_root))
     session = stage_session(settings, stage, config, base_session)
     sagemaker = session.client("sagemaker")
     try:
@@ -275,7 +275,7 @@ def teardown_stage(settings: Settings, stage: str, base_session: Any) -> list[st
 
 def deploy_trigger(settings: Settings, session: Any, environ: dict[str, str]) -> dict[str, str]:
     """Deploy the rule that starts the deploy pipeline when a model package is approved."""
-    template = (repo_root() / stacks.MODEL_APPROVAL_TEMPLATE).read_text(encoding="utf-8")
+    template = (settings.repo_root / stacks.MODEL_APPROVAL_TEMPLATE).read_text(encoding="utf-8")
     account = session.client("sts").get_caller_identity()["Account"]
     parameters = stacks.model_approval_parameters(settings, stacks.deploy_pipeline_name(settings, environ), account)
     tags = {key: value for key, value in settings.tags("staging").items() if key != "sagemaker:deployment-stage"}
@@ -283,8 +283,8 @@ def deploy_trigger(settings: Settings, session: Any, environ: dict[str, str]) ->
     return deploy_stack(session.client("cloudformation"), name, template, parameters, tags)
 
 
-def _stage_access_template() -> str:
-    return (repo_root() / stacks.STAGE_ACCESS_TEMPLATE).read_text(encoding="utf-8")
+def _stage_access_template(repo_root: Path) -> str:
+    return (repo_root / stacks.STAGE_ACCESS_TEMPLATE).read_text(encoding="utf-8")
 
 
 def deploy_stage_access(
@@ -299,25 +299,35 @@ def deploy_stage_access(
     name = naming.stage_access_stack(settings.project_name, settings.project_id, stage)
     cfn = session.client("cloudformation")
     return deploy_stack(
-        cfn, name, _stage_access_template(), parameters, settings.tags(stage), capabilities=STAGE_ACCESS_CAPABILITIES
+        cfn,
+        name,
+        _stage_access_template(settings.repo_root),
+        parameters,
+        settings.tags(stage),
+        capabilities=STAGE_ACCESS_CAPABILITIES,
     )
 
 
-def deploy_shared_stage_access(session: Any, attach_to: str = stacks.CODEBUILD_ROLE_NAME) -> dict[str, str]:
-    """Single-account projects: every project's stage access in this account, deployed by `attach_to`."""
+def deploy_shared_stage_access(
+    session: Any, repo_root: Path, attach_to: str = stacks.CODEBUILD_ROLE_NAME
+) -> dict[str, str]:
+    """Single-account projects: every project's stage access in this account, deployed by `attach_to`
+    from the stage-access template of the repository at `repo_root`."""
     if not ROLE_NAME.fullmatch(attach_to):
         raise DeployError(f"--attach-to-role {attach_to!r} is not a role name (1-64 of A-Z a-z 0-9 +=,.@_-)")
     account = session.client("sts").get_caller_identity()["Account"]
     parameters = stacks.shared_stage_access_parameters(account, attach_to)
     cfn = session.client("cloudformation")
     name = naming.stage_access_stack()
-    return deploy_stack(cfn, name, _stage_access_template(), parameters, {}, capabilities=STAGE_ACCESS_CAPABILITIES)
+    return deploy_stack(
+        cfn, name, _stage_access_template(repo_root), parameters, {}, capabilities=STAGE_ACCESS_CAPABILITIES
+    )
 
 
 def _stage_access(args: argparse.Namespace, settings: Settings, session: Any) -> None:
     if args.every_project:
         attach_to = args.attach_to_role or stacks.CODEBUILD_ROLE_NAME
-        outputs = deploy_shared_stage_access(session, attach_to)
+        outputs = deploy_shared_stage_access(session, settings.repo_root, attach_to)
         role = outputs["CloudFormationRoleArn"]
         print(f"stage access for every project deployed: {attach_to} deploys through {role}")
         return
@@ -334,10 +344,10 @@ def check_choice(args: argparse.Namespace) -> None:
         raise DeployError("give either --stage or --trigger")
 
 
-def run(args: argparse.Namespace) -> int:
-    """`mlops-kit deploy`: the step the options of deploy_command.add_arguments choose."""
+def run(args: argparse.Namespace, repo_root: Path) -> int:
+    """`mlops-kit deploy` on the repository at `repo_root`: the step deploy_command's options choose."""
     check_choice(args)
-    settings = Settings.from_env()
+    settings = Settings.from_env(repo_root)
     session = boto3.Session(region_name=settings.region)
     try:
         if args.stage_access:
@@ -349,7 +359,7 @@ def run(args: argparse.Namespace) -> int:
             for name in teardown_stage(settings, args.stage, session):
                 print(f"{args.stage}: {name} deleted")
         else:
-            deploy_stage(settings, args.stage, args.build_dir or build_dir(), session)
+            deploy_stage(settings, args.stage, args.build_dir or build_dir(repo_root), session)
     except (BotoCoreError, ClientError) as problem:
         raise DeployError(f"AWS call failed: {problem}") from None
     return 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mlops_template_kit import naming
 from mlops_template_kit.deploy.errors import run_cli
-from mlops_template_kit.deploy.settings import add_repo_root_argument, use_repo_root
+from mlops_template_kit.deploy.settings import add_repo_root_argument, chosen_repo_root
 
 # The role the deploy project's CodeBuild runs as; deploy.stacks.CODEBUILD_ROLE_NAME is the
 # default, named here only in the help so `--help` loads no AWS library.
@@ -53,9 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     def deploy() -> int:
-        use_repo_root(args.repo_root)
+        repo_root = chosen_repo_root(args.repo_root)
         from mlops_template_kit.deploy import deploy as deploy_step
 
-        return deploy_step.run(args)
+        return deploy_step.run(args, repo_root)
 
     return run_cli(deploy)

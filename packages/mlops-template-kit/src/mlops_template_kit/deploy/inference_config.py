@@ -14,22 +14,21 @@ import jsonschema
 
 from mlops_template_kit import naming
 from mlops_template_kit.deploy.errors import DeployError
-from mlops_template_kit.deploy.settings import config_dir as default_config_dir
 
 SCHEMA_FILE = "inference_config.schema.json"
 
 
-def config_path(stage: str, config_dir: Path | None = None) -> Path:
-    """Where the configuration of a stage lives."""
-    return (config_dir or default_config_dir()) / stage / "inference_config.json"
+def config_path(stage: str, config_dir: Path) -> Path:
+    """Where the configuration of a stage lives (`config_dir`: the repository's inference_config/)."""
+    return config_dir / stage / "inference_config.json"
 
 
 def _field(path: list[Any]) -> str:
     return ".".join(str(part) for part in path) or "(top level)"
 
 
-def _schema_problem(document: dict[str, Any]) -> str | None:
-    schema = json.loads((default_config_dir() / SCHEMA_FILE).read_text(encoding="utf-8"))
+def _schema_problem(document: dict[str, Any], config_dir: Path) -> str | None:
+    schema = json.loads((config_dir / SCHEMA_FILE).read_text(encoding="utf-8"))
     validator = jsonschema.Draft202012Validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(document))
     if error is None:
@@ -60,18 +59,18 @@ def _rule_problem(document: dict[str, Any]) -> str | None:
     return None
 
 
-def validate(document: Any, stage: str) -> None:
-    """Raise DeployError naming the first field that is wrong."""
+def validate(document: Any, stage: str, config_dir: Path) -> None:
+    """Raise DeployError naming the first field that is wrong (the schema is config_dir's)."""
     if not isinstance(document, dict):
         raise DeployError("the configuration must be a JSON object")
-    problem = _schema_problem(document) or _rule_problem(document)
+    problem = _schema_problem(document, config_dir) or _rule_problem(document)
     if problem:
         raise DeployError(problem)
     if document["stage"] != stage:
         raise DeployError(f"stage: {document['stage']!r} does not match the folder it is in ({stage!r})")
 
 
-def load(stage: str, config_dir: Path | None = None) -> dict[str, Any]:
+def load(stage: str, config_dir: Path) -> dict[str, Any]:
     """The validated configuration of `stage`; DeployError (one line) when it is missing or wrong."""
     if stage not in naming.STAGES:
         raise DeployError(f"stage {stage!r} is not one of {', '.join(naming.STAGES)}")
@@ -83,15 +82,15 @@ def load(stage: str, config_dir: Path | None = None) -> dict[str, Any]:
     except json.JSONDecodeError as problem:
         raise DeployError(f"{path}: not valid JSON ({problem.msg} at line {problem.lineno})") from None
     try:
-        validate(document, stage)
+        validate(document, stage, config_dir)
     except DeployError as problem:
         raise DeployError(f"{path}: {problem}") from None
     return document
 
 
-def main() -> int:
+def main(config_dir: Path) -> int:
     """Validate every stage's configuration: `mlops-kit check-config`."""
     for stage in naming.STAGES:
-        load(stage)
-        print(f"{config_path(stage).relative_to(default_config_dir().parent)}: valid")
+        load(stage, config_dir)
+        print(f"{config_path(stage, config_dir).relative_to(config_dir.parent)}: valid")
     return 0

@@ -2,8 +2,9 @@
 the repository was generated with (its `.cruft.json`) are the defaults.
 
 One place reads the environment, so every command (build, deploy, tests, local endpoint) agrees
-on names, bucket, region and stage. The repository is found at run time (MLOPS_KIT_REPO_ROOT,
-which `mlops-kit --repo-root` sets, else the working directory), never from where this file is.
+on names, bucket, region and stage. The repository is an argument (`mlops-kit --repo-root`, by
+default the working directory), carried by Settings: never read from the environment, never from
+where this file is.
 """
 
 from __future__ import annotations
@@ -16,30 +17,24 @@ from pathlib import Path
 from mlops_template_kit import naming
 from mlops_template_kit.deploy.errors import DeployError
 
-REPO_ROOT_VARIABLE = "MLOPS_KIT_REPO_ROOT"
 # Written by the post-generation hook and kept by `make update`: the answers the repo was baked with.
 RECORD_FILE = ".cruft.json"
 PROBLEM_TYPES = ("binary_classification", "regression")
 
 
-def repo_root() -> Path:
-    """The deploy repository the commands work on."""
-    return Path(os.environ.get(REPO_ROOT_VARIABLE) or Path.cwd()).resolve()
-
-
-def config_dir() -> Path:
+def config_dir(repo_root: Path) -> Path:
     """The team's inference configurations (inference_config/<stage>/inference_config.json)."""
-    return repo_root() / "inference_config"
+    return repo_root / "inference_config"
 
 
-def build_dir() -> Path:
+def build_dir(repo_root: Path) -> Path:
     """Where the build step writes and the deploy step reads (build/)."""
-    return repo_root() / "build"
+    return repo_root / "build"
 
 
-def answers(root: Path | None = None) -> dict[str, str]:
+def answers(repo_root: Path) -> dict[str, str]:
     """The template answers recorded in the repository's `.cruft.json`."""
-    record = (root or repo_root()) / RECORD_FILE
+    record = repo_root / RECORD_FILE
     try:
         context = json.loads(record.read_text(encoding="utf-8"))["context"]["cookiecutter"]
     except FileNotFoundError:
@@ -49,10 +44,10 @@ def answers(root: Path | None = None) -> dict[str, str]:
     return {key: str(value) for key, value in context.items()}
 
 
-def problem_type(environ: dict[str, str] | None = None) -> str:
-    """The model's use case: PROBLEM_TYPE, else the repository's answer."""
+def problem_type(repo_root: Path, environ: dict[str, str] | None = None) -> str:
+    """The model's use case: PROBLEM_TYPE, else the answer of the repository at `repo_root`."""
     env = os.environ if environ is None else environ
-    kind = env.get("PROBLEM_TYPE") or answers().get("problem_type", "")
+    kind = env.get("PROBLEM_TYPE") or answers(repo_root).get("problem_type", "")
     if kind not in PROBLEM_TYPES:
         raise DeployError(f"problem type {kind!r} is not one of {', '.join(PROBLEM_TYPES)}")
     return kind
@@ -62,6 +57,7 @@ def problem_type(environ: dict[str, str] | None = None) -> str:
 class Settings:
     """Names and locations shared by every command of this repository."""
 
+    repo_root: Path
     project_name: str
     project_id: str
     region: str
@@ -71,13 +67,14 @@ class Settings:
     artifact_kms_key_arn: str
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
-        """Read the CI environment variables, falling back to this repository's answers."""
+    def from_env(cls, repo_root: Path, environ: dict[str, str] | None = None) -> Settings:
+        """Read the CI environment variables, falling back to the answers of the repository at `repo_root`."""
         env = os.environ if environ is None else environ
-        defaults = _recorded_defaults(env)
+        defaults = _recorded_defaults(repo_root, env)
         name = env.get("SAGEMAKER_PROJECT_NAME") or defaults["project_name"]
         project_id = env.get("SAGEMAKER_PROJECT_ID") or defaults["project_id"]
         return cls(
+            repo_root=Path(repo_root).resolve(),
             project_name=name,
             project_id=project_id,
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or defaults["region"],
@@ -108,13 +105,13 @@ class Settings:
         return f"{naming.s3_prefix(self.project_name)}/deploy/{self.build_id}"
 
 
-def _recorded_defaults(env: dict[str, str]) -> dict[str, str]:
+def _recorded_defaults(repo_root: Path, env: dict[str, str]) -> dict[str, str]:
     """Project name, id and region from the repository's answers, read only when CI leaves one unset."""
     if all(env.get(name) for name in ("SAGEMAKER_PROJECT_NAME", "SAGEMAKER_PROJECT_ID")) and (
         env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
     ):
         return {}
-    recorded = answers()
+    recorded = answers(repo_root)
     return {key: recorded.get(key, "") for key in ("project_name", "project_id", "region")}
 
 
@@ -125,9 +122,11 @@ def add_repo_root_argument(parser) -> None:
     )
 
 
-def use_repo_root(path: Path | None) -> None:
-    """Point every later lookup (and the commands' subprocesses) at the repository `path`."""
-    if path is not None:
-        if not (path / RECORD_FILE).is_file():
-            raise DeployError(f"{path} is not a generated deploy repository (no {RECORD_FILE})")
-        os.environ[REPO_ROOT_VARIABLE] = str(path.resolve())
+def chosen_repo_root(path: Path | None) -> Path:
+    """The repository a command works on: `--repo-root` (refused unless it is a generated
+    repository), else the working directory. The commands pass it on as an argument."""
+    if path is None:
+        return Path.cwd().resolve()
+    if not (path / RECORD_FILE).is_file():
+        raise DeployError(f"{path} is not a generated deploy repository (no {RECORD_FILE})")
+    return path.resolve()

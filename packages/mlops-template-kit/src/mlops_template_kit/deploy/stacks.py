@@ -18,7 +18,7 @@ from typing import Any
 from mlops_template_kit import naming
 from mlops_template_kit.deploy.errors import DeployError
 from mlops_template_kit.deploy.model_registry import ApprovedModel
-from mlops_template_kit.deploy.settings import Settings, repo_root
+from mlops_template_kit.deploy.settings import Settings
 
 STRATEGIES = {"all-at-once": "ALL_AT_ONCE", "canary": "CANARY", "linear": "LINEAR"}
 LAMBDA_CODE_DIR = "app_infra/lambda/invoke_endpoint"
@@ -174,9 +174,8 @@ class StackSpec:
     section: str
     parameters: Callable[[StageContext], dict[str, Any]]
 
-    @property
-    def template_path(self) -> Path:
-        return repo_root() / self.template
+    def template_path(self, repo_root: Path) -> Path:
+        return repo_root / self.template
 
 
 # Deployment order: the Lambda function calls the endpoint, the API calls the function, the
@@ -190,11 +189,11 @@ STACKS = (
 )
 
 
-def stage_stacks(config: dict[str, Any]) -> list[StackSpec]:
-    """The stacks the configuration switches on; DeployError if one's template is missing."""
+def stage_stacks(config: dict[str, Any], repo_root: Path) -> list[StackSpec]:
+    """The stacks the configuration switches on; DeployError if one's template is missing from the repository."""
     chosen = [spec for spec in STACKS if spec.section in config]
     for spec in chosen:
-        if not spec.template_path.is_file():
+        if not spec.template_path(repo_root).is_file():
             raise DeployError(f"the configuration has a {spec.section!r} section but {spec.template} does not exist")
     return chosen
 

@@ -6,7 +6,7 @@ import argparse
 
 from mlops_template_kit import naming
 from mlops_template_kit.deploy.errors import run_cli
-from mlops_template_kit.deploy.settings import add_repo_root_argument, use_repo_root
+from mlops_template_kit.deploy.settings import add_repo_root_argument, chosen_repo_root
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,10 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     def local_endpoint() -> int:
-        use_repo_root(args.repo_root)
+        repo_root = chosen_repo_root(args.repo_root)
         # scikit-learn, pandas and boto3 load only when the command runs.
         from mlops_template_kit.local_endpoint import run as runner
 
-        return runner.run(args)
+        return runner.run(args, repo_root)
 
     return run_cli(local_endpoint)

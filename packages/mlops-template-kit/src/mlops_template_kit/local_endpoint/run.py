@@ -30,7 +30,7 @@ from mlops_template_kit import naming
 from mlops_template_kit.deploy.build import split_s3_uri
 from mlops_template_kit.deploy.errors import DeployError
 from mlops_template_kit.deploy.model_registry import newest_approved
-from mlops_template_kit.deploy.settings import Settings, build_dir, problem_type, repo_root
+from mlops_template_kit.deploy.settings import Settings, build_dir, problem_type
 from mlops_template_kit.local_endpoint import benchmark
 from mlops_template_kit.local_endpoint.sample_bundle import build_sample_bundle
 from mlops_template_kit.local_endpoint.server import RunningEndpoint
@@ -57,11 +57,12 @@ def _download(uri: str, destination: Path) -> Path:
     return destination
 
 
-def resolve_model(choice: str, workdir: Path, evaluation: str = "", test_data: str = "") -> LocalModel:
+def resolve_model(
+    choice: str, workdir: Path, settings: Settings, evaluation: str = "", test_data: str = ""
+) -> LocalModel:
     """The bundle to serve for `choice` (registry | sample | a path | an s3:// URI)."""
-    settings = Settings.from_env()
     if choice == "sample":
-        sample = build_sample_bundle(workdir, problem_type())
+        sample = build_sample_bundle(workdir, problem_type(settings.repo_root))
         return LocalModel(sample.model_data, evaluation or str(sample.evaluation), test_data or str(sample.test_data))
     if choice == "registry":
         client = boto3.client("sagemaker", region_name=settings.region)
@@ -93,7 +94,7 @@ def _serve(endpoint: RunningEndpoint) -> int:
     return 0
 
 
-def _test_environment(endpoint: RunningEndpoint, model: LocalModel, stage: str) -> dict[str, str]:
+def _test_environment(endpoint: RunningEndpoint, model: LocalModel, stage: str, settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
@@ -104,13 +105,13 @@ def _test_environment(endpoint: RunningEndpoint, model: LocalModel, stage: str) 
             "MODEL_DATA": str(model.model_data),
             "EVALUATION": model.evaluation,
             "TEST_DATA": model.test_data,
-            "STRESS_REPORT": str(build_dir() / STRESS_REPORT),
+            "STRESS_REPORT": str(build_dir(settings.repo_root) / STRESS_REPORT),
         }
     )
     # The runtime client signs requests; the local endpoint ignores the signature.
     env.setdefault("AWS_ACCESS_KEY_ID", "local")
     env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-    env.setdefault("AWS_DEFAULT_REGION", Settings.from_env().region)
+    env.setdefault("AWS_DEFAULT_REGION", settings.region)
     return env
 
 
@@ -129,35 +130,37 @@ def print_stress_report(path: Path) -> None:
         )
 
 
-def _test(endpoint: RunningEndpoint, model: LocalModel, stage: str, pytest_args: list[str]) -> int:
-    (build_dir() / STRESS_REPORT).unlink(missing_ok=True)
+def _test(endpoint: RunningEndpoint, model: LocalModel, stage: str, settings: Settings, pytest_args: list[str]) -> int:
+    report = build_dir(settings.repo_root) / STRESS_REPORT
+    report.unlink(missing_ok=True)
     command = [sys.executable, "-m", "pytest", "tests", "-p", "no:cacheprovider", *pytest_args]
-    result = subprocess.run(command, cwd=repo_root(), env=_test_environment(endpoint, model, stage), check=False)
-    print_stress_report(build_dir() / STRESS_REPORT)
+    environment = _test_environment(endpoint, model, stage, settings)
+    result = subprocess.run(command, cwd=settings.repo_root, env=environment, check=False)
+    print_stress_report(report)
     return result.returncode
 
 
-def _bench(model: LocalModel) -> int:
+def _bench(model: LocalModel, repo_root: Path) -> int:
     from mlops_template_kit.local_endpoint.sample_bundle import sample_records
 
-    records = sample_records(problem_type())
+    records = sample_records(problem_type(repo_root))
     features = [name for name in records.columns if name not in ("id", "progression", "high_progression")]
     record = records[features].head(1).to_csv(header=False, index=False)
     report = benchmark.run_benchmark(model.model_data, record)
     print(benchmark.format_report(report))
-    build_dir().mkdir(exist_ok=True)
-    (build_dir() / "benchmark.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    build_dir(repo_root).mkdir(exist_ok=True)
+    (build_dir(repo_root) / "benchmark.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     return 0
 
 
-def run(args: argparse.Namespace) -> int:
-    """`mlops-kit local-endpoint`: serve, test or bench the model args.model names."""
-    settings = Settings.from_env()
+def run(args: argparse.Namespace, repo_root: Path) -> int:
+    """`mlops-kit local-endpoint` on the repository at `repo_root`: serve, test or bench args.model."""
+    settings = Settings.from_env(repo_root)
     with tempfile.TemporaryDirectory(prefix="local-model-") as workdir:
-        model = resolve_model(args.model, Path(workdir), args.evaluation, args.test_data)
+        model = resolve_model(args.model, Path(workdir), settings, args.evaluation, args.test_data)
         if args.action == "bench":
-            return _bench(model)
+            return _bench(model, repo_root)
         with RunningEndpoint(model.model_data, settings.endpoint_name(args.stage), args.port) as endpoint:
             if args.action == "serve":
                 return _serve(endpoint)
-            return _test(endpoint, model, args.stage, shlex.split(args.pytest_args))
+            return _test(endpoint, model, args.stage, settings, shlex.split(args.pytest_args))

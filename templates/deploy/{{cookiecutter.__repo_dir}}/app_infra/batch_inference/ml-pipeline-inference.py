@@ -29,12 +29,12 @@ from typing import Any
 
 from mlops_template_kit.deploy.errors import DeployError
 from mlops_template_kit.deploy.model_registry import ApprovedModel
-from mlops_template_kit.deploy.settings import REPO_ROOT_VARIABLE, Settings
+from mlops_template_kit.deploy.settings import Settings
 
 # Run as a script from anywhere, the kit's settings still read this repository.
-os.environ.setdefault(REPO_ROOT_VARIABLE, str(Path(__file__).resolve().parents[2]))
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
-os.environ.setdefault("AWS_DEFAULT_REGION", Settings.from_env().region)
+os.environ.setdefault("AWS_DEFAULT_REGION", Settings.from_env(REPO_ROOT).region)
 
 import boto3  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
@@ -361,21 +361,21 @@ def _not_found(problem: ClientError) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Print the definition of a stage, built from build/model_package.json."""
     from mlops_template_kit.deploy import inference_config
-    from mlops_template_kit.deploy.settings import build_dir
+    from mlops_template_kit.deploy.settings import build_dir, config_dir
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["definition"])
     parser.add_argument("--stage", choices=naming.STAGES, default="staging")
     parser.add_argument("--account-id", default="000000000000", help="account of the stage (for the role ARN)")
     args = parser.parse_args(argv)
-    config = inference_config.load(args.stage)
+    config = inference_config.load(args.stage, config_dir(REPO_ROOT))
     if "batch" not in config:
         raise DeployError(f"inference_config/{args.stage}/inference_config.json has no batch section")
-    package = build_dir() / "model_package.json"
+    package = build_dir(REPO_ROOT) / "model_package.json"
     if not package.is_file():
         raise DeployError(f"{package} does not exist: run `make build` first")
     model = ApprovedModel(**json.loads(package.read_text(encoding="utf-8")))
-    settings = Settings.from_env()
+    settings = Settings.from_env(REPO_ROOT)
     from mlops_template_kit.deploy import stacks
 
     role_arn = stacks.stage_role_arn(settings, args.stage, config, args.account_id, "batch-pipeline")

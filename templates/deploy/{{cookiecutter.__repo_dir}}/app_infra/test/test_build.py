@@ -8,11 +8,14 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 from mlops_template_kit import naming
 from mlops_template_kit.deploy import stacks
 from mlops_template_kit.deploy.inference_config import load
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "inference_config"
 
 TAG_KEYS = {"sagemaker:deployment-stage", "sagemaker:project-name", "sagemaker:project-id"}
 
@@ -27,7 +30,7 @@ def test_manifest_lists_every_stage_stack_in_deploy_order(built):
     # Newer Rejected and PendingManualApproval packages exist: the newest Approved one is deployed.
     assert manifest["model_package_arn"] == built.registry["approved"]
     for stage in naming.STAGES:
-        expected = [spec.part for spec in stacks.stage_stacks(load(stage))]
+        expected = [spec.part for spec in stacks.stage_stacks(load(stage, CONFIG_DIR), CONFIG_DIR.parent)]
         assert [entry["part"] for entry in manifest["stages"][stage]] == expected
         for entry in manifest["stages"][stage]:
             assert entry["stack_name"] == settings.stack_name(stage, entry["part"])
@@ -51,7 +54,7 @@ def test_every_configuration_carries_the_stage_and_project_tags(built):
 def test_parameters_come_from_the_stage_configuration(built):
     build_dir, registry = built.build_dir, built.registry
     for stage in naming.STAGES:
-        config = load(stage)
+        config = load(stage, CONFIG_DIR)
         if "realtime" in config:
             parameters = _configuration(build_dir, stage, "endpoint")["Parameters"]
             assert parameters["ModelPackageArn"] == registry["approved"]
@@ -70,7 +73,7 @@ def test_parameters_come_from_the_stage_configuration(built):
 @pytest.mark.slow
 def test_lambda_code_is_uploaded_and_guards_the_model_columns(built):
     build_dir = built.build_dir
-    if "api" not in load("staging"):
+    if "api" not in load("staging", CONFIG_DIR):
         pytest.skip("this repository has no API")
     parameters = _configuration(build_dir, "staging", "lambda")["Parameters"]
     body = (
@@ -86,6 +89,6 @@ def test_lambda_code_is_uploaded_and_guards_the_model_columns(built):
 @pytest.mark.slow
 def test_batch_pipeline_definition_is_rendered_per_stage(built):
     for stage in naming.STAGES:
-        if "batch" in load(stage):
+        if "batch" in load(stage, CONFIG_DIR):
             definition = json.loads((built.build_dir / stage / "batch-pipeline.json").read_text(encoding="utf-8"))
             assert [step["Name"] for step in definition["Steps"]][0] == "PrepareInferenceData"

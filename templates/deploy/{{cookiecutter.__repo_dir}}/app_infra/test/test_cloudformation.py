@@ -254,14 +254,14 @@ COMPLETE_CONFIG = {
 
 
 def test_the_complete_configuration_is_valid():
-    inference_config.validate(COMPLETE_CONFIG, "staging")
+    inference_config.validate(COMPLETE_CONFIG, "staging", REPO_ROOT / "inference_config")
 
 
 @pytest.mark.parametrize("spec", stacks.STACKS, ids=lambda spec: spec.part)
 def test_rendered_parameters_match_the_template(spec, settings):
-    if not spec.template_path.is_file():
+    if not spec.template_path(REPO_ROOT).is_file():
         pytest.skip(f"{spec.template} is not part of this repository")
-    declared = _load(spec.template_path)["Parameters"]
+    declared = _load(spec.template_path(REPO_ROOT))["Parameters"]
     model = ApprovedModel("arn:aws:sagemaker:us-east-1:111111111111:model-package/g/1", "g", 1, "s3://b/m.tar.gz", "i")
     context = stacks.StageContext(settings, "staging", COMPLETE_CONFIG, model, account_id="123456789012")
     rendered = spec.parameters(context)
@@ -274,9 +274,9 @@ def test_rendered_parameters_match_the_template(spec, settings):
 @pytest.mark.parametrize("stage", ["staging", "prod"])
 def test_rendered_values_meet_the_template_constraints(spec, stage, settings):
     """CloudFormation would refuse a value outside AllowedPattern, AllowedValues or the bounds."""
-    if not spec.template_path.is_file():
+    if not spec.template_path(REPO_ROOT).is_file():
         pytest.skip(f"{spec.template} is not part of this repository")
-    declared = _load(spec.template_path)["Parameters"]
+    declared = _load(spec.template_path(REPO_ROOT))["Parameters"]
     model = ApprovedModel("arn:aws:sagemaker:us-east-1:111111111111:model-package/g/1", "g", 1, "s3://b/m.tar.gz", "i")
     config = {**COMPLETE_CONFIG, "stage": stage}
     context = stacks.StageContext(

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import pytest
 from mlops_template_kit import naming
 from mlops_template_kit.deploy import deploy, stacks
 from mlops_template_kit.deploy.inference_config import load
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "inference_config"
 
 
 def _deploy(settings, stage, build_dir, aws):
@@ -45,7 +48,7 @@ def one_account(monkeypatch):
 @pytest.mark.parametrize("stage", naming.STAGES)
 def test_every_stack_of_the_stage_is_created(built, stage, one_account):
     aws, settings, build_dir = built.session, built.settings, built.build_dir
-    config = load(stage)
+    config = load(stage, CONFIG_DIR)
     outputs = _deploy(settings, stage, build_dir, aws)
     # A stage in its own account may read the model's group first; a single-account one needs nothing.
     assert one_account == ([config["account"]["id"]] if "account" in config else [])
@@ -80,9 +83,9 @@ def _check_endpoint(aws, settings, stage, outputs):
         f"s3://{naming.stage_bucket(settings.project_id, stage, 'datacapture')}"
     )
     variant = endpoint_config["ProductionVariants"][0]
-    assert variant["InstanceType"] == load(stage)["realtime"]["instance_type"]
+    assert variant["InstanceType"] == load(stage, CONFIG_DIR)["realtime"]["instance_type"]
     model = sagemaker.describe_model(ModelName=variant["ModelName"])
-    assert model["ExecutionRoleArn"] == _role_arn(aws, settings, stage, load(stage), "endpoint")
+    assert model["ExecutionRoleArn"] == _role_arn(aws, settings, stage, load(stage, CONFIG_DIR), "endpoint")
     encryption = aws.client("s3").get_bucket_encryption(Bucket=outputs["DataCaptureBucketName"])
     rule = encryption["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
@@ -117,9 +120,9 @@ def _check_batch(aws, settings, stage):
     assert parameters["ModelName"] == outputs["ModelName"]
     assert parameters["InputDataUri"].startswith(f"s3://{outputs['BatchBucketName']}/")
     assert described["RoleArn"] == outputs["PipelineRoleArn"]
-    assert outputs["PipelineRoleArn"] == _role_arn(aws, settings, stage, load(stage), "batch-pipeline")
+    assert outputs["PipelineRoleArn"] == _role_arn(aws, settings, stage, load(stage, CONFIG_DIR), "batch-pipeline")
     rule = aws.client("events").describe_rule(Name=naming.event_rule(settings.project_id, f"{stage}-batch-schedule"))
-    assert rule["ScheduleExpression"] == load(stage)["batch"]["schedule"]
+    assert rule["ScheduleExpression"] == load(stage, CONFIG_DIR)["batch"]["schedule"]
 
 
 @pytest.mark.slow
@@ -135,7 +138,7 @@ def test_deploying_the_same_build_again_keeps_the_stacks(built):
 def test_teardown_removes_everything_the_stage_deployed(built):
     aws, settings = built.session, built.settings
     _deploy(settings, "prod", built.build_dir, aws)
-    config = load("prod")
+    config = load("prod", CONFIG_DIR)
     if "realtime" in config:
         bucket = naming.stage_bucket(settings.project_id, "prod", "datacapture")
         aws.client("s3").put_object(Bucket=bucket, Key="datacapture/AllTraffic/captured.jsonl", Body=b"{}")

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import pytest
 from mlops_template_kit import naming
 from mlops_template_kit.deploy import deploy, stacks
 from mlops_template_kit.deploy.errors import DeployError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 TOOLING = "111122223333"
 CODEBUILD_TRUST = {
@@ -86,7 +89,7 @@ def test_stage_access_for_every_project_attaches_the_deploy_policy_to_the_codebu
     iam.create_role(
         RoleName=stacks.CODEBUILD_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(CODEBUILD_TRUST), Path="/service-role/"
     )
-    outputs = _quietly(deploy.deploy_shared_stage_access, aws)
+    outputs = _quietly(deploy.deploy_shared_stage_access, aws, REPO_ROOT)
     assert outputs["CloudFormationRoleArn"].endswith(f"role/{naming.stage_access_role('cloudformation')}")
     attached = iam.list_attached_role_policies(RoleName=stacks.CODEBUILD_ROLE_NAME)["AttachedPolicies"]
     assert len(attached) == 2, "the deploy policy and the right to enter stage accounts"
@@ -110,7 +113,7 @@ def test_stage_access_refuses_bad_accounts_and_roles(aws, settings, arguments, m
 
 def test_every_project_refuses_a_bad_role_name(aws):
     with pytest.raises(DeployError, match="not a role name"):
-        deploy.deploy_shared_stage_access(aws, "not a role")
+        deploy.deploy_shared_stage_access(aws, REPO_ROOT, "not a role")
 
 
 def _model(settings, url: str):

@@ -17,7 +17,7 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "inference_config"
 
 @pytest.mark.parametrize("stage", naming.STAGES)
 def test_shipped_configuration_is_valid(stage):
-    config = inference_config.load(stage)
+    config = inference_config.load(stage, CONFIG_DIR)
     assert config["stage"] == stage
     assert "realtime" in config or "batch" in config
 
@@ -141,13 +141,13 @@ def test_command_line_prints_one_line_and_exits_1(capsys):
 
 
 def test_command_line_validates_every_stage(capsys):
-    assert run_cli(inference_config.main) == 0
+    assert run_cli(lambda: inference_config.main(CONFIG_DIR)) == 0
     assert capsys.readouterr().out.count("valid") == len(naming.STAGES)
 
 
 @pytest.mark.parametrize("stage", naming.STAGES)
 def test_a_stage_account_is_entered_through_the_role_stage_access_yaml_creates(stage, settings):
-    config = inference_config.load(stage)
+    config = inference_config.load(stage, CONFIG_DIR)
     if "account" not in config:
         pytest.skip("staging and prod share the pipeline's account")
     role = naming.iam_role(settings.project_id, stacks.DEPLOY_ROLE_PURPOSE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -12,8 +13,9 @@ from mlops_template_kit.deploy.batch import pipeline_module
 from mlops_template_kit.deploy.errors import DeployError
 from mlops_template_kit.deploy.inference_config import load
 from mlops_template_kit.deploy.model_registry import ApprovedModel
-from mlops_template_kit.deploy.settings import Settings
+from mlops_template_kit.deploy.settings import Settings, config_dir
 
+REPO_ROOT = Path(__file__).resolve().parents[3]
 # The account-wide batch pipeline role the stage-access stack creates.
 ROLE_ARN = "arn:aws:iam::123456789012:role/sagemaker-all-projects-batch-pipeline"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
@@ -27,7 +29,7 @@ RUNTIME_NAMES = {"CreateProcessingJob": "ProcessingJobName", "CreateTransformJob
 
 @pytest.fixture(scope="module")
 def pipeline():
-    return pipeline_module()
+    return pipeline_module(REPO_ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,7 @@ def model() -> ApprovedModel:
 
 @pytest.fixture(scope="module")
 def batch_config() -> dict:
-    config = load("staging")
+    config = load("staging", config_dir(REPO_ROOT))
     return config.get("batch") or {
         "instance_type": "ml.m5.large",
         "instance_count": 1,
@@ -60,7 +62,7 @@ def batch_config() -> dict:
 
 @pytest.fixture(scope="module")
 def fixed_settings() -> Settings:
-    return Settings.from_env({"BUILD_ID": "20261122T140000Z-9f8e7d6"})
+    return Settings.from_env(REPO_ROOT, {"BUILD_ID": "20261122T140000Z-9f8e7d6"})
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,12 @@ from mlops_template_kit.deploy.inference_config import load
 from mlops_template_kit.deploy.model_registry import ApprovedModel
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+CONFIG_DIR = REPO_ROOT / "inference_config"
 
 
 @pytest.mark.parametrize("stage", naming.STAGES)
 def test_schedule_rule_targets_the_stage_pipeline(aws, settings, stage):
-    config = load(stage)
+    config = load(stage, CONFIG_DIR)
     model = ApprovedModel("arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1", "g", 1, "s3://b/m", "image")
     spec = next(spec for spec in stacks.STACKS if spec.part == "batch-schedule")
     parameters = {
