@@ -41,9 +41,8 @@ UNSUPPORTED: dict[str, list[Rule]] = {
 
 # (option, value) -> paths (relative to the generated repo) that the option removes.
 PRUNE: dict[str, dict[tuple[str, str], list[str]]] = {
-    "build-train": {
-        ("multi_branch", "no"): ["ml_pipelines/branches.py", "ml_pipelines/training/test/test_branches.py"],
-    },
+    # Multi-branch is a run-time setting of the kit's `mlops-kit pipeline`: nothing to prune.
+    "build-train": {},
     "deploy": {
         ("inference_mode", "realtime"): [
             "app_infra/batch_inference",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -80,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
                 "MULTI_BRANCH unset)"
             )
         handler: Callable[[argparse.Namespace], int] = globals()[args.handler]
+        # Importing the SDK turns on INFO logging of every AWS call; a command's output says enough.
+        for name in ("botocore", "boto3", "urllib3"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         return handler(args)
     except (project_settings.SettingsError, ConfigError, DefinitionError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -115,15 +119,10 @@ def repo() -> Path:
 
 def built(args: argparse.Namespace) -> tuple[project_settings.Settings, dict[str, Any], str]:
     """Settings, config and definition JSON of this build (imports the SDK)."""
-    from . import config
     from . import repo as repository
 
-    settings = project_settings.from_env()
-    module = repository.load(repo())  # first: it gives the SDK the region it needs on import
-    from . import sdk
-
-    loaded = config.load(repo(), module, args.config)
-    return settings, loaded, sdk.build_definition(module.build_pipeline, settings, loaded)
+    repository.module_path(repo())  # a folder that is not a build-train repository is named as such first
+    return repository.build(repo(), project_settings.from_env(), args.config)
 
 
 def _definition(args: argparse.Namespace) -> int:
@@ -157,8 +156,9 @@ def _upload_code(args: argparse.Namespace) -> int:
     from . import aws, config
     from . import repo as repository
 
+    module = repository.load(repo())
     settings = project_settings.from_env()
-    config.load(repo(), repository.load(repo()), args.config)  # refuse to ship a config the pipeline cannot read
+    config.load(repo(), module, args.config)  # refuse to ship a config the pipeline cannot read
     for uri in aws.upload_code(settings, repo()):
         print(uri)
     return 0

@@ -11,10 +11,12 @@ import hashlib
 import importlib.util
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-from .settings import SettingsError, answers
+from .settings import REPO_ROOT_VARIABLE, Settings, SettingsError, from_env, sdk_region
 
 PIPELINE_MODULE = Path("ml_pipelines") / "training" / "ml-pipeline-training.py"
 
@@ -30,20 +32,13 @@ def module_path(repo: Path) -> Path:
 
 
 def load(repo: Path) -> ModuleType:
-    """The pipeline module of the repository at `repo`, imported once per file.
-
-    The SDK needs a region when `sagemaker.mlops` is imported (a region is all it needs): the
-    repository's, unless the environment names one.
-    """
+    """The pipeline module of the repository at `repo`, imported once per file (with the
+    repository's region for the SDK, unless the environment names one)."""
     path = module_path(repo).resolve()
     name = "ml_pipeline_training_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
     if name in sys.modules:
         return sys.modules[name]
-    if not (os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")):
-        try:
-            os.environ["AWS_DEFAULT_REGION"] = answers({**os.environ, "MLOPS_KIT_REPO_ROOT": str(repo)})["region"]
-        except (SettingsError, KeyError):
-            os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+    os.environ.setdefault("AWS_DEFAULT_REGION", sdk_region(repo))
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     # Registered before it runs: dataclasses and pickling look a module up by name.
@@ -54,3 +49,25 @@ def load(repo: Path) -> ModuleType:
         del sys.modules[name]
         raise
     return module
+
+
+def settings_of(repo: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings of a build of the repository at `repo` (its `.cruft.json` gives the defaults)."""
+    env = os.environ if environ is None else environ
+    return from_env({**env, REPO_ROOT_VARIABLE: str(repo)})
+
+
+def build(
+    repo: Path, settings: Settings | None = None, config_path: Path | None = None
+) -> tuple[Settings, dict[str, Any], str]:
+    """Settings, config and definition JSON of the repository's pipeline, as CI builds them
+    (`mlops-kit pipeline definition`); imports the SageMaker SDK."""
+    from . import config
+
+    module_path(repo)  # a folder that is not a build-train repository is named as such first
+    settings = settings or settings_of(repo)
+    module = load(repo)
+    from . import sdk
+
+    loaded = config.load(repo, module, config_path)
+    return settings, loaded, sdk.build_definition(module.build_pipeline, settings, loaded)

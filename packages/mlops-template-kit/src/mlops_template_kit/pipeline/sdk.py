@@ -15,15 +15,17 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import boto3
-from sagemaker.core.model_metrics import MetricsSource
-from sagemaker.core.parameter import ContinuousParameter, IntegerParameter
-from sagemaker.core.shapes import AthenaDatasetDefinition, DatasetDefinition, ProcessingInput, ProcessingS3Input
-from sagemaker.core.utils.utils import serialize
-from sagemaker.core.workflow.pipeline_context import PipelineSession
-from sagemaker.mlops.workflow.steps import ProcessingStep
+from .settings import Settings, sdk_region
 
-from .settings import Settings
+os.environ.setdefault("AWS_DEFAULT_REGION", sdk_region())
+
+import boto3  # noqa: E402
+from sagemaker.core.model_metrics import MetricsSource  # noqa: E402
+from sagemaker.core.parameter import ContinuousParameter, IntegerParameter  # noqa: E402
+from sagemaker.core.shapes import AthenaDatasetDefinition, DatasetDefinition, ProcessingInput, ProcessingS3Input  # noqa: E402
+from sagemaker.core.utils.utils import serialize  # noqa: E402
+from sagemaker.core.workflow.pipeline_context import PipelineSession  # noqa: E402
+from sagemaker.mlops.workflow.steps import ProcessingStep  # noqa: E402
 
 OFFLINE_ENVIRONMENT = {"SAGEMAKER_VALIDATE_ROLE": "false", "AWS_EC2_METADATA_DISABLED": "true"}
 PROCESSING_ROOT = "/opt/ml/processing"

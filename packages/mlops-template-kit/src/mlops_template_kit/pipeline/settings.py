@@ -157,6 +157,17 @@ def answers(environ: Mapping[str, str] | None = None) -> dict[str, str]:
         raise SettingsError(f"{error} (run mlops-kit from the build-train repository or pass --repo-root)") from None
 
 
+def sdk_region(repo: Path | None = None) -> str:
+    """The region the SageMaker SDK gets on import (`import sagemaker.mlops` needs one, and only
+    that): the environment's, else the repository's recorded answer, else us-east-1."""
+    if os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION"):
+        return os.environ.get("AWS_DEFAULT_REGION") or os.environ["AWS_REGION"]
+    try:
+        return answers({REPO_ROOT_VARIABLE: str(repo or repo_dir())}).get("region") or "us-east-1"
+    except SettingsError:
+        return "us-east-1"
+
+
 def multi_branch(environ: Mapping[str, str] | None = None) -> bool:
     """Whether feature branches build in their own pipeline: MULTI_BRANCH, else the recorded answer."""
     env = os.environ if environ is None else environ

@@ -6,10 +6,8 @@ a Model Monitor baseline of the training features is registered with the model. 
 reads an S3 prefix or, with `"source": "athena"` in input.json, the result of an Athena query.
 Each registered model records the commit it was built from (`MetadataProperties.CommitId`).
 
-The platform kit runs it: `mlops-kit pipeline --help` lists the commands (definition, mermaid,
-upload-code, upsert, start, ...). The kit resolves the settings, checks input.json against
-input.schema.json and then `check_config` below, and builds the definition offline with
-`build_pipeline(settings, config, session)`.
+The platform kit runs it (`mlops-kit pipeline --help`): it resolves the settings, checks input.json
+against input.schema.json and then `check_config` below, and builds the definition offline.
 """
 
 from __future__ import annotations
@@ -53,8 +51,6 @@ MODEL_APPROVAL_STATUS = "ModelApprovalStatus"
 SKIP_DATA_QUALITY_CHECK = "SkipDataQualityCheck"
 REGISTER_NEW_DATA_QUALITY_BASELINE = "RegisterNewDataQualityBaseline"
 INPUT_DATA_URL = "InputDataUrl"
-ATHENA_CATALOG = sdk.ATHENA_CATALOG
-ATHENA_OUTPUT_URL = sdk.ATHENA_OUTPUT_URL
 ATHENA_PARAMETERS = (sdk.ATHENA_CATALOG, sdk.ATHENA_DATABASE, sdk.ATHENA_WORKGROUP, sdk.ATHENA_QUERY)
 
 # Step names and the outputs each step writes (the S3 layout uses both).
@@ -147,8 +143,8 @@ class _Parameters:
         self.input_data_url = None
         if config["data"]["source"] == "athena":
             self.athena = {name: ParameterString(name=name, default_value=defaults[name]) for name in ATHENA_PARAMETERS}
-            self.athena[ATHENA_OUTPUT_URL] = ParameterString(
-                name=ATHENA_OUTPUT_URL, default_value=settings.output_uri(PREPARE_DATA, ATHENA_RESULTS) + "/"
+            self.athena[sdk.ATHENA_OUTPUT_URL] = ParameterString(
+                name=sdk.ATHENA_OUTPUT_URL, default_value=settings.output_uri(PREPARE_DATA, ATHENA_RESULTS) + "/"
             )
         else:
             self.input_data_url = ParameterString(name=INPUT_DATA_URL, default_value=settings.input_uri())
