@@ -41,8 +41,11 @@ UNSUPPORTED: dict[str, list[Rule]] = {
 
 # (option, value) -> paths (relative to the generated repo) that the option removes.
 PRUNE: dict[str, dict[tuple[str, str], list[str]]] = {
-    # Multi-branch is a run-time setting of the kit's `mlops-kit pipeline`: nothing to prune.
-    "build-train": {},
+    # Multi-branch is a run-time setting of the kit's `mlops-kit pipeline`; only the tests of the
+    # multi-branch build spec go with it.
+    "build-train": {
+        ("multi_branch", "no"): ["ml_pipelines/training/test/test_feature_branches.py"],
+    },
     "deploy": {
         ("inference_mode", "realtime"): [
             "app_infra/batch_inference",
