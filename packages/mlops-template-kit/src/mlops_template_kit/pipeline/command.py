@@ -89,21 +89,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except Exception as error:
-        if not _aws_error(error):
+        problem = _aws_problem(error)
+        if problem is None:
             raise
-        print(f"error: AWS call failed: {error}", file=sys.stderr)
+        print(f"error: {problem}", file=sys.stderr)
         return 1
 
 
-def _aws_error(error: Exception) -> bool:
-    """botocore's errors and a branch operation that could not finish: exit 1, one line."""
+def _aws_problem(error: Exception) -> str | None:
+    """The one line for a failed AWS call or a branch operation that could not finish (exit 1);
+    None for anything else. botocore is only looked at when a command has imported it."""
     if "botocore" not in sys.modules:
-        return False
+        return None
     from botocore.exceptions import BotoCoreError, ClientError
 
     from .branches import BranchError
 
-    return isinstance(error, BotoCoreError | ClientError | BranchError)
+    if isinstance(error, BranchError):
+        return str(error)
+    return f"AWS call failed: {error}" if isinstance(error, BotoCoreError | ClientError) else None
 
 
 def _use_repo_root(path: Path | None) -> None:
