@@ -72,6 +72,8 @@ def test_a_property_name_is_reported_as_the_name():
         ({"minItems": 1}, [], "x must not be empty"),
         ({"maxProperties": 1}, {"a": 1, "b": 2}, "x must hold at most 1 entry"),
         ({"type": ["number", "string"]}, True, "x must be a number or a string"),
+        ({"type": "integer"}, 1.0, "x must be a whole number"),
+        ({"type": "integer"}, True, "x must be a whole number"),
         ({"not": {"const": 1}}, 1, "x: 1 is not allowed"),
     ],
 )

@@ -49,7 +49,12 @@ def check(config: Any, schema: Mapping[str, Any], module: ModuleType | None = No
     """Raise ConfigError on the first problem: the schema's, then the module's `check_config`."""
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(schema)
+    # JSON Schema counts 1.0 as an integer; the SDK would then write a count or a seed as 1.0, so
+    # a whole number must be written as one.
+    whole = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
+    )
+    validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=whole)(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         raise ConfigError(f"input.json: {describe(error)}")

@@ -537,6 +537,10 @@ BAD_CONFIGS = {
         "parameters.TrainingInstanceType: 'm5.large' is not allowed (expected an instance type",
     ),
     "instance count of zero": (lambda c: c["parameters"].update(TrainingInstanceCount=0), "must be >= 1"),
+    "instance count written with a decimal point": (
+        lambda c: c["parameters"].update(TrainingInstanceCount=1.0),
+        "parameters.TrainingInstanceCount must be a whole number",
+    ),
     "instance count that is text": (
         lambda c: c["parameters"].update(ProcessingInstanceCount="1"),
         "parameters.ProcessingInstanceCount must be a whole number",
