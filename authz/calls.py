@@ -46,9 +46,12 @@ ADMINISTRATOR = re.compile(
 
 # The deploy repo's tests/ folder (integration, stress and other tests with their conftest) is its
 # promotion suite: its CodeBuild test stage runs it against the staging endpoint, so its calls are
-# product calls. This monorepo's own tests/ and the generated repos' unit tests (`test/` folders,
-# conftest.py) only set up what AWS, a person or CI would have made.
-MONOREPO_TESTS = str(REPO_ROOT / "tests") + os.sep
+# product calls. This monorepo's own tests/ (the kit's tests too) and the generated repos' unit tests
+# (`test/` folders, conftest.py) only set up what AWS, a person or CI would have made.
+MONOREPO_TESTS = (
+    str(REPO_ROOT / "tests") + os.sep,
+    str(REPO_ROOT / "packages" / "mlops-template-kit" / "tests") + os.sep,
+)
 DEPLOY_REPO_TESTS = re.compile(r"/tests/")
 TEST_CODE = re.compile(r"/tests?/|/(test_[^/]*|conftest)\.py:")
 # Calls only a local run makes, standing in for something outside our roles (with the reason).
@@ -73,7 +76,9 @@ ROLE_RULES = [
     # pipeline's execution role; the step code itself runs inside those jobs.
     (re.compile(r"/mlops_template_kit/local_run/"), "execution"),
     (re.compile(r"/algorithms/"), "execution"),
-    # The build/train repo's build spec runs ml_pipelines/training/ml-pipeline-training.py in CodeBuild.
+    # The build/train repo's build spec runs the kit's `mlops-kit pipeline` (mlops_template_kit/pipeline:
+    # upload-code, upsert, start, branch cleanup, approve-merged) and its own ml_pipelines/ in CodeBuild.
+    (re.compile(r"/mlops_template_kit/pipeline/"), "codebuild"),
     (re.compile(r"/ml_pipelines/"), "codebuild"),
     # The local endpoint stands in for a stage's SageMaker endpoint: SageMaker loads the model's data
     # as the model's execution role, which stage stacks set to the stage-access endpoint role

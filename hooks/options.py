@@ -41,8 +41,10 @@ UNSUPPORTED: dict[str, list[Rule]] = {
 
 # (option, value) -> paths (relative to the generated repo) that the option removes.
 PRUNE: dict[str, dict[tuple[str, str], list[str]]] = {
+    # Multi-branch is a run-time setting of the kit's `mlops-kit pipeline`; only the tests of the
+    # multi-branch build spec go with it.
     "build-train": {
-        ("multi_branch", "no"): ["ml_pipelines/branches.py", "ml_pipelines/training/test/test_branches.py"],
+        ("multi_branch", "no"): ["ml_pipelines/training/test/test_feature_branches.py"],
     },
     "deploy": {
         ("inference_mode", "realtime"): [

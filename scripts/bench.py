@@ -42,7 +42,7 @@ def bench_bakes() -> list[Figure]:
 def bench_definition_build() -> list[Figure]:
     """Training pipeline definition build, SDK import included, offline."""
     project = bake("build-train", BENCH_DIR / "definition")
-    command = [PYTHON, "ml_pipelines/training/ml-pipeline-training.py", "definition"]
+    command = [str(Path(PYTHON).parent / "mlops-kit"), "pipeline", "definition"]
     env = {**OFFLINE_ENV, "BUILD_ID": "bench"}
     return [repeat("training pipeline definition build (offline)", lambda: time_command(command, project, env), RUNS)]
 

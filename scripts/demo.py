@@ -55,9 +55,7 @@ def build_train_stages(project: Path) -> None:
     banner(2, STAGES, "Run the build/train repo's tests")
     make("test", project)
     banner(3, STAGES, "Training pipeline definition, built offline")
-    definition = run(
-        [sys.executable, "ml_pipelines/training/ml-pipeline-training.py", "definition"], project, capture=True
-    )
+    definition = run([str(Path(sys.executable).parent / "mlops-kit"), "pipeline", "definition"], project, capture=True)
     print(summarise(json.loads(definition)))
     banner(4, STAGES, "Run the training pipeline locally (no AWS, no Docker)")
     make("local-run", project)

@@ -81,10 +81,11 @@ def call(*frames: str, role: str = "codebuild") -> dict:
             ],
             "lambda",
         ),
-        (["/t/repo/ml_pipelines/training/ml-pipeline-training.py:5:upload_code"], "codebuild"),
+        (["/venv/site-packages/mlops_template_kit/pipeline/aws.py:5:upload_code"], "codebuild"),
+        (["/t/repo/ml_pipelines/training/ml-pipeline-training.py:5:build_pipeline"], "codebuild"),
         (
             [
-                "/t/repo/ml_pipelines/training/ml-pipeline-training.py:5:upload_code",
+                "/venv/site-packages/mlops_template_kit/pipeline/aws.py:5:upload_code",
                 "/t/repo/mlops_template_kit/local_run/project.py:1:run",
             ],
             "codebuild",
@@ -127,7 +128,8 @@ def test_each_call_is_attributed_to_the_role_that_makes_it_in_aws(frames, expect
         [f"{calls.REPO_ROOT}/tests/test_servicecatalog_lifecycle.py:5:make_project_resources"],
         [f"{calls.REPO_ROOT}/tests/local_run_fixtures/support.py:5:seed_bucket"],
         ["/t/repo/app_infra/conftest.py:5:registry"],
-        ["/t/repo/ml_pipelines/training/test/test_branches.py:5:seed"],
+        ["/t/repo/ml_pipelines/training/test/test_feature_branches.py:5:seed"],
+        [f"{calls.REPO_ROOT}/packages/mlops-template-kit/tests/test_kit_pipeline_branches.py:5:register"],
         [
             "/t/repo/mlops_template_kit/local_run/storage.py:5:ensure_bucket",
             "/t/repo/mlops_template_kit/local_run/project.py:1:run",
@@ -161,7 +163,7 @@ def test_later_calls_see_the_tags_our_code_created_a_resource_with():
         "service": "sagemaker",
         "operation": "CreateModelPackageGroup",
         "params": {"ModelPackageGroupName": "churn-p-1-feature-x", "Tags": tags},
-        "stack": ["/t/repo/ml_pipelines/training/ml-pipeline-training.py:9:ensure_model_package_group"],
+        "stack": ["/venv/site-packages/mlops_template_kit/pipeline/aws.py:9:ensure_model_package_group"],
     }
     delete = {
         **create,
@@ -234,24 +236,23 @@ EXPECTED_ROLES = {"codebuild", "execution", "lambda"}
 #   lambda     the lifecycle function's tests (seed check-in, teardown) against moto
 #   codebuild  the deploy e2e: the build/train repo's local run (its build part; the steps are the
 #              execution role by source), then the deploy repo's promotion tests on the local endpoint
-#   codebuild  the build/train repo's build-spec commands (upload-code, upsert, start, branch
-#              cleanup, approve-merged) under moto, from its own tests
+#   codebuild  the build/train repo's build-spec commands (`mlops-kit pipeline` upload-code, upsert,
+#              start, cleanup-branch, approve-merged) under moto, from the kit's tests
 #   codebuild  the deploy repo's build and deploy commands under moto, from its own tests
 MONOREPO_RUNS = [
     ("lambda", ["tests/test_servicecatalog_lifecycle.py"]),
     ("codebuild", ["tests/test_deploy_e2e.py", "-k", "regression"]),
-]
-GENERATED_RUNS = [
     (
-        "build-train",
-        {"multi_branch": "yes"},
+        "codebuild",
         [
-            "ml_pipelines/training/test/test_branches.py",
-            "ml_pipelines/training/test/test_ml_pipeline_training.py",
+            "packages/mlops-template-kit/tests/test_kit_pipeline_branches.py",
+            "packages/mlops-template-kit/tests/test_kit_pipeline_aws.py",
             "-k",
-            "branches or upload_code or upsert or start_",
+            "branch or merged or upload_code or upsert_creates or start_names or creates_the_tagged",
         ],
     ),
+]
+GENERATED_RUNS = [
     # Single account, as the Studio products create it: every call is the CodeBuild role's own.
     # (With multi_account the deploy step acts through each stage account's deploy role, and the
     # recorder does not know which credentials a call was signed with; that path's roles are

@@ -36,32 +36,24 @@ from pathlib import Path
 
 found = {}
 for repo, builds in json.loads(sys.argv[1]).items():
-    for name in [name for name in sys.modules if name.split(".")[0] == "ml_pipelines"]:
-        del sys.modules[name]
-    sys.path.insert(0, repo)
-    from ml_pipelines import settings, training
     from mlops_template_kit import data_layout
     from mlops_template_kit import definition as reader
+    from mlops_template_kit.pipeline import aws
+    from mlops_template_kit.pipeline import repo as pipeline_repo
 
     for build, variables in builds.items():
-        saved = dict(os.environ)
-        os.environ.update(variables)
+        # check_this_build's steps, so the one definition built is also read statically.
+        ci_build = pipeline_repo.settings_of(Path(repo), {**os.environ, **variables})
+        text = pipeline_repo.build(Path(repo), ci_build)[2]
+        document = json.loads(text)
+        uploads = [uri for uri, _ in aws.code_uploads(ci_build, Path(repo))]
+        spec = (Path(repo) / data_layout.BUILD_SPEC).read_text(encoding="utf-8")
+        problems = data_layout.check_build(ci_build, document, uploads, spec)
         try:
-            # check_this_build's steps, so the one definition built is also read statically.
-            pipeline, ci_build = training.load(), settings.from_env()
-            document = json.loads(pipeline.build_definition(ci_build, pipeline.load_config()))
-            uploads = [uri for uri, _ in pipeline.code_uploads(ci_build)]
-            spec = (Path(repo) / data_layout.BUILD_SPEC).read_text(encoding="utf-8")
-            problems = data_layout.check_build(ci_build, document, uploads, spec)
-            try:
-                reader.parse(document, f"{build} definition")
-            except reader.DefinitionError as error:
-                problems.append(f"definition: {error}")
-            found[f"{repo} ({build})"] = problems
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-    sys.path.remove(repo)
+            reader.parse(document, f"{build} definition")
+        except reader.DefinitionError as error:
+            problems.append(f"definition: {error}")
+        found[f"{repo} ({build})"] = problems
 print(json.dumps(found))
 """
 

@@ -86,6 +86,16 @@ def test_a_bake_pins_the_kit_at_the_template_version_and_carries_no_copy_of_it(c
         assert not list(project.rglob(moved)), moved
     if name == "build-train":
         assert "$(BIN)/mlops-kit local-run" in makefile
+        # The pipeline's settings, branches, SDK plumbing, upload and commands come from the kit:
+        # the team's module keeps the step graph, and nothing in the repo calls it as a script.
+        for moved in ("settings.py", "branches.py", "ml_pipelines/training/__init__.py"):
+            assert not list(project.rglob(moved)), moved
+        module = (project / "ml_pipelines" / "training" / "ml-pipeline-training.py").read_text()
+        for machinery in ("def upload_code", "def upsert", "def from_env", "def main(", "PipelineSession(", "{{", "{%"):
+            assert machinery not in module, machinery
+        assert "$(BIN)/mlops-kit pipeline definition" in makefile
+        build_spec = (project / "build_spec.yml").read_text()
+        assert "ml-pipeline-training.py" not in build_spec and ".venv/bin/mlops-kit pipeline upsert" in build_spec
 
 
 def test_the_pin_follows_the_root_version(tmp_path):

@@ -130,16 +130,13 @@ def check_repo(repo: Path) -> list[str]:
     repository at `repo`: its definition, its code upload, its build spec."""
     if not (repo / BUILD_SPEC).is_file() or not (repo / "ml_pipelines").is_dir():
         return [f"{repo} is not a build-train repository: no {BUILD_SPEC} and ml_pipelines/ (see --repo)"]
-    # The repository's own settings and pipeline module build what CI would build.
-    if str(repo) not in sys.path:
-        sys.path.insert(0, str(repo))
-    from ml_pipelines import settings as project_settings
-    from ml_pipelines import training
+    # The repository's own pipeline module, built as `mlops-kit pipeline` builds it for CI.
+    from .pipeline import aws
+    from .pipeline import repo as pipeline_repo
 
-    pipeline = training.load()
-    build = project_settings.from_env()
-    definition = json.loads(pipeline.build_definition(build, pipeline.load_config()))
-    uploads = [uri for uri, _ in pipeline.code_uploads(build)]
+    build, _, text = pipeline_repo.build(repo)
+    definition = json.loads(text)
+    uploads = [uri for uri, _ in aws.code_uploads(build, repo)]
     return check_build(build, definition, uploads, (repo / BUILD_SPEC).read_text(encoding="utf-8"))
 
 

@@ -2,8 +2,8 @@
 
 `mlops-kit local-run` (or `python -m mlops_template_kit.local_run`), from a generated build-train
 repository's root or with `--repo DIR`. Without `--definition` it does the whole loop: local AWS,
-artifact bucket, sample data, step code upload, the pipeline definition built by the repository's
-`ml_pipelines/training/ml-pipeline-training.py`, then the run and its results table. Exit codes:
+artifact bucket, sample data, step code upload, the pipeline definition built as `mlops-kit
+pipeline definition` builds it from the repository's step graph, then the run and its results table. Exit codes:
 0 the pipeline succeeded, 1 it failed (a step or a Fail step), 2 the input was wrong (arguments,
 definition, parameters).
 """

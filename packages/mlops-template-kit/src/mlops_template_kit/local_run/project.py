@@ -2,8 +2,8 @@
 
 The same steps CI takes, pointed at local AWS: settings from the environment (the local build
 id is fixed, so unchanged code keeps its S3 location and the step cache works), the definition
-built by the pipeline module, the step code uploaded by its `upload-code` function, and the
-bundled sample data as the input when the input prefix is empty. The repository is found from
+and the code upload of `mlops-kit pipeline` (mlops_template_kit.pipeline), and the bundled
+sample data as the input when the input prefix is empty. The repository is found from
 `--repo` (default: the current directory), never from where this package is installed.
 """
 
@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import logging
 import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from .. import definition as definitions
+from ..pipeline import aws
+from ..pipeline import repo as pipeline_repo
+from ..pipeline.config import ConfigError
+from ..pipeline.settings import SettingsError
 from . import athena
 from .context import Clients
 from .emulator import local_aws
@@ -30,56 +32,26 @@ from .execution import execute
 from .report import Console
 from .storage import Storage, join_uri
 
-# Where a generated build-train repository keeps what the run needs, relative to its root.
-PIPELINE_MODULE = Path("ml_pipelines") / "training" / "ml-pipeline-training.py"
+# Where a generated build-train repository keeps the step code, relative to its root.
 ALGORITHMS = Path("algorithms")
-
-
-def pipeline_module_path(repo: Path) -> Path:
-    """The repository's pipeline module; a one-line error when `repo` is not a build-train repository."""
-    path = repo / PIPELINE_MODULE
-    if not path.is_file():
-        raise LocalRunError(f"{repo} is not a build-train repository: {PIPELINE_MODULE} does not exist (see --repo)")
-    return path
-
-
-def load_pipeline_module(path: Path) -> ModuleType:
-    """Import `ml-pipeline-training.py` (its file name is not an importable module name).
-
-    The repository root goes on sys.path first: the module and the Athena stand-in import the
-    repository's own `ml_pipelines` package.
-    """
-    repo = str(path.parents[2])
-    if repo not in sys.path:
-        sys.path.insert(0, repo)
-    spec = importlib.util.spec_from_file_location("ml_pipeline_training", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def repository_tables(repo: Path) -> str | None:
     """The repository's S3 input prefix, which the Athena stand-in reads as tables; None when
-    `repo` is not a build-train repository. Reads the repository's own settings module (no SDK)."""
-    if not (repo / PIPELINE_MODULE).is_file():
+    `repo` is not a build-train repository. Reads the repository's settings only (no SDK)."""
+    if not (repo / pipeline_repo.PIPELINE_MODULE).is_file():
         return None
-    if str(repo) not in sys.path:
-        sys.path.insert(0, str(repo))
-    from ml_pipelines import settings
-
     try:
-        return settings.from_env().input_uri()
-    except settings.SettingsError as error:
+        return pipeline_repo.settings_of(repo).input_uri()
+    except SettingsError as error:
         raise LocalRunError(str(error)) from None
 
 
-def build(module: ModuleType) -> tuple[Any, dict, str]:
-    """Settings, configuration and definition JSON, as `ml-pipeline-training.py definition` builds them."""
+def build(repo: Path) -> tuple[Any, dict, str]:
+    """Settings, configuration and definition JSON, as `mlops-kit pipeline definition` builds them."""
     try:
-        settings = module.project_settings.from_env()
-        config = module.load_config()
-        return settings, config, module.build_definition(settings, config)
-    except (module.project_settings.SettingsError, module.ConfigError) as error:
+        return pipeline_repo.build(repo)
+    except (SettingsError, ConfigError) as error:
         raise LocalRunError(str(error)) from None
 
 
@@ -116,10 +88,8 @@ def run(args: argparse.Namespace, given: dict[str, Any]) -> int:
     """Build, upload and run the repository's training pipeline against local AWS."""
     console = Console()
     started = time.monotonic()
-    module_path = pipeline_module_path(args.repo)
-    module = load_pipeline_module(module_path)
-    settings, config, text = build(module)
-    checked = definitions.loads(text, f"the definition of {module_path.name}")
+    settings, config, text = build(args.repo)
+    checked = definitions.loads(text, f"the definition of {pipeline_repo.PIPELINE_MODULE.name}")
     parameters = checked.resolve_parameters(given)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     (args.work_dir / "definition.json").write_text(text, encoding="utf-8")
@@ -139,6 +109,6 @@ def run(args: argparse.Namespace, given: dict[str, Any]) -> int:
         )
         if sample:
             console.say(f"Wrote the sample data set to {sample}")
-        uploaded = module.upload_code(settings, s3_client=clients("s3"))
+        uploaded = aws.upload_code(settings, args.repo, s3_client=clients("s3"))
         console.say(f"Uploaded {len(uploaded)} code files under {settings.code_uri()}")
         return execute(checked, parameters, settings.pipeline_name, args, clients)

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from mlops_template_kit import data_layout
+from mlops_template_kit.pipeline import aws, repo, settings
 
-from ml_pipelines import settings, training
-
-pipeline = training.load()
-BUILD_SPEC = Path(__file__).resolve().parents[3] / data_layout.BUILD_SPEC
+REPO_ROOT = Path(__file__).resolve().parents[3]
+pipeline = repo.load(REPO_ROOT)
+BUILD_SPEC = REPO_ROOT / data_layout.BUILD_SPEC
 
 BUILD_ID = "20261122T133000Z-1a2b3c4"
 ROLE_ARN = "arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsExecutionRole"
@@ -30,12 +30,12 @@ BUILDS = {
 
 @pytest.fixture(scope="module", params=list(BUILDS))
 def build(request) -> tuple[settings.Settings, dict]:
-    resolved = settings.from_env({**CI_ENVIRONMENT, **BUILDS[request.param]})
-    return resolved, json.loads(pipeline.build_definition(resolved, pipeline.load_config()))
+    resolved = repo.settings_of(REPO_ROOT, {**CI_ENVIRONMENT, **BUILDS[request.param]})
+    return resolved, json.loads(repo.build(REPO_ROOT, resolved)[2])
 
 
 def uploads(resolved: settings.Settings) -> list[str]:
-    return [uri for uri, _ in pipeline.code_uploads(resolved)]
+    return [uri for uri, _ in aws.code_uploads(resolved, REPO_ROOT)]
 
 
 def test_every_uri_of_the_build_follows_the_layout(build):

@@ -1,30 +1,24 @@
-"""Tests of the training pipeline: its definition is built offline and deterministically, every
-step is valid for the AWS API it calls, the checker catches broken definitions, and the
-commands that upload code and talk to SageMaker do what they say (against moto)."""
+"""Tests of this repository's training pipeline: its definition is built offline and
+deterministically, every step is valid for the AWS API it calls, the checker catches broken
+definitions, and input.json's schema and `check_config` refuse what the pipeline cannot build.
+The kit's machinery (settings, upload, upsert, start, command line) is tested in the kit."""
 
 from __future__ import annotations
 
 import copy
-import io
 import json
 import os
 import re
 import socket
 import subprocess
 import sys
-import tarfile
-from datetime import UTC, datetime
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.exceptions import ClientError
-from botocore.stub import Stubber
+from mlops_template_kit import cli
 from mlops_template_kit import definition as pipeline_definition
-from mlops_template_kit import naming
-from moto import mock_aws
-
-from ml_pipelines import settings, training
+from mlops_template_kit.pipeline import config as pipeline_config
+from mlops_template_kit.pipeline import repo, sdk, settings
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ALGORITHMS = REPO_ROOT / "algorithms"
@@ -34,10 +28,24 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCa
 CI_ENVIRONMENT = {"BUILD_ID": BUILD_ID, "SAGEMAKER_PIPELINE_ROLE_ARN": ROLE_ARN, "COMMIT_ID": COMMIT_ID}
 CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
 
-pipeline = training.load()
+pipeline = repo.load(REPO_ROOT)
+
+
+def load_config(path: Path | None = None) -> dict:
+    return pipeline_config.load(REPO_ROOT, pipeline, path)
+
+
+def ci(variables: dict[str, str]) -> settings.Settings:
+    return repo.settings_of(REPO_ROOT, variables)
+
+
+def build_definition(project: settings.Settings, config: dict) -> str:
+    return sdk.build_definition(pipeline.build_pipeline, project, config)
+
+
 # Where the first step reads: the parameter naming that source comes first in the definition.
-ATHENA = pipeline.load_config()["data"]["source"] == "athena"
-FIRST_PARAMETER = pipeline.ATHENA_CATALOG if ATHENA else pipeline.INPUT_DATA_URL
+ATHENA = load_config()["data"]["source"] == "athena"
+FIRST_PARAMETER = sdk.ATHENA_CATALOG if ATHENA else pipeline.INPUT_DATA_URL
 
 
 def no_network(*args, **kwargs):
@@ -46,12 +54,12 @@ def no_network(*args, **kwargs):
 
 @pytest.fixture(scope="module")
 def config() -> dict:
-    return pipeline.load_config()
+    return load_config()
 
 
 @pytest.fixture(scope="module")
 def project() -> settings.Settings:
-    return settings.from_env(CI_ENVIRONMENT)
+    return ci(CI_ENVIRONMENT)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +72,7 @@ def raw_definition(project, config) -> str:
         patch.setenv("AWS_CONFIG_FILE", os.devnull)
         patch.setattr(socket.socket, "connect", no_network)
         patch.setattr(socket, "getaddrinfo", no_network)
-        return pipeline.build_definition(project, config)
+        return build_definition(project, config)
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +101,8 @@ def test_definition_built_offline_breaks_no_rule(definition):
 
 
 def test_same_build_id_gives_byte_identical_definitions_across_processes(raw_definition):
-    script = (
-        "from ml_pipelines import settings, training; m = training.load(); "
-        "print(m.build_definition(settings.from_env(), m.load_config()), end='')"
-    )
+    script = "from pathlib import Path; from mlops_template_kit.pipeline import repo; "
+    script += "print(repo.build(Path('.'))[2], end='')"
     environment = {**os.environ, **CI_ENVIRONMENT}
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=REPO_ROOT, env=environment, capture_output=True, text=True, check=True
@@ -105,9 +111,7 @@ def test_same_build_id_gives_byte_identical_definitions_across_processes(raw_def
 
 
 def test_build_id_is_the_only_thing_that_changes_between_builds(raw_definition, config):
-    other = pipeline.build_definition(
-        settings.from_env({**CI_ENVIRONMENT, "BUILD_ID": "20270101T000000Z-fedcba9"}), config
-    )
+    other = build_definition(ci({**CI_ENVIRONMENT, "BUILD_ID": "20270101T000000Z-fedcba9"}), config)
     assert other != raw_definition
     assert other.replace("20270101T000000Z-fedcba9", BUILD_ID) == raw_definition
 
@@ -130,7 +134,7 @@ def test_every_parameter_is_declared_used_and_defaults_to_input_json(definition,
         assert declared[name]["DefaultValue"] == value
     if ATHENA:
         athena_results = project.output_uri(pipeline.PREPARE_DATA, pipeline.ATHENA_RESULTS) + "/"
-        assert declared[pipeline.ATHENA_OUTPUT_URL]["DefaultValue"] == athena_results
+        assert declared[sdk.ATHENA_OUTPUT_URL]["DefaultValue"] == athena_results
         assert pipeline.INPUT_DATA_URL not in declared
     else:
         assert declared[pipeline.INPUT_DATA_URL]["DefaultValue"] == project.input_uri()
@@ -311,11 +315,11 @@ def test_athena_query_parameters_reach_the_dataset_definition(definition):
     assert (dataset["DataDistributionType"], dataset["InputMode"]) == ("FullyReplicated", "File")
     athena = dataset["AthenaDatasetDefinition"]
     assert athena == {
-        "Catalog": {"Get": f"Parameters.{pipeline.ATHENA_CATALOG}"},
-        "Database": {"Get": f"Parameters.{pipeline.ATHENA_DATABASE}"},
-        "WorkGroup": {"Get": f"Parameters.{pipeline.ATHENA_WORKGROUP}"},
-        "QueryString": {"Get": f"Parameters.{pipeline.ATHENA_QUERY}"},
-        "OutputS3Uri": {"Get": f"Parameters.{pipeline.ATHENA_OUTPUT_URL}"},
+        "Catalog": {"Get": f"Parameters.{sdk.ATHENA_CATALOG}"},
+        "Database": {"Get": f"Parameters.{sdk.ATHENA_DATABASE}"},
+        "WorkGroup": {"Get": f"Parameters.{sdk.ATHENA_WORKGROUP}"},
+        "QueryString": {"Get": f"Parameters.{sdk.ATHENA_QUERY}"},
+        "OutputS3Uri": {"Get": f"Parameters.{sdk.ATHENA_OUTPUT_URL}"},
         "OutputFormat": "JSON",
         "OutputCompression": "GZIP",
     }
@@ -359,16 +363,6 @@ def test_tuning_reads_the_objective_from_the_training_log(definition, config):
     )
     # The line train_model prints for every validation metric.
     assert float(re.search(regex, f"validation:{metric}=0.912345").group(1)) == 0.912345
-
-
-def test_hyperparameters_decode_the_same_under_both_container_toolkits():
-    encoded = pipeline.encode_hyperparameters({"sagemaker_program": "a/b.py", "max_depth": 3, "eta": 0.1})
-    # sagemaker-training decodes each value; sagemaker-containers all of them or none.
-    assert {name: json.loads(value) for name, value in encoded.items()} == {
-        "sagemaker_program": "a/b.py",
-        "max_depth": 3,
-        "eta": 0.1,
-    }
 
 
 def test_every_output_follows_the_build_layout(definition, project):
@@ -465,8 +459,7 @@ def test_every_step_caches_its_job(definition):
 def test_readme_diagram_is_the_rendered_definition(definition):
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert pipeline_definition.readme_diagram(readme) == pipeline_definition.mermaid(definition), (
-        "README.md shows another pipeline: run "
-        "`python ml_pipelines/training/ml-pipeline-training.py mermaid --readme README.md`"
+        "README.md shows another pipeline: run `.venv/bin/mlops-kit pipeline mermaid --readme README.md`"
     )
 
 
@@ -496,23 +489,77 @@ def use_athena(config: dict, **changes) -> None:
             config["parameters"][name] = value
 
 
+def tune(config: dict, **changes) -> None:
+    """Add a valid tuning section to a config, then apply `changes` to it (ranges replace the default)."""
+    config["tuning"] = {
+        "objective_metric": next(iter(config["thresholds"])),
+        "strategy": "Bayesian",
+        "max_jobs": 4,
+        "max_parallel_jobs": 2,
+        "ranges": {next(iter(config["hyperparameters"])): {"type": "Continuous", "min": 1, "max": 3}},
+        **changes,
+    }
+
+
+# Every rule of input.schema.json and of check_config, each fed something wrong.
 BAD_CONFIGS = {
     "unknown problem type": (lambda c: c.update(problem_type="clustering"), "problem_type must be one of"),
+    "unknown framework": (lambda c: c.update(framework="torch"), "framework must be one of"),
     "missing threshold section": (lambda c: c.pop("thresholds"), "thresholds is missing"),
-    "metric of another problem type": (lambda c: c["thresholds"].update(mape={"max": 1}), "thresholds.mape"),
+    "no thresholds": (lambda c: c["thresholds"].clear(), "thresholds must not be empty"),
+    "metric of another problem type": (lambda c: c["thresholds"].update(mape={"max": 1}), "thresholds: name 'mape'"),
     "threshold with two bounds": (
         lambda c: c["thresholds"].update({next(iter(c["thresholds"])): {"min": 0, "max": 1}}),
-        "must hold one bound",
+        "must hold at most 1 entry",
+    ),
+    "threshold bound that is not a number": (
+        lambda c: c["thresholds"].update({next(iter(c["thresholds"])): {"min": "high"}}),
+        ".min must be a number",
+    ),
+    "threshold bound that is neither min nor max": (
+        lambda c: c["thresholds"].update({next(iter(c["thresholds"])): {"at_least": 1}}),
+        "has an unknown field; allowed are min, max",
     ),
     "reserved hyperparameter": (
         lambda c: c["hyperparameters"].update(sagemaker_program="x.py"),
-        "hyperparameters.sagemaker_program",
+        "hyperparameters: name 'sagemaker_program' is not allowed",
     ),
-    "instance count of zero": (lambda c: c["parameters"].update(TrainingInstanceCount=0), "whole number >= 1"),
+    "hyperparameter the pipeline sets": (
+        lambda c: c["hyperparameters"].update(target_column="y"),
+        "hyperparameters: name 'target_column' is not allowed",
+    ),
+    "hyperparameter that is a boolean": (
+        lambda c: c["hyperparameters"].update(early_stop=True),
+        "hyperparameters.early_stop must be a number or a string",
+    ),
+    "instance type that is not one": (
+        lambda c: c["parameters"].update(TrainingInstanceType="m5.large"),
+        "parameters.TrainingInstanceType: 'm5.large' is not allowed (expected an instance type",
+    ),
+    "instance count of zero": (lambda c: c["parameters"].update(TrainingInstanceCount=0), "must be >= 1"),
+    "instance count written with a decimal point": (
+        lambda c: c["parameters"].update(TrainingInstanceCount=1.0),
+        "parameters.TrainingInstanceCount must be a whole number",
+    ),
+    "instance count that is text": (
+        lambda c: c["parameters"].update(ProcessingInstanceCount="1"),
+        "parameters.ProcessingInstanceCount must be a whole number",
+    ),
+    "data-quality switch that is not a boolean": (
+        lambda c: c["parameters"].update(SkipDataQualityCheck="yes", RegisterNewDataQualityBaseline=True),
+        "parameters.SkipDataQualityCheck must be true or false",
+    ),
+    "fraction of one": (lambda c: c["data"].update(test_fraction=1), "data.test_fraction must be < 1"),
     "fractions leaving nothing to train on": (
         lambda c: c["data"].update(validation_fraction=0.5, test_fraction=0.5),
         "leave rows to train on",
     ),
+    "empty target column": (lambda c: c["data"].update(target_column=""), "data.target_column must not be empty"),
+    "categorical column with a comma": (
+        lambda c: c["data"].update(categorical_columns=["a,b"]),
+        "data.categorical_columns.0: 'a,b' is not allowed",
+    ),
+    "negative random seed": (lambda c: c["data"].update(random_seed=-1), "data.random_seed must be >= 0"),
     "approval status SageMaker does not know": (
         lambda c: c["parameters"].update(ModelApprovalStatus="Maybe"),
         "ModelApprovalStatus must be one of",
@@ -522,13 +569,55 @@ BAD_CONFIGS = {
         lambda c: use_athena(c, AthenaQuery=None),
         "parameters.AthenaQuery is missing",
     ),
+    "Athena query that is blank": (
+        lambda c: use_athena(c, AthenaQuery="  "),
+        "parameters.AthenaQuery: '  ' is not allowed (expected not empty",
+    ),
     "Athena query longer than the API allows": (
         lambda c: use_athena(c, AthenaQuery="x" * 4097),
         "parameters.AthenaQuery is longer than 4096 characters",
     ),
     "Athena workgroup with a space": (
         lambda c: use_athena(c, AthenaWorkGroup="my group"),
-        "parameters.AthenaWorkGroup must be a workgroup name",
+        "parameters.AthenaWorkGroup: 'my group' is not allowed (expected a workgroup name",
+    ),
+    "empty registry list": (
+        lambda c: c["model_registry"].update(content_types=[]),
+        "model_registry.content_types must not be empty",
+    ),
+    "tuning objective of another problem type": (
+        lambda c: tune(c, objective_metric="mape"),
+        "tuning.objective_metric must be one of",
+    ),
+    "tuning strategy this script cannot use": (
+        lambda c: tune(c, strategy="Hyperband"),
+        "tuning.strategy must be one of",
+    ),
+    "tuning with more parallel jobs than jobs": (
+        lambda c: tune(c, max_parallel_jobs=5),
+        "tuning.max_parallel_jobs must not exceed tuning.max_jobs",
+    ),
+    "tuning range of an unlisted hyperparameter": (
+        lambda c: tune(c, ranges={"not_a_hyperparameter": {"type": "Integer", "min": 1, "max": 3}}),
+        "tune only hyperparameters listed",
+    ),
+    "tuning range with min above max": (
+        lambda c: tune(c, ranges={next(iter(c["hyperparameters"])): {"type": "Continuous", "min": 3, "max": 1}}),
+        "needs numbers min < max",
+    ),
+    "Integer tuning range with a fraction": (
+        lambda c: tune(c, ranges={next(iter(c["hyperparameters"])): {"type": "Integer", "min": 0.5, "max": 3}}),
+        ".min must be a whole number",
+    ),
+    "tuning range of an unknown type": (
+        lambda c: tune(c, ranges={next(iter(c["hyperparameters"])): {"type": "Categorical", "min": 1, "max": 3}}),
+        ".type must be one of Integer, Continuous",
+    ),
+    "tuning range with an unknown scaling": (
+        lambda c: tune(
+            c, ranges={next(iter(c["hyperparameters"])): {"type": "Continuous", "min": 1, "max": 3, "scaling": "Log"}}
+        ),
+        ".scaling must be one of",
     ),
 }
 
@@ -540,185 +629,23 @@ def test_bad_config_fails_with_one_line_and_no_output(case, config, tmp_path, ca
     mutate(bad)
     path = tmp_path / "input.json"
     path.write_text(json.dumps(bad))
-    with pytest.raises(pipeline.ConfigError, match=re.escape(expected)):
-        pipeline.load_config(path)
+    with pytest.raises(pipeline_config.ConfigError, match=re.escape(expected)):
+        load_config(path)
     monkeypatch.setenv("BUILD_ID", BUILD_ID)
-    assert pipeline.main(["--config", str(path), "definition"]) == 2
+    assert cli.main(["pipeline", "definition", "--repo-root", str(REPO_ROOT), "--config", str(path)]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert len(captured.err.strip().splitlines()) == 1 and expected in captured.err
 
 
-def test_unreadable_config_fails_with_one_line(tmp_path, capsys):
-    path = tmp_path / "input.json"
-    path.write_text("{not json")
-    assert pipeline.main(["--config", str(path), "definition"]) == 2
-    assert capsys.readouterr().err.startswith("error: input.json: cannot read it as JSON")
-
-
-def test_tuning_ranges_must_name_hyperparameters(config):
+def test_the_config_of_this_repository_and_a_tuned_one_are_accepted(config):
     tuned = copy.deepcopy(config)
-    tuned["tuning"] = {
-        "objective_metric": next(iter(config["thresholds"])),
-        "strategy": "Bayesian",
-        "max_jobs": 4,
-        "max_parallel_jobs": 2,
-        "ranges": {"not_a_hyperparameter": {"type": "Integer", "min": 1, "max": 3}},
-    }
-    with pytest.raises(pipeline.ConfigError, match="tune only hyperparameters listed"):
-        pipeline.check_config(tuned)
+    tune(tuned)
+    pipeline_config.check(tuned, pipeline_config.read_json(REPO_ROOT / pipeline_config.SCHEMA), pipeline)
 
 
-# --------------------------------------------------------------------------- settings
-
-
-def test_settings_default_to_the_answers_of_this_repository():
-    defaults = settings.from_env({})
-    assert defaults.project_name == settings.PROJECT_NAME and defaults.project_id == settings.PROJECT_ID
-    assert defaults.bucket == naming.artifact_bucket(settings.PROJECT_ID)
-    assert defaults.model_package_group == naming.model_package_group(settings.PROJECT_NAME, settings.PROJECT_ID)
-    assert defaults.build_id == settings.LOCAL_BUILD_ID and defaults.role_arn == settings.LOCAL_ROLE_ARN
-
-
-def test_settings_follow_the_ci_environment():
-    resolved = settings.from_env(
-        {
-            "SAGEMAKER_PROJECT_NAME": "churn",
-            "SAGEMAKER_PROJECT_ID": "p-abcdefabcdef",
-            "AWS_REGION": "eu-west-1",
-            "ARTIFACT_BUCKET": "my-bucket",
-            "MODEL_PACKAGE_GROUP_NAME": "churn-models",
-            "SAGEMAKER_PIPELINE_ROLE_ARN": ROLE_ARN,
-            "BUILD_ID": BUILD_ID,
-        }
-    )
-    assert resolved.pipeline_name == "churn-p-abcdefabcdef-training"
-    assert resolved.input_uri() == "s3://my-bucket/churn/input/"
-    assert resolved.algorithms_uri() == f"s3://my-bucket/churn/code/{BUILD_ID}/algorithms/"
-    assert resolved.source_dir_uri() == f"s3://my-bucket/churn/code/{BUILD_ID}/sourcedir.tar.gz"
-    assert resolved.config_uri() == f"s3://my-bucket/churn/code/{BUILD_ID}/input.json"
-    assert (
-        resolved.output_uri("TrainModel", "model")
-        == f"s3://my-bucket/churn/ml-pipeline-outputs/{BUILD_ID}/TrainModel/model"
-    )
-
-
-@pytest.mark.parametrize(
-    "variable,value",
-    [
-        ("BUILD_ID", "2026/11/22"),
-        ("BUILD_ID", "x" * 65),
-        ("AWS_REGION", "Virginia"),
-        ("ARTIFACT_BUCKET", "My_Bucket"),
-        ("SAGEMAKER_PIPELINE_ROLE_ARN", "admin"),
-        ("SAGEMAKER_PROJECT_NAME", "-starts-with-a-hyphen"),
-        ("SAGEMAKER_PROJECT_NAME", "n" * 33),
-    ],
-)
-def test_bad_settings_name_the_variable(variable, value):
-    with pytest.raises(settings.SettingsError, match=variable):
-        settings.from_env({variable: value})
-
-
-def test_the_commit_comes_from_the_environment_before_git():
-    assert settings.from_env({"COMMIT_ID": COMMIT_ID.upper()}).commit_id == COMMIT_ID
-    codebuild = {"CODEBUILD_RESOLVED_SOURCE_VERSION": "abcdef1"}
-    assert settings.from_env(codebuild).commit_id == "abcdef1"
-    # Not a commit (e.g. an S3 artifact version): git answers, or no commit is recorded.
-    assert settings.from_env({"COMMIT_ID": "arn:aws:s3:::x"}).commit_id == settings.current_commit(environ={})
-
-
-def test_build_id_is_utc_time_and_short_commit():
-    moment = datetime(2026, 11, 22, 13, 30, tzinfo=UTC)
-    assert settings.new_build_id(moment, "1A2B3C4D5E6F") == "20261122T133000Z-1a2b3c4"
-    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-z]{5,7}", settings.new_build_id())
-
-
-# --------------------------------------------------------------------------- AWS commands
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        yield
-
-
-def test_upload_code_ships_the_step_code_and_config_under_the_build_id(aws, project):
-    s3 = boto3.client("s3", region_name=project.region)
-    s3.create_bucket(Bucket=project.bucket)
-    uploaded = pipeline.upload_code(project, s3)
-    keys = {item["Key"] for item in s3.list_objects_v2(Bucket=project.bucket)["Contents"]}
-    prefix = f"{project.project_name}/code/{BUILD_ID}/"
-    assert keys == {uri.removeprefix(f"s3://{project.bucket}/") for uri in uploaded}
-    assert all(key.startswith(prefix) for key in keys)
-    for script in pipeline.SCRIPTS.values():
-        assert f"{prefix}algorithms/{script}" in keys
-    assert not any("/test/" in key or "__pycache__" in key for key in keys)
-    config_body = s3.get_object(Bucket=project.bucket, Key=f"{prefix}input.json")["Body"].read()
-    assert config_body == (REPO_ROOT / "ml_pipelines" / "training" / "input.json").read_bytes()
-    archive = s3.get_object(Bucket=project.bucket, Key=f"{prefix}sourcedir.tar.gz")["Body"].read()
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        names = set(tar.getnames())
-    assert pipeline.SCRIPTS[pipeline.TRAIN_MODEL] in names and "shared_libraries/__init__.py" in names
-
-
-def test_source_dir_archive_is_reproducible():
-    assert pipeline.source_dir_archive() == pipeline.source_dir_archive()
-
-
-def test_upsert_creates_then_updates_the_tagged_pipeline(aws, project, raw_definition):
-    client = boto3.client("sagemaker", region_name=project.region)
-    arn = pipeline.upsert(project, raw_definition, client)
-    assert pipeline.upsert(project, raw_definition, client) == arn
-    described = client.describe_pipeline(PipelineName=project.pipeline_name)
-    assert json.loads(described["PipelineDefinition"]) == json.loads(raw_definition)
-    assert described["RoleArn"] == ROLE_ARN
-    tags = {(tag["Key"], tag["Value"]) for tag in client.list_tags(ResourceArn=arn)["Tags"]}
-    assert tags == {("sagemaker:project-name", project.project_name), ("sagemaker:project-id", project.project_id)}
-
-
-def test_the_build_creates_the_tagged_model_package_group_once(aws, project):
-    """Products cannot create the group (the launch role lacks CreateModelPackageGroup): the build does."""
-    client = boto3.client("sagemaker", region_name=project.region)
-    assert pipeline.ensure_model_package_group(project, client) is True
-    assert pipeline.ensure_model_package_group(project, client) is False
-    group = client.describe_model_package_group(ModelPackageGroupName=project.model_package_group)
-    tags = {(tag["Key"], tag["Value"]) for tag in client.list_tags(ResourceArn=group["ModelPackageGroupArn"])["Tags"]}
-    assert tags == {("sagemaker:project-name", project.project_name), ("sagemaker:project-id", project.project_id)}
-
-
-def test_a_group_created_concurrently_is_not_an_error_but_access_denied_is(project):
-    client = boto3.client("sagemaker", region_name=project.region)
-    missing = f"ModelPackageGroup {project.model_package_group} does not exist."
-    with Stubber(client) as stubber:
-        stubber.add_client_error("describe_model_package_group", "ValidationException", missing)
-        stubber.add_client_error("create_model_package_group", "ValidationException", "Group already exists")
-        assert pipeline.ensure_model_package_group(project, client) is False
-        stubber.add_client_error("describe_model_package_group", "AccessDeniedException", "not authorized")
-        with pytest.raises(ClientError, match="not authorized"):
-            pipeline.ensure_model_package_group(project, client)
-
-
-def test_start_names_the_execution_after_the_build(aws, project, raw_definition):
-    client = boto3.client("sagemaker", region_name=project.region)
-    pipeline.upsert(project, raw_definition, client)
-    execution = pipeline.start(project, {pipeline.MODEL_APPROVAL_STATUS: "Approved"}, client)
-    described = client.describe_pipeline_execution(PipelineExecutionArn=execution)
-    assert described["PipelineExecutionDisplayName"] == BUILD_ID
-    parameters = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=execution)["PipelineParameters"]
-    assert {"Name": pipeline.MODEL_APPROVAL_STATUS, "Value": "Approved"} in parameters
-
-
-def test_upsert_refuses_the_local_role_when_talking_to_aws(monkeypatch, raw_definition):
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with pytest.raises(settings.SettingsError, match="SAGEMAKER_PIPELINE_ROLE_ARN"):
-        pipeline.upsert(settings.from_env({}), raw_definition, sagemaker_client=object())
-
-
-def test_start_refuses_parameters_the_pipeline_does_not_declare(monkeypatch, capsys):
-    monkeypatch.setenv("BUILD_ID", BUILD_ID)
-    assert pipeline.main(["start", "--parameter", "MinAccuracyy=0.9"]) == 2
-    assert "unknown pipeline parameter MinAccuracyy" in capsys.readouterr().err
+def test_a_config_that_is_not_an_object_is_refused(tmp_path):
+    path = tmp_path / "input.json"
+    path.write_text("[]")
+    with pytest.raises(pipeline_config.ConfigError, match="input.json: the file must be an object"):
+        load_config(path)

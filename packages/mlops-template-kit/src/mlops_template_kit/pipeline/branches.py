@@ -5,7 +5,7 @@ by the build's upsert when missing) and writes under `<project>/branches/<slug>/
 deleted, `cleanup` removes all three; only main's group is ever promoted. `approve_merged` finds
 the model a merged commit produced (by `MetadataProperties.CommitId`) and approves it.
 
-Only boto3 is used here: the SageMaker SDK stays in ml-pipeline-training.py.
+Only boto3 is used here: `mlops-kit pipeline cleanup-branch` and `approve-merged` need no SageMaker SDK.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ml_pipelines import settings as project_settings
+from mlops_template_kit.pipeline import settings as project_settings
 
 # DeleteObjects takes at most 1000 keys per request.
 DELETE_BATCH = 1000

@@ -1,7 +1,9 @@
-"""Project settings of the training pipeline and the S3 layout of its data.
+"""Project settings of a build-train repository's training pipeline and the S3 layout of its data.
 
-CI sets the environment variables below; on a laptop the answers given when this repository
-was generated are the defaults, so the same code builds the same pipeline in both places.
+CI sets the environment variables below; on a laptop the answers the repository was generated
+with (its `.cruft.json`, read by the deploy settings' reader) are the defaults, so the same code
+builds the same pipeline in both places. Multi-branch is one of those answers: `MULTI_BRANCH`
+(yes/no, which the build spec sets) or the recorded answer, so one kit serves both kinds of repo.
 Every S3 URI the pipeline reads or writes is built by `Settings.s3_uri`, so the layout
 (`input/`, `code/<build-id>/`, `ml-pipeline-outputs/<build-id>/<step>/<output>`, and for a
 feature branch the same areas under `branches/<slug>/`) lives in one place.
@@ -18,10 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mlops_template_kit import naming
+from mlops_template_kit.deploy import settings as recorded
+from mlops_template_kit.deploy.errors import DeployError
 
-PROJECT_NAME = "{{ cookiecutter.project_name }}"
-PROJECT_ID = "{{ cookiecutter.project_id }}"
-REGION = "{{ cookiecutter.region }}"
+RECORD_FILE = recorded.RECORD_FILE
+MULTI_BRANCH_VARIABLE = "MULTI_BRANCH"
 
 # Without a BUILD_ID every local command agrees on one id, so `upload-code` and `definition`
 # run as separate commands still point at the same code.
@@ -35,13 +38,11 @@ INPUT_AREA = "input"
 CODE_AREA = "code"
 OUTPUTS_AREA = "ml-pipeline-outputs"
 AREAS = (INPUT_AREA, CODE_AREA, OUTPUTS_AREA)
-{%- if cookiecutter.multi_branch == "yes" %}
 
 # Builds of this branch train the models that get promoted; every other branch is a feature branch.
 DEFAULT_MAIN_BRANCH = "main"
 # Git refuses these in branch names (git check-ref-format); they also mark a value that is not a branch.
 NOT_A_BRANCH = re.compile(r"[\x00-\x20~^:?*\[\\]|\.\.|@\{|^/|/$|\.lock$|^-")
-{%- endif %}
 
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -60,7 +61,8 @@ class Settings:
 
     `branch` is the feature branch a build trains (None on the main branch): its pipeline, model
     package group and S3 prefix are its own. `branch_input` makes a feature branch read its own
-    `input/` instead of the project's shared one.
+    `input/` instead of the project's shared one. `multi_branch`: the repository builds feature
+    branches at all (the branch commands refuse to run when it does not).
     """
 
     project_name: str
@@ -73,6 +75,7 @@ class Settings:
     commit_id: str | None = None
     branch: str | None = None
     branch_input: bool = False
+    multi_branch: bool = False
 
     @property
     def pipeline_name(self) -> str:
@@ -137,15 +140,56 @@ class Settings:
         return f"s3://{self.bucket}/{naming.s3_branch_prefix(self.project_name, branch)}/"
 
 
-def from_env(environ: Mapping[str, str] | None = None) -> Settings:
-    """Resolve the settings from the environment (CI) with this repository's answers as defaults."""
-    env = os.environ if environ is None else environ
+def answers(repo_root: Path) -> dict[str, str]:
+    """The template answers in the `.cruft.json` of the repository at `repo_root` (the deploy settings' reader)."""
+    try:
+        return recorded.answers(repo_root)
+    except DeployError as error:
+        raise SettingsError(f"{error} (run mlops-kit from the build-train repository or pass --repo-root)") from None
 
-    def value(name: str, default: str) -> str:
+
+def sdk_region(repo_root: Path) -> str:
+    """The region the SageMaker SDK gets on import (`import sagemaker.mlops` needs one, and only
+    that): the environment's, else the repository's recorded answer, else us-east-1."""
+    if os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION"):
+        return os.environ.get("AWS_DEFAULT_REGION") or os.environ["AWS_REGION"]
+    try:
+        return answers(repo_root).get("region") or "us-east-1"
+    except SettingsError:
+        return "us-east-1"
+
+
+def multi_branch(repo_root: Path, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether feature branches build in their own pipeline: MULTI_BRANCH, else the answer recorded
+    by the repository at `repo_root`."""
+    env = os.environ if environ is None else environ
+    text = env.get(MULTI_BRANCH_VARIABLE) or answers(repo_root).get("multi_branch", "no")
+    if text not in ("yes", "no"):
+        raise SettingsError(f"{MULTI_BRANCH_VARIABLE}={text!r} is not valid: expected yes or no")
+    return text == "yes"
+
+
+def from_env(repo_root: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve the settings from the environment (CI) with the answers of the repository at
+    `repo_root` as defaults.
+
+    `.cruft.json` is read only for a value the environment leaves unset.
+    """
+    env = os.environ if environ is None else environ
+    defaults: dict[str, str] = {}
+
+    def value(name: str, answer: str) -> str:
+        if env.get(name):
+            return env[name]
+        if not defaults:
+            defaults.update(answers(repo_root))
+        return defaults.get(answer, "")
+
+    def setting(name: str, default: str) -> str:
         return env.get(name) or default
 
-    project_name = value("SAGEMAKER_PROJECT_NAME", PROJECT_NAME)
-    project_id = value("SAGEMAKER_PROJECT_ID", PROJECT_ID)
+    project_name = value("SAGEMAKER_PROJECT_NAME", "project_name")
+    project_id = value("SAGEMAKER_PROJECT_ID", "project_id")
     _require(
         naming.SAGEMAKER_NAME, project_name, "SAGEMAKER_PROJECT_NAME", "letters, digits and hyphens, not first or last"
     )
@@ -164,19 +208,19 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         naming.pipeline(project_name, project_id, "training")
     except naming.NameTooLongError as error:
         raise SettingsError(str(error)) from None
+    branches = multi_branch(repo_root, env)
     settings = Settings(
         project_name=project_name,
         project_id=project_id,
-        region=value("AWS_REGION", REGION),
-        bucket=value("ARTIFACT_BUCKET", default_bucket),
-        main_model_package_group=value("MODEL_PACKAGE_GROUP_NAME", default_group),
-        role_arn=value("SAGEMAKER_PIPELINE_ROLE_ARN", LOCAL_ROLE_ARN),
-        build_id=value("BUILD_ID", LOCAL_BUILD_ID),
-        commit_id=current_commit(environ=env),
-{%- if cookiecutter.multi_branch == "yes" %}
-        branch=feature_branch(env),
-        branch_input=_flag(env, "BRANCH_INPUT", ("shared", "own")) == "own",
-{%- endif %}
+        region=value("AWS_REGION", "region"),
+        bucket=setting("ARTIFACT_BUCKET", default_bucket),
+        main_model_package_group=setting("MODEL_PACKAGE_GROUP_NAME", default_group),
+        role_arn=setting("SAGEMAKER_PIPELINE_ROLE_ARN", LOCAL_ROLE_ARN),
+        build_id=setting("BUILD_ID", LOCAL_BUILD_ID),
+        commit_id=current_commit(repo_root, environ=env),
+        branch=feature_branch(env) if branches else None,
+        branch_input=branches and _flag(env, "BRANCH_INPUT", ("shared", "own")) == "own",
+        multi_branch=branches,
     )
     _require(REGION_NAME, settings.region, "AWS_REGION", "a region name such as us-east-1")
     _require(naming.BUCKET_NAME, settings.bucket, "ARTIFACT_BUCKET", "a lower-case S3 bucket name")
@@ -193,7 +237,6 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     _require(ROLE_ARN, settings.role_arn, "SAGEMAKER_PIPELINE_ROLE_ARN", "an IAM role ARN")
     check_build_id(settings.build_id)
     return settings
-{%- if cookiecutter.multi_branch == "yes" %}
 
 
 def feature_branch(environ: Mapping[str, str] | None = None) -> str | None:
@@ -231,7 +274,6 @@ def _flag(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
     if text not in allowed:
         raise SettingsError(f"{name}={text!r} is not valid: expected one of {', '.join(allowed)}")
     return text
-{%- endif %}
 
 
 def check_build_id(build_id: str) -> str:
@@ -245,11 +287,11 @@ def check_build_id(build_id: str) -> str:
 def new_build_id(now: datetime | None = None, commit: str | None = None) -> str:
     """A build id for CI: UTC timestamp and short commit hash, e.g. `20261122T133000Z-1a2b3c4`."""
     moment = (now or datetime.now(UTC)).astimezone(UTC)
-    short = (commit or current_commit() or "nogit")[:7].lower()
+    short = (commit or "nogit")[:7].lower()
     return check_build_id(f"{moment.strftime(BUILD_ID_TIME_FORMAT)}-{short}")
 
 
-def current_commit(repo_root: Path | None = None, environ: Mapping[str, str] | None = None) -> str | None:
+def current_commit(repo_root: Path, environ: Mapping[str, str] | None = None) -> str | None:
     """The commit being built: `COMMIT_ID`, CodeBuild's resolved source version, else `git rev-parse HEAD`."""
     env = os.environ if environ is None else environ
     for name in ("COMMIT_ID", "CODEBUILD_RESOLVED_SOURCE_VERSION"):
@@ -259,7 +301,7 @@ def current_commit(repo_root: Path | None = None, environ: Mapping[str, str] | N
     try:
         result = subprocess.run(
             ["git", "rev-parse", "HEAD"],
-            cwd=repo_root or Path(__file__).resolve().parents[1],
+            cwd=repo_root,
             capture_output=True,
             text=True,
             check=False,

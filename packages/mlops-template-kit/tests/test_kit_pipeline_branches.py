@@ -1,24 +1,20 @@
 """Feature branches: which build is one, the names and S3 prefix it gets, and its lifecycle against
 moto: a feature build upserts its own pipeline and group, a merge or branch deletion removes them
-(and only them), and approval on merge finds the package of the merged commit."""
+(and only them), and approval on merge finds the package of the merged commit. The repository is
+the kit tests' small build-train repository with multi_branch=yes."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import textwrap
 from pathlib import Path
 
 import boto3
 import pytest
-from mlops_template_kit import naming
+from conftest import write_build_train_repo
 from moto import mock_aws
 
-from ml_pipelines import branches, settings, training
-
-pipeline = training.load()
-REPO_ROOT = Path(__file__).resolve().parents[3]
+from mlops_template_kit import cli, naming
+from mlops_template_kit.pipeline import branches, settings
 
 BUILD_ID = "20261122T133000Z-1a2b3c4"
 ROLE_ARN = "arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsExecutionRole"
@@ -27,8 +23,25 @@ BRANCH = "feature/Login-Form"
 SIBLING = "feature/Login-Form-v2"
 
 
+@pytest.fixture(scope="module")
+def multi_branch_repo(tmp_path_factory):
+    return write_build_train_repo(tmp_path_factory.mktemp("multi") / "repo", multi_branch="yes")
+
+
+@pytest.fixture(autouse=True)
+def in_the_repository(multi_branch_repo, monkeypatch):
+    """Every command and setting of these tests works on the multi-branch repository."""
+    monkeypatch.chdir(multi_branch_repo)
+    for name in ("SAGEMAKER_PROJECT_NAME", "SAGEMAKER_PROJECT_ID", "MULTI_BRANCH", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def pipeline_command(*arguments: str) -> int:
+    return cli.main(["pipeline", *arguments])
+
+
 def ci(**variables: str) -> settings.Settings:
-    return settings.from_env({**CI_ENVIRONMENT, **variables})
+    return settings.from_env(Path.cwd(), {**os.environ, **CI_ENVIRONMENT, **variables})
 
 
 # --------------------------------------------------------------------------- which build is a feature build
@@ -60,7 +73,7 @@ def test_a_value_git_refuses_as_a_branch_name_is_refused(branch):
 
 
 def test_cleanup_needs_a_branch(capsys):
-    assert pipeline.main(["cleanup-branch", "--branch", ""]) == 2
+    assert pipeline_command(*["cleanup-branch", "--branch", ""]) == 2
     assert "'' is not a git branch name" in capsys.readouterr().err
 
 
@@ -92,40 +105,6 @@ def test_a_custom_main_group_gets_the_same_suffix():
     assert feature.model_package_group == naming.feature_suffix("churn-models", BRANCH, 63)
 
 
-@pytest.fixture(scope="module")
-def config() -> dict:
-    return pipeline.load_config()
-
-
-def test_a_main_build_is_the_same_with_or_without_multi_branch(config):
-    without = pipeline.build_definition(ci(), config)
-    assert pipeline.build_definition(ci(BRANCH_NAME="main"), config) == without
-    assert "branches/" not in without
-
-
-def test_a_feature_definition_registers_into_the_feature_group_under_the_branch_prefix(config):
-    feature = ci(BRANCH_NAME=BRANCH)
-    text = pipeline.build_definition(feature, config)
-    definition = json.loads(text)
-    register = next(step for step in _steps(definition) if step["Name"] == pipeline.REGISTER_MODEL)["Arguments"]
-    assert register["ModelPackageGroupName"] == feature.model_package_group
-    assert register["CustomerMetadataProperties"] == {"build_id": BUILD_ID, "branch": BRANCH}
-    assert register["MetadataProperties"]["CommitId"] == "1a2b3c4d5e6f"
-    assert f"s3://{feature.bucket}/{feature.key_prefix}/code/{BUILD_ID}/" in text
-    main_code = f"s3://{feature.bucket}/{naming.s3_prefix(feature.project_name)}/code/"
-    assert main_code not in text
-    assert ci().main_model_package_group not in text.replace(feature.model_package_group, "")
-
-
-def _steps(definition: dict) -> list[dict]:
-    found, pending = [], list(definition["Steps"])
-    while pending:
-        step = pending.pop(0)
-        found.append(step)
-        pending += step.get("Arguments", {}).get("IfSteps", []) + step.get("Arguments", {}).get("ElseSteps", [])
-    return found
-
-
 # --------------------------------------------------------------------------- lifecycle against moto
 
 
@@ -138,14 +117,14 @@ def aws(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     _moto_deletes_registry_entries(monkeypatch)
     with mock_aws():
-        main = settings.from_env()
+        main = settings.from_env(Path.cwd())
         clients = {
             "sagemaker": boto3.client("sagemaker", region_name=main.region),
             "s3": boto3.client("s3", region_name=main.region),
         }
         clients["s3"].create_bucket(Bucket=main.bucket)
         clients["sagemaker"].create_model_package_group(ModelPackageGroupName=main.model_package_group)
-        assert pipeline.main(["upsert"]) == 0
+        assert pipeline_command(*["upsert"]) == 0
         yield clients
 
 
@@ -176,8 +155,8 @@ def _moto_deletes_registry_entries(monkeypatch) -> None:
 def feature_build(monkeypatch, branch: str = BRANCH) -> settings.Settings:
     """What CodeBuild runs for a push to `branch`: upload the code, upsert the pipeline."""
     monkeypatch.setenv("BRANCH_NAME", branch)
-    assert pipeline.main(["upload-code"]) == 0
-    assert pipeline.main(["upsert"]) == 0
+    assert pipeline_command(*["upload-code"]) == 0
+    assert pipeline_command(*["upsert"]) == 0
     monkeypatch.delenv("BRANCH_NAME")
     return ci(BRANCH_NAME=branch)
 
@@ -247,7 +226,7 @@ def test_merging_a_branch_removes_its_pipeline_data_and_group_and_nothing_else(a
     before, sibling_keys = snapshot(aws, main), keys(s3, main.bucket, sibling.key_prefix + "/")
     capsys.readouterr()
 
-    assert pipeline.main(["cleanup-branch", "--branch", BRANCH, "--delete-group"]) == 0
+    assert pipeline_command(*["cleanup-branch", "--branch", BRANCH, "--delete-group"]) == 0
     out = capsys.readouterr().out
     assert f"pipeline {feature.pipeline_name}: deleted" in out
     assert f"model package group {feature.model_package_group}: deleted with 1 model packages" in out
@@ -262,7 +241,7 @@ def test_merging_a_branch_removes_its_pipeline_data_and_group_and_nothing_else(a
     sagemaker.describe_pipeline(PipelineName=sibling.pipeline_name)
 
     # Cleaning up again finds nothing left and still succeeds.
-    assert pipeline.main(["cleanup-branch", "--branch", BRANCH, "--delete-group"]) == 0
+    assert pipeline_command(*["cleanup-branch", "--branch", BRANCH, "--delete-group"]) == 0
     out = capsys.readouterr().out
     assert "pipeline: none to delete" in out and ": 0 objects deleted" in out
 
@@ -270,7 +249,7 @@ def test_merging_a_branch_removes_its_pipeline_data_and_group_and_nothing_else(a
 def test_deleting_a_branch_without_delete_group_keeps_its_models(aws, monkeypatch, capsys):
     feature = feature_build(monkeypatch)
     register(aws["sagemaker"], feature.model_package_group, "1a2b3c4d5e6f")
-    assert pipeline.main(["cleanup-branch", "--branch", BRANCH]) == 0
+    assert pipeline_command(*["cleanup-branch", "--branch", BRANCH]) == 0
     assert "model package group: kept" in capsys.readouterr().out
     listed = aws["sagemaker"].list_model_packages(ModelPackageGroupName=feature.model_package_group)
     assert len(listed["ModelPackageSummaryList"]) == 1
@@ -278,7 +257,7 @@ def test_deleting_a_branch_without_delete_group_keeps_its_models(aws, monkeypatc
 
 
 def test_the_main_branch_is_never_cleaned_up(aws, capsys):
-    assert pipeline.main(["cleanup-branch", "--branch", "main", "--delete-group"]) == 2
+    assert pipeline_command(*["cleanup-branch", "--branch", "main", "--delete-group"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'main' is the main branch" in err
     aws["sagemaker"].describe_pipeline(PipelineName=ci().pipeline_name)
@@ -300,7 +279,7 @@ def test_approve_merged_approves_the_package_of_that_commit_in_mains_group(aws, 
     sagemaker, group = aws["sagemaker"], ci().model_package_group
     other = register(sagemaker, group, "aaaaaaa1111111")
     merged = register(sagemaker, group, "bbbbbbb2222222")
-    assert pipeline.main(["approve-merged", "--commit", "BBBBBBB"]) == 0
+    assert pipeline_command(*["approve-merged", "--commit", "BBBBBBB"]) == 0
     assert f"approved {merged} (group {group})" in capsys.readouterr().out
     assert (status(sagemaker, merged), status(sagemaker, other)) == ("Approved", "PendingManualApproval")
 
@@ -308,103 +287,29 @@ def test_approve_merged_approves_the_package_of_that_commit_in_mains_group(aws, 
 def test_approve_merged_falls_back_to_the_feature_group(aws, monkeypatch, capsys):
     feature = feature_build(monkeypatch)
     merged = register(aws["sagemaker"], feature.model_package_group, "ccccccc3333333")
-    assert pipeline.main(["approve-merged", "--commit", "ccccccc3333333", "--branch", BRANCH]) == 0
+    assert pipeline_command(*["approve-merged", "--commit", "ccccccc3333333", "--branch", BRANCH]) == 0
     assert f"(group {feature.model_package_group})" in capsys.readouterr().out
     assert status(aws["sagemaker"], merged) == "Approved"
 
 
 def test_approve_merged_without_a_package_of_that_commit_fails_in_one_line(aws, capsys):
     register(aws["sagemaker"], ci().model_package_group, "aaaaaaa1111111")
-    assert pipeline.main(["approve-merged", "--commit", "ddddddd"]) == 1
+    assert pipeline_command(*["approve-merged", "--commit", "ddddddd"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no model package built from commit ddddddd" in err
 
 
 def test_approve_merged_refuses_what_is_not_a_commit(aws, capsys):
-    assert pipeline.main(["approve-merged", "--commit", "HEAD~1"]) == 2
+    assert pipeline_command(*["approve-merged", "--commit", "HEAD~1"]) == 2
     assert "is not a commit hash" in capsys.readouterr().err
 
 
 def test_approve_merged_defaults_to_this_builds_commit_and_skips_feature_builds(aws, monkeypatch, capsys):
     merged = register(aws["sagemaker"], ci().model_package_group, CI_ENVIRONMENT["COMMIT_ID"])
     monkeypatch.setenv("BRANCH_NAME", BRANCH)
-    assert pipeline.main(["approve-merged"]) == 0
+    assert pipeline_command(*["approve-merged"]) == 0
     assert f"nothing to approve: this is a build of feature branch {BRANCH}" in capsys.readouterr().out
     assert status(aws["sagemaker"], merged) == "PendingManualApproval"
     monkeypatch.delenv("BRANCH_NAME")
-    assert pipeline.main(["approve-merged"]) == 0
+    assert pipeline_command(*["approve-merged"]) == 0
     assert status(aws["sagemaker"], merged) == "Approved"
-
-
-# --------------------------------------------------------------------------- the build spec's branch logic
-
-
-def build_script() -> str:
-    """The build phase's shell script from build_spec.yml, with the pipeline command only echoed."""
-    lines = (REPO_ROOT / "build_spec.yml").read_text(encoding="utf-8").splitlines()
-    start = lines.index("      - |") + 1
-    body = []
-    for line in lines[start:]:
-        if line.strip() and not line.startswith(" " * 8):
-            break
-        body.append(line)
-    script = textwrap.dedent("\n".join(body))
-    command = 'PIPELINE=".venv/bin/python ml_pipelines/training/ml-pipeline-training.py"'
-    assert command in script
-    return script.replace(command, 'PIPELINE="echo pipeline"')
-
-
-def run_build(**variables: str) -> subprocess.CompletedProcess:
-    # CodeBuild runs commands with sh unless the build spec asks for another shell.
-    env = {"PATH": os.environ["PATH"], **variables}
-    return subprocess.run(["sh", "-c", build_script()], env=env, capture_output=True, text=True, check=False)
-
-
-@pytest.mark.parametrize(
-    "variables, commands",
-    [
-        ({}, ["upload-code", "upsert", "start"]),
-        ({"BRANCH_NAME": BRANCH}, ["upload-code", "upsert", "start"]),
-        ({"APPROVE_ON_MERGE": "true"}, ["upload-code", "upsert", "start --wait", "approve-merged"]),
-        ({"BRANCH_ACTION": "cleanup", "BRANCH_NAME": BRANCH}, [f"cleanup-branch --branch {BRANCH} --delete-group"]),
-        (
-            {"BRANCH_ACTION": "cleanup", "BRANCH_NAME": f"refs/heads/{BRANCH}"},
-            [f"cleanup-branch --branch {BRANCH} --delete-group"],
-        ),
-        (
-            {
-                "BRANCH_ACTION": "cleanup",
-                "CODEBUILD_WEBHOOK_HEAD_REF": f"refs/heads/{BRANCH}",
-                "DELETE_BRANCH_GROUP": "false",
-            },
-            [f"cleanup-branch --branch {BRANCH}"],
-        ),
-    ],
-    ids=[
-        "main",
-        "feature",
-        "approve-on-merge",
-        "cleanup",
-        "cleanup-of-a-merged-pull-request-event",
-        "cleanup-of-a-webhook-build-keeping-the-group",
-    ],
-)
-def test_the_build_spec_runs_what_its_branch_action_asks_for(variables, commands):
-    result = run_build(**variables)
-    assert result.returncode == 0, result.stderr
-    ran = [line.removeprefix("pipeline ") for line in result.stdout.splitlines() if line.startswith("pipeline ")]
-    # The first line is the build id, echoed by the build-id command.
-    assert [command for command in ran if command != "build-id"] == commands
-
-
-@pytest.mark.parametrize(
-    "variables, message",
-    [
-        ({"BRANCH_ACTION": "cleanup"}, "BRANCH_ACTION=cleanup needs BRANCH_NAME"),
-        ({"BRANCH_ACTION": "delete"}, "BRANCH_ACTION=delete is not valid: expected build or cleanup"),
-    ],
-)
-def test_the_build_spec_stops_on_an_action_it_cannot_run(variables, message):
-    result = run_build(**variables)
-    assert result.returncode == 2 and message in result.stderr
-    assert "pipeline" not in result.stdout
