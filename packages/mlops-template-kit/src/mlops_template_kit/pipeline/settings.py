@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mlops_template_kit import naming
+from mlops_template_kit import contract, naming
 from mlops_template_kit.deploy import settings as recorded
 from mlops_template_kit.deploy.errors import DeployError
 
@@ -32,12 +32,6 @@ LOCAL_BUILD_ID = "local"
 # A role ARN that cannot exist (account 000000000000): enough to build a definition offline or
 # to run against a local emulator; `upsert` refuses it when talking to AWS.
 LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/service-role/AmazonSageMakerServiceCatalogProductsExecutionRole"
-
-# S3 areas of the project prefix, as laid out in the README.
-INPUT_AREA = "input"
-CODE_AREA = "code"
-OUTPUTS_AREA = "ml-pipeline-outputs"
-AREAS = (INPUT_AREA, CODE_AREA, OUTPUTS_AREA)
 
 # Builds of this branch train the models that get promoted; every other branch is a feature branch.
 DEFAULT_MAIN_BRANCH = "main"
@@ -104,36 +98,33 @@ class Settings:
         The prefix is `key_prefix`, except that input stays the project's shared `input/` unless
         `branch_input` is set.
         """
-        if area not in AREAS:
-            raise ValueError(f"unknown S3 area {area!r}")
-        shared = area == INPUT_AREA and not self.branch_input
+        shared = area == contract.INPUT_AREA and not self.branch_input
         prefix = naming.s3_prefix(self.project_name) if shared else self.key_prefix
-        keys = [prefix, area, *parts]
-        return f"s3://{self.bucket}/" + "/".join(key.strip("/") for key in keys)
+        return contract.area_uri(self.bucket, prefix, area, *parts)
 
     def input_uri(self) -> str:
         """Raw data the pipeline reads by default (a prefix: every object under it)."""
-        return self.s3_uri(INPUT_AREA) + "/"
+        return self.s3_uri(contract.INPUT_AREA) + "/"
 
     def code_uri(self, *parts: str) -> str:
         """Where `upload-code` puts this build's code, e.g. `code_uri("algorithms")`."""
-        return self.s3_uri(CODE_AREA, self.build_id, *parts)
+        return contract.code_uri(self.bucket, self.key_prefix, self.build_id, *parts)
 
     def algorithms_uri(self) -> str:
         """The uploaded `algorithms/` tree that processing steps mount (a prefix)."""
-        return self.code_uri("algorithms") + "/"
+        return contract.algorithms_uri(self.bucket, self.key_prefix, self.build_id)
 
     def source_dir_uri(self) -> str:
         """The `algorithms/` tree as the `sourcedir.tar.gz` script-mode training downloads."""
-        return self.code_uri("sourcedir.tar.gz")
+        return self.code_uri(contract.SOURCE_DIR_ARCHIVE)
 
     def config_uri(self) -> str:
         """The copy of input.json the build used, kept next to its code."""
-        return self.code_uri("input.json")
+        return self.code_uri(contract.BUILD_CONFIG)
 
     def output_uri(self, step: str, output: str) -> str:
         """Where one output of one step of this build is written."""
-        return self.s3_uri(OUTPUTS_AREA, self.build_id, step, output)
+        return contract.step_output_uri(self.bucket, self.key_prefix, self.build_id, step, output)
 
     def branch_prefix_uri(self, branch: str) -> str:
         """Everything a feature branch wrote (code, outputs, own input): `s3://<bucket>/<project>/branches/<slug>/`."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mlops_template_kit import contract
 from mlops_template_kit.pipeline import sdk
 from mlops_template_kit.pipeline.config import ConfigError
 from mlops_template_kit.pipeline.settings import Settings
@@ -54,13 +55,13 @@ INPUT_DATA_URL = "InputDataUrl"
 ATHENA_PARAMETERS = (sdk.ATHENA_CATALOG, sdk.ATHENA_DATABASE, sdk.ATHENA_WORKGROUP, sdk.ATHENA_QUERY)
 
 # Step names and the outputs each step writes (the S3 layout uses both).
-PREPARE_DATA = "PrepareData"
+PREPARE_DATA = contract.PREPARE_STEP
 TRAIN_MODEL = "TrainModel"
 TUNE_MODEL = "TuneModel"
 EVALUATE_MODEL = "EvaluateModel"
 DATA_QUALITY_BASELINE = "DataQualityBaseline"
 REGISTER_MODEL = "RegisterModel"
-PREPARED_OUTPUTS = ("train", "validation", "test", "baseline", "preprocessor")
+PREPARED_OUTPUTS = ("train", "validation", "test", "baseline", contract.PREPROCESSOR_OUTPUT)
 TRAINING_CHANNELS = ("train", "validation", "preprocessor")
 EVALUATION_OUTPUT = "evaluation"
 EVALUATION_FILE = "evaluation.json"
@@ -71,7 +72,7 @@ ATHENA_RESULTS = "athena-results"
 PROCESSING_ROOT = sdk.PROCESSING_ROOT
 CODE_DIR = f"{PROCESSING_ROOT}/input/code"
 SCRIPTS = {
-    PREPARE_DATA: "preprocessing/prepare_data/__main__.py",
+    PREPARE_DATA: contract.PREPARE_SCRIPT,
     TRAIN_MODEL: "training/train_model/__main__.py",
     EVALUATE_MODEL: "postprocessing/evaluate_model/__main__.py",
 }
@@ -396,10 +397,7 @@ class _StepBuilder:
 
     def model_properties(self) -> dict[str, str]:
         """Searchable in the registry next to MetadataProperties.CommitId (set when the commit is known)."""
-        properties = {"build_id": self.settings.build_id}
-        if self.settings.branch:
-            properties["branch"] = self.settings.branch
-        return properties
+        return contract.model_metadata(self.settings.build_id, self.settings.branch)
 
     def threshold_gate(self, evaluate: ProcessingStep, report: PropertyFile, register: ModelStep) -> ConditionStep:
         """One condition step per threshold, chained: the last one registers; each failure names its metric."""
