@@ -70,10 +70,18 @@ def git(*args: str, cwd: Path) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
-def require_commit(repo: Path, commit: str) -> None:
-    """Fail, not skip, when the monorepo clone lacks the pre-kit commit (a shallow CI clone)."""
+def has_commit(repo: Path, commit: str) -> bool:
     found = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=repo, capture_output=True)
-    if found.returncode != 0:
+    return found.returncode == 0
+
+
+def require_commit(repo: Path, commit: str) -> None:
+    """Fail, not skip, when the monorepo clone lacks the pre-kit commit. A shallow clone first
+    fetches its history from its own origin, once; only when that fails is the test failed."""
+    shallow = git("rev-parse", "--is-shallow-repository", cwd=repo).strip() == "true"
+    if not has_commit(repo, commit) and shallow:
+        subprocess.run(["git", "fetch", "--quiet", "--unshallow"], cwd=repo, capture_output=True)
+    if not has_commit(repo, commit):
         pytest.fail(
             f"commit {commit[:12]} is not in the history of {repo}: the migration test bakes from it, "
             "so it needs a full clone (`git fetch --unshallow`), not a shallow one"
@@ -135,6 +143,9 @@ def tracked_files(project: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def template_repo(tmp_path_factory) -> Path:
+    # Before cloning: the clone carries only the history the monorepo checkout has.
+    for commit in (LAST_MAIN_BEFORE_KIT, KIT_BRANCH_POINT):
+        require_commit(bakery.REPO_ROOT, commit)
     with pytest.MonkeyPatch.context() as patch:
         for key, value in GIT_IDENTITY.items():
             patch.setenv(key, value)
