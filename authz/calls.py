@@ -12,8 +12,12 @@ is decision D2 of the team brief: every CodeBuild project runs as the CodeBuild 
 pipeline and its jobs (SAGEMAKER_PIPELINE_ROLE_ARN) as the execution role, the lifecycle function as
 the Lambda role; and D8: the deploy repo's stage stacks run its endpoint models as the stage-access
 endpoint role and its API function as the stage-access invoke role (keys of
-authz.roles.deployed_roles). The deploy repo's build, deploy and promotion tests run in its
-CodeBuild projects: the CodeBuild role, which the account-wide stage access gives the deploy policy.
+authz.roles.deployed_roles), and its batch inference pipeline with the jobs it starts as the
+stage-access batch-pipeline role. A local run of that pipeline's definition is recorded with
+AUTHZ_ROLE set to that role (PIPELINE_ROLES): the whole process plays SageMaker Pipelines and the
+jobs running as it, whatever kit or step code makes the call. The deploy repo's build, deploy and
+promotion tests run in its CodeBuild projects: the CodeBuild role, which the account-wide stage
+access gives the deploy policy.
 """
 
 from __future__ import annotations
@@ -65,7 +69,23 @@ LOCAL_ONLY = [
         re.compile(r"/mlops_template_kit/local_run/project\.py:\d+:write_sample_data$"),
         "local run: the team puts its own data under the input prefix",
     ),
+    # The local Transform step looks up the model a CreateTransformJob request names (DescribeModel,
+    # then DescribeModelPackage for a package-backed model). SageMaker does that inside the job: the
+    # caller needs no Describe* permission (Service Authorization Reference, SageMaker,
+    # CreateTransformJob: dependent action sagemaker:AddTags only, the model a condition key
+    # sagemaker:ModelArn; https://docs.aws.amazon.com/service-authorization/latest/reference/list_sagemaker.md).
+    # Reading the model's data is the model's execution role's (CreateModel ExecutionRoleArn: the role
+    # SageMaker assumes to access model artifacts for batch transform jobs), evaluated as usual.
+    (
+        re.compile(r"/mlops_template_kit/local_run/transform\.py:\d+:model_data_of$"),
+        "local run: SageMaker resolves the transform job's model itself",
+    ),
 ]
+# Roles a whole process may play: a local run of the deploy repo's batch pipeline definition stands
+# in for SageMaker Pipelines running it, whose steps' jobs and model (batch_inference.yaml) run as the
+# pipeline role (stage_access.yaml BatchPipelineRole), so the local runner's frames, which ROLE_RULES
+# give the training pipeline's execution role, are that role's in such a process.
+PIPELINE_ROLES = {"stage-batch-pipeline"}
 # Source folder -> role that runs that code in AWS (first match, innermost frame first).
 ROLE_RULES = [
     # The lifecycle custom resource's function: the products' Lambda runs as the Lambda role.
@@ -151,6 +171,8 @@ def attribute(call: dict) -> Attributed:
     outside = _outside_our_roles(call, stack)
     if outside:
         return outside
+    if call["role"] in PIPELINE_ROLES:
+        return Attributed(call, call["role"], "process plays the pipeline")
     for frame in stack:
         for pattern, role in ROLE_RULES:
             if pattern.search(frame):

@@ -155,6 +155,73 @@ def test_the_administrators_stage_access_deployment_is_recorded_not_evaluated(fr
     assert attributed.role == "administrator" and attributed.role in calls.NOT_EVALUATED
 
 
+# The kit's Transform step as the local runner runs it (local_run/transform.py): the model lookup
+# SageMaker makes itself, and the download of the model's data, which its execution role makes.
+TRANSFORM_STEP = [
+    "/k/src/mlops_template_kit/local_run/transform.py:45:run",
+    "/k/src/mlops_template_kit/local_run/runner.py:80:run_step",
+]
+MODEL_LOOKUP = "/k/src/mlops_template_kit/local_run/transform.py:111:model_data_of"
+MODEL_DOWNLOAD = [
+    "/k/src/mlops_template_kit/local_run/storage.py:78:_get",
+    "/k/src/mlops_template_kit/local_run/storage.py:90:download_object",
+    "/k/src/mlops_template_kit/local_run/transform.py:99:load_model",
+]
+BATCH_ROLE = "stage-batch-pipeline"
+
+
+def transform_call(role: str, operation: str, *frames: str) -> dict:
+    return {"role": role, "service": "sagemaker", "operation": operation, "params": {}, "stack": list(frames)}
+
+
+def test_a_transform_step_of_a_batch_run_is_the_batch_pipeline_roles():
+    """A local run of the deploy repo's batch definition plays the stage's batch pipeline: its
+    steps, the kit's Transform step too, run as that role (stage_access.yaml BatchPipelineRole,
+    also the batch model's execution role in batch_inference.yaml)."""
+    assert BATCH_ROLE in calls.PIPELINE_ROLES
+    download = {**transform_call(BATCH_ROLE, "GetObject", *MODEL_DOWNLOAD, *TRANSFORM_STEP), "service": "s3"}
+    assert calls.attribute(download).role == BATCH_ROLE
+    # The same kit code in the training pipeline's local run (a CodeBuild build) is its jobs': execution.
+    assert calls.attribute({**download, "role": "codebuild"}).role == "execution"
+    # SageMaker resolves the job's model itself; a test or the emulator in that process is nobody's.
+    lookup = transform_call(BATCH_ROLE, "DescribeModel", MODEL_LOOKUP, *MODEL_DOWNLOAD[2:], *TRANSFORM_STEP)
+    assert calls.attribute(lookup).role is None
+    assert (
+        calls.attribute(transform_call(BATCH_ROLE, "DescribeModel", f"{calls.REPO_ROOT}/tests/t.py:3:s")).role is None
+    )
+    warm_up = transform_call(BATCH_ROLE, "ListBuckets", "/k/src/mlops_template_kit/local_run/emulator.py:5:warm_up")
+    assert calls.attribute(warm_up).role is None
+
+
+def test_the_checker_denies_a_batch_run_what_the_batch_pipeline_role_must_not_do():
+    """The batch pipeline reads the training build's code and model; it must not approve models nor
+    overwrite what the training build wrote."""
+    approve = {
+        "role": BATCH_ROLE,
+        "service": "sagemaker",
+        "operation": "UpdateModelPackage",
+        "params": {
+            "ModelPackageArn": f"arn:aws:sagemaker:us-east-1:{calls.ACCOUNT}:model-package/churn-p-1/3",
+            "ModelApprovalStatus": "Approved",
+        },
+        "stack": TRANSFORM_STEP,
+    }
+    overwrite = {
+        "role": BATCH_ROLE,
+        "service": "s3",
+        "operation": "PutObject",
+        "params": {"Bucket": "sagemaker-project-p-1", "Key": "churn/code/b1/algorithms/preprocessing/x.py"},
+        "stack": TRANSFORM_STEP,
+    }
+    read = {**overwrite, "operation": "GetObject"}
+    checked, denials, counts = evaluate([approve, overwrite, read])
+    assert counts["checked"] == 3 and {item["role"] for item in checked} == {BATCH_ROLE}
+    assert [line.split(" ")[:2] for line in denials] == [
+        [BATCH_ROLE, "s3:PutObject"],
+        [BATCH_ROLE, "sagemaker:UpdateModelPackage"],
+    ]
+
+
 def test_later_calls_see_the_tags_our_code_created_a_resource_with():
     group = "arn:aws:sagemaker:us-east-1:123456789012:model-package-group/churn-p-1-feature-x"
     tags = [{"Key": "sagemaker:project-id", "Value": "p-1"}]
@@ -231,7 +298,7 @@ def test_every_line_of_a_log_is_read(tmp_path):
 RECORDED_DIR = calls.REPO_ROOT / ".authz" / "recorded"
 CALLS_FILE = calls.DEFAULT_LOG_DIR / "runtime.jsonl"
 # Roles the scenario must have seen acting: an empty log would otherwise pass.
-EXPECTED_ROLES = {"codebuild", "execution", "lambda"}
+EXPECTED_ROLES = {"codebuild", "execution", "lambda", "stage-batch-pipeline"}
 # Which scenario runs as which role: (role, what runs, where).
 #   lambda     the lifecycle function's tests (seed check-in, teardown) against moto
 #   codebuild  the deploy e2e: the build/train repo's local run (its build part; the steps are the
@@ -239,9 +306,13 @@ EXPECTED_ROLES = {"codebuild", "execution", "lambda"}
 #   codebuild  the build/train repo's build-spec commands (`mlops-kit pipeline` upload-code, upsert,
 #              start, cleanup-branch, approve-merged) under moto, from the kit's tests
 #   codebuild  the deploy repo's build and deploy commands under moto, from its own tests
+#   codebuild  the batch e2e: the build/train local run and the deploy repo's build step as above,
+#              then the local run of the stage's batch definition, which the test runs as the stage
+#              batch-pipeline role (authz.calls.PIPELINE_ROLES)
 MONOREPO_RUNS = [
     ("lambda", ["tests/test_servicecatalog_lifecycle.py"]),
     ("codebuild", ["tests/test_deploy_e2e.py", "-k", "regression"]),
+    ("codebuild", ["tests/test_batch_inference_e2e.py"]),
     (
         "codebuild",
         [

@@ -7,12 +7,17 @@ training build's code, batch transform, postprocessing, data-quality check) on s
 The run must stop, naming the step and the cause, when the training repository changes
 prepare_data's transform command: the contract both repositories import from the kit
 (`mlops_template_kit.contract`) is what keeps the two sides in step, and the training
-repository's own test of that contract fails first."""
+repository's own test of that contract fails first.
+
+Recorded by the authorization harness (tests/test_authz_calls.py runs this module with
+`authz.calls.recording_env`): the batch run is recorded as the stage's batch-pipeline role, which
+runs the pipeline and its jobs in AWS."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -22,6 +27,7 @@ import boto3
 import pandas as pd
 import pytest
 
+from authz import calls
 from tests import bakery
 from tests.local_run_fixtures import support
 
@@ -33,6 +39,7 @@ DEPLOY_ANSWERS = {"problem_type": "binary_classification", "inference_mode": "bo
 STAGE = "staging"
 # The model the stage's batch stack would create from the Approved package (batch_inference.yaml).
 MODEL_NAME = "local-batch-model"
+(BATCH_PIPELINE_ROLE,) = calls.PIPELINE_ROLES
 PREPARE_DATA = Path("algorithms") / "preprocessing" / "prepare_data"
 PREDICT_WITH_THE_BUNDLE = """
 import sys
@@ -99,9 +106,14 @@ def sample_records(s3, train: Path) -> pd.DataFrame:
     return read_csv(s3, f"s3://{bucket}/{listed['Key']}").drop(columns=[config["data"]["target_column"]])
 
 
-def run_batch(deploy: Path) -> subprocess.CompletedProcess:
+def run_batch(deploy: Path, monkeypatch: pytest.MonkeyPatch) -> subprocess.CompletedProcess:
+    """The local runner on the stage's batch definition; when calls are recorded, as the role that
+    runs the batch pipeline and its jobs in AWS (authz.calls.PIPELINE_ROLES)."""
     path, _ = batch_definition(deploy)
-    return kit(deploy, "local-run", "--definition", str(path), "--param", f"ModelName={MODEL_NAME}", "--no-cache")
+    with monkeypatch.context() as patched:
+        if os.environ.get("AUTHZ_ROLE"):
+            patched.setenv("AUTHZ_ROLE", BATCH_PIPELINE_ROLE)
+        return kit(deploy, "local-run", "--definition", str(path), "--param", f"ModelName={MODEL_NAME}", "--no-cache")
 
 
 def batch_outputs(s3, deploy: Path) -> tuple[pd.DataFrame, dict]:
@@ -135,7 +147,9 @@ def break_the_transform_command(train: Path) -> None:
     script.write_text(text.replace('"--preprocessor-dir"', '"--fitted-dir"'))
 
 
-def test_batch_inference_scores_the_trained_model_and_stops_when_prepare_data_breaks_the_contract(baked, tmp_path):
+def test_batch_inference_scores_the_trained_model_and_stops_when_prepare_data_breaks_the_contract(
+    baked, tmp_path, monkeypatch
+):
     train = bakery.private_copy(baked("build-train", TRAIN_ANSWERS), tmp_path)
     deploy = bakery.private_copy(baked("deploy", DEPLOY_ANSWERS), tmp_path)
     with support.emulator():
@@ -145,7 +159,7 @@ def test_batch_inference_scores_the_trained_model_and_stops_when_prepare_data_br
         records = sample_records(s3, train)
         package = stage_like_the_batch_stack(s3, sagemaker, deploy, records)
 
-        batch = succeeded(run_batch(deploy))
+        batch = succeeded(run_batch(deploy, monkeypatch))
         assert "Pipeline succeeded." in batch.stdout
         for step in ("PrepareInferenceData", "BatchTransform", "PostprocessPredictions", "DataQualityCheck"):
             assert f"<== {step}: succeeded" in batch.stdout
@@ -162,9 +176,9 @@ def test_batch_inference_scores_the_trained_model_and_stops_when_prepare_data_br
         own_test = bakery.run([*pytest_command, "-k", "contract"], cwd=train)
         assert own_test.returncode != 0 and "unrecognized arguments: --preprocessor-dir" in own_test.stdout
         # A build of that code uploads it where batch inference reads the training build's code.
-        uploaded = bakery.run([sys.executable, "ml_pipelines/training/ml-pipeline-training.py", "upload-code"], train)
+        uploaded = kit(train, "pipeline", "upload-code")
         succeeded(uploaded)
-        broken = run_batch(deploy)
+        broken = run_batch(deploy, monkeypatch)
         assert broken.returncode == 1, broken.stdout[-3000:] + broken.stderr[-3000:]
         assert "Pipeline failed: step PrepareInferenceData: the processing script exited with code 2" in broken.stderr
         assert "unrecognized arguments: --preprocessor-dir" in broken.stderr

@@ -34,3 +34,15 @@ def test_a_changed_record_is_told_apart():
     found = sample_bundle.sample_records("regression")
     found.loc[0, "bmi"] += 1
     assert not found.equals(expected)
+
+
+def test_a_name_given_to_the_wrong_column_is_told_apart(monkeypatch):
+    """The kit names scikit-learn's s1-s6 by their order: two names swapped keep every column name
+    and move the values, and the frames differ."""
+    names = list(sample_bundle.SERUM_NAMES)
+    first, second = names.index("ldl"), names.index("hdl")
+    names[first], names[second] = names[second], names[first]
+    monkeypatch.setattr(sample_bundle, "SERUM_NAMES", tuple(names))
+    found = sample_bundle.sample_records("regression")
+    assert sorted(found.columns) == sorted(build_train_sample_data().load_sample_frame("regression").columns)
+    assert not found.equals(build_train_sample_data().load_sample_frame("regression"))

@@ -38,14 +38,10 @@ ID_COLUMN = "id"
 CATEGORICAL_COLUMNS = ["sex"]
 TARGET_COLUMNS = {"binary_classification": "high_progression", "regression": "progression"}
 HIGH_PROGRESSION_CUT = 140
-COLUMN_NAMES = {
-    "s1": "total_cholesterol",
-    "s2": "ldl",
-    "s3": "hdl",
-    "s4": "cholesterol_hdl_ratio",
-    "s5": "log_triglycerides",
-    "s6": "glucose",
-}
+# scikit-learn names its six blood serum measurements s1-s6; build-train's sample data gives them
+# readable names, in this order (its sample_data.py, which owns the naming, maps each one).
+# tests/test_sample_data_contract.py fails when the two frames differ in a name or in the values under one.
+SERUM_NAMES = ("total_cholesterol", "ldl", "hdl", "cholesterol_hdl_ratio", "log_triglycerides", "glucose")
 SEX_LABELS = {1: "F", 2: "M"}
 RANDOM_SEED = 42
 BOOTSTRAP_ROUNDS = 20
@@ -67,7 +63,7 @@ def sample_records(problem_type: str) -> pd.DataFrame:
     if problem_type not in TARGET_COLUMNS:
         raise ValueError(f"problem_type must be one of {sorted(TARGET_COLUMNS)}, not {problem_type!r}")
     bunch = load_diabetes(as_frame=True, scaled=False)
-    frame = bunch.data.rename(columns=COLUMN_NAMES)
+    frame = bunch.data.rename(columns={f"s{number}": name for number, name in enumerate(SERUM_NAMES, 1)})
     frame["age"] = frame["age"].astype(int)
     frame["sex"] = frame["sex"].astype(int).map(SEX_LABELS)
     progression = bunch.target.astype(int)

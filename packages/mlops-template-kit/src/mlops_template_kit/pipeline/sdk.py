@@ -1,8 +1,9 @@
-"""SageMaker SDK plumbing of the training pipeline: the offline build and generic step helpers.
+"""SageMaker SDK plumbing of the pipelines: the offline build and generic step helpers.
 
-The definition is built offline: the session signs with dummy keys, the role is not checked and
-telemetry is not sent. Importing this module imports the SageMaker SDK; the commands that do not
-build a definition (`build-id`, `--help`) never import it.
+The training pipeline (build-train) and the batch inference pipeline (deploy) both build their
+definitions here. The definition is built offline: the session signs with dummy keys, the role is
+not checked and telemetry is not sent. Importing this module imports the SageMaker SDK; the
+commands that do not build a definition (`build-id`, `--help`) never import it.
 """
 
 from __future__ import annotations
@@ -51,8 +52,16 @@ def build_definition(
 ) -> str:
     """The definition JSON of `build_pipeline(settings, config, session)`, built offline: the same
     settings and config give the same bytes."""
+    return offline_definition(
+        settings.region, settings.bucket, lambda session: build_pipeline(settings, config, session)
+    )
+
+
+def offline_definition(region: str, bucket: str, build: Callable[[PipelineSession], Any]) -> str:
+    """The definition JSON of the pipeline `build(session)` returns, built offline with a session
+    in `region` whose default bucket is `bucket`."""
     with offline(), quiet_sdk():
-        return build_pipeline(settings, config, offline_session(settings)).definition()
+        return build(offline_session(region, bucket)).definition()
 
 
 @contextlib.contextmanager
@@ -86,15 +95,13 @@ def quiet_sdk() -> Iterator[None]:
         logging.disable(previous)
 
 
-def offline_session(settings: Settings) -> PipelineSession:
+def offline_session(region: str, bucket: str) -> PipelineSession:
     """A session that never calls AWS while the definition is built."""
     disable_telemetry()
-    boto_session = boto3.Session(
-        aws_access_key_id="offline", aws_secret_access_key="offline", region_name=settings.region
-    )
-    session = PipelineSession(boto_session=boto_session, default_bucket=settings.bucket)
+    boto_session = boto3.Session(aws_access_key_id="offline", aws_secret_access_key="offline", region_name=region)
+    session = PipelineSession(boto_session=boto_session, default_bucket=bucket)
     # The SDK asks for the default bucket even when every URI is explicit; set, it is not looked up.
-    session._default_bucket = settings.bucket
+    session._default_bucket = bucket
     # SDK defaults files on this machine must not change the definition (and an empty config
     # skips the schema validation the SDK repeats on every lookup).
     session.sagemaker_config = {}

@@ -10,19 +10,16 @@ Commands (from the repository root):
 
     python app_infra/batch_inference/ml-pipeline-inference.py definition --stage staging
 
-The definition is built offline. The build step writes it to build/<stage>/batch-pipeline.json;
+The definition is built offline (the kit's `mlops_template_kit.pipeline.sdk`, which builds the
+training pipeline's too). The build step writes it to build/<stage>/batch-pipeline.json;
 the deploy step rebuilds it with the stage's stack outputs and creates or updates the pipeline.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import logging
 import os
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,14 +31,15 @@ from mlops_template_kit.deploy.settings import Settings
 # Run as a script from anywhere, the kit's settings still read this repository.
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+# The SDK needs a region on import: this repository's, not that of the working directory.
 os.environ.setdefault("AWS_DEFAULT_REGION", Settings.from_env(REPO_ROOT).region)
 
-import boto3  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 from mlops_template_kit import contract, naming  # noqa: E402
+from mlops_template_kit.pipeline.sdk import PROCESSING_ROOT, offline_definition, processing_input  # noqa: E402
 from sagemaker.core.model_monitor.dataset_format import DatasetFormat  # noqa: E402
 from sagemaker.core.processing import Processor  # noqa: E402
-from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output  # noqa: E402
+from sagemaker.core.shapes import ProcessingOutput, ProcessingS3Output  # noqa: E402
 from sagemaker.core.transformer import Transformer  # noqa: E402
 from sagemaker.core.workflow.execution_variables import ExecutionVariables  # noqa: E402
 from sagemaker.core.workflow.functions import Join  # noqa: E402
@@ -52,7 +50,6 @@ from sagemaker.mlops.workflow.pipeline import Pipeline  # noqa: E402
 from sagemaker.mlops.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep  # noqa: E402
 from sagemaker.mlops.workflow.steps import ProcessingStep, TransformStep  # noqa: E402
 
-PROCESSING_ROOT = "/opt/ml/processing"
 # Where the training build keeps its code and preprocessor, the metadata key that names the build,
 # and the transform command of its prepare_data: the kit's `contract`, which build-train uses too.
 POSTPROCESS_CODE_DIR = "batch_inference/postprocess"
@@ -61,8 +58,6 @@ PREPARE = "PrepareInferenceData"
 TRANSFORM = "BatchTransform"
 POSTPROCESS = "PostprocessPredictions"
 DATA_QUALITY = "DataQualityCheck"
-
-OFFLINE_ENVIRONMENT = {"SAGEMAKER_VALIDATE_ROLE": "false", "AWS_EC2_METADATA_DISABLED": "true"}
 
 
 @dataclass(frozen=True)
@@ -106,20 +101,6 @@ def pipeline_name(settings: Settings, stage: str) -> str:
 def postprocess_code_uri(settings: Settings) -> str:
     """Where the build step uploads this repository's postprocessing code."""
     return f"s3://{settings.artifact_bucket}/{settings.deploy_prefix()}/{POSTPROCESS_CODE_DIR}/"
-
-
-def processing_input(name: str, s3_uri: Any, container_dir: str) -> ProcessingInput:
-    """An S3 prefix downloaded to /opt/ml/processing/<container_dir> before the step runs."""
-    return ProcessingInput(
-        input_name=name,
-        s3_input=ProcessingS3Input(
-            s3_uri=s3_uri,
-            local_path=f"{PROCESSING_ROOT}/{container_dir}",
-            s3_data_type="S3Prefix",
-            s3_input_mode="File",
-            s3_data_distribution_type="FullyReplicated",
-        ),
-    )
 
 
 class _Builder:
@@ -277,59 +258,24 @@ class _Builder:
         return [prepare, transform, postprocess, self.data_quality(prepare, postprocess)]
 
 
-@contextlib.contextmanager
-def _offline() -> Iterator[None]:
-    """No AWS call, no role check, no telemetry, no SDK chatter while the definition is built."""
-    from sagemaker.core.telemetry import telemetry_logging
-
-    saved = {name: os.environ.get(name) for name in OFFLINE_ENVIRONMENT}
-    os.environ.update(OFFLINE_ENVIRONMENT)
-    sender = telemetry_logging._send_telemetry_request
-    telemetry_logging._send_telemetry_request = lambda *args, **kwargs: None
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logging.disable(previous)
-        telemetry_logging._send_telemetry_request = sender
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def _offline_session(settings: Settings, bucket: str) -> PipelineSession:
-    boto_session = boto3.Session(
-        aws_access_key_id="offline", aws_secret_access_key="offline", region_name=settings.region
-    )
-    session = PipelineSession(boto_session=boto_session, default_bucket=bucket)
-    # The SDK asks for the default bucket even when every URI is explicit; set, it is not looked up.
-    session._default_bucket = bucket
-    session.sagemaker_config = {}
-    return session
-
-
 def build_definition(
     settings: Settings, stage: str, batch: dict[str, Any], model: ApprovedModel, resources: StageResources
 ) -> str:
     """The pipeline definition JSON of `stage`; the same inputs give the same bytes."""
     if not model.image:
         raise DeployError(f"model package {model.arn} names no container image")
-    with _offline():
-        session = _offline_session(settings, resources.bucket)
+
+    def build(session: PipelineSession) -> Pipeline:
         builder = _Builder(settings, stage, batch, model, resources, session)
-        pipeline = Pipeline(
+        return Pipeline(
             name=pipeline_name(settings, stage),
             parameters=builder.parameters(),
             steps=builder.steps(),
             sagemaker_session=session,
             pipeline_experiment_config=None,
         )
-        return pipeline.definition()
+
+    return offline_definition(settings.region, resources.bucket, build)
 
 
 def upsert(sagemaker_client: Any, settings: Settings, stage: str, definition: str, role_arn: str) -> str:
