@@ -443,3 +443,7 @@ class _StepBuilder:
                 s3_uri=self.settings.output_uri(step, name), local_path=local_path, s3_upload_mode="EndOfJob"
             ),
         )
+
+
+if __name__ == "__main__":  # the commands moved to the kit; an old script call must not succeed silently
+    raise SystemExit("error: run the pipeline's commands with mlops-kit pipeline (see mlops-kit pipeline --help)")

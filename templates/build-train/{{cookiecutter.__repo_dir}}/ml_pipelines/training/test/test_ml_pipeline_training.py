@@ -649,3 +649,12 @@ def test_a_config_that_is_not_an_object_is_refused(tmp_path):
     path.write_text("[]")
     with pytest.raises(pipeline_config.ConfigError, match="input.json: the file must be an object"):
         load_config(path)
+
+
+def test_running_the_module_as_a_script_points_at_the_kit_and_fails():
+    module = REPO_ROOT / "ml_pipelines" / "training" / "ml-pipeline-training.py"
+    result = subprocess.run([sys.executable, str(module), "upload-code"], capture_output=True, text=True, cwd=REPO_ROOT)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: run the pipeline's commands with mlops-kit pipeline (see mlops-kit pipeline --help)"
+    ]
