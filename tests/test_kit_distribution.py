@@ -98,6 +98,22 @@ def test_a_bake_pins_the_kit_at_the_template_version_and_carries_no_copy_of_it(c
         assert "ml-pipeline-training.py" not in build_spec and ".venv/bin/mlops-kit pipeline upsert" in build_spec
 
 
+def test_every_ci_spec_installs_the_kit_before_the_requirements_that_pin_it(baked):
+    """The pinned kit is on no public index: each CodeBuild spec runs the installer (which reads
+    KIT_WHEEL_S3_URI) before installing requirements.txt, directly or through `make setup`."""
+    for name, specs in (
+        ("build-train", ["build_spec.yml"]),
+        ("deploy", ["build_spec.yml", "deploy_spec.yml", "test_spec.yml"]),
+    ):
+        project = baked(name, {})
+        for spec in specs:
+            text = (project / spec).read_text()
+            if "make setup" in text:
+                continue
+            assert "python tools/install_kit.py" in text, spec
+            assert text.index("python tools/install_kit.py") < text.index("-r requirements.txt"), spec
+
+
 def test_the_pin_follows_the_root_version(tmp_path):
     (tmp_path / "requirements.txt").write_text("boto3==1.44.5\n")
     post_gen.pin_kit(tmp_path, "7.1.0")
