@@ -14,13 +14,24 @@ help: ## List the targets
 setup: $(STAMP) ## Create or refresh .venv from the pinned requirements
 
 # uv resolves and installs the pinned set in under a minute where pip took several; uv itself
-# is pinned and comes from the package index like every other tool.
+# is pinned and comes from the package index like every other tool. INSTALLER=pip uses pip instead
+# (what `make bench` compares against). The generated repos' Makefiles pin the same uv (a test says so).
 UV_VERSION := 0.13.9
+INSTALLER ?= uv
+ifeq ($(INSTALLER),uv)
+INSTALL := $(BIN)/uv pip install --python $(BIN)/python
+else ifeq ($(INSTALLER),pip)
+INSTALL := $(BIN)/python -m pip install --disable-pip-version-check
+else
+$(error INSTALLER must be uv or pip, not '$(INSTALLER)')
+endif
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
+ifeq ($(INSTALLER),uv)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip install --python $(BIN)/python -r requirements.txt
+endif
+	$(INSTALL) -r requirements.txt
 	touch $@
 
 test: setup ## Run every test, then the authorization summary (python -m authz): 0 denied, 0 escalations

@@ -1,8 +1,13 @@
 """`make demo`: the whole loop on bundled sample data, offline, on this machine.
 
-Bakes the build/train repo into demo/, runs its tests, builds its pipeline definition and shows
-the DAG, runs the pipeline locally to a registered model, then bakes the deploy repo, serves the
-registered model on loopback and runs the deploy repo's tests against it.
+Bakes both repos into demo/, then, at the same time, runs the training pipeline locally to a
+registered model and checks the deploy repo's stage configurations; shows the pipeline
+definition the local run built (as a DAG); approves the model, serves it on loopback and runs
+the deploy repo's integration, stress and ML tests against it. It ends with what to do next by
+hand.
+
+The generated repos' unit tests are not run here: the monorepo's `make test` runs them in every
+covering bake (tests/test_bake.py), and the demo is the loop, not the test suite.
 """
 
 from __future__ import annotations
@@ -24,61 +29,114 @@ from scripts.bake import OFFLINE_ENV, REPO_ROOT, bake
 
 DEMO_DIR = REPO_ROOT / "demo"
 VENV = Path(sys.executable).parent.parent
+STAGES = 5
 
 
 class DemoFailed(RuntimeError):
-    """A stage of the demo failed; the message says which and why."""
+    """A stage of the demo failed; the message (one line) says which and why."""
 
 
-def banner(number: int, total: int, title: str) -> None:
-    print(f"\n== {number}/{total} {title}", flush=True)
+def banner(number: int, title: str) -> None:
+    print(f"\n== {number}/{STAGES} {title}", flush=True)
 
 
-def run(command: list[str], cwd: Path, env: dict | None = None, capture: bool = False) -> str:
-    """Run a command of a generated repo with the monorepo's environment (same pins)."""
-    full_env = {**os.environ, **OFFLINE_ENV, **(env or {}), "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(command, cwd=cwd, env=full_env, text=True, capture_output=capture)
-    if result.returncode != 0:
-        detail = (result.stderr or result.stdout or "")[-3000:] if capture else ""
-        raise DemoFailed(f"`{' '.join(command)}` failed in {cwd.name} (exit {result.returncode}){detail}")
-    return result.stdout if capture else ""
+def command_env() -> dict[str, str]:
+    """A generated repo's commands get the monorepo's environment (same pins) and no real AWS."""
+    return {**os.environ, **OFFLINE_ENV, "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}"}
 
 
-def make(target: str, cwd: Path, env: dict | None = None) -> None:
-    run(["make", "--no-print-directory", target, f"VENV={VENV}"], cwd, env)
+def make_command(target: str, *variables: str) -> list[str]:
+    # VENV= names an existing environment: the generated Makefile uses it as it is (no reinstall).
+    return ["make", "--no-print-directory", target, f"VENV={VENV}", *variables]
 
 
-STAGES = 7
+def start(command: list[str], cwd: Path, capture: bool) -> subprocess.Popen:
+    output = subprocess.PIPE if capture else None
+    return subprocess.Popen(command, cwd=cwd, env=command_env(), text=True, stdout=output, stderr=output)
 
 
-def build_train_stages(project: Path) -> None:
-    banner(2, STAGES, "Run the build/train repo's tests")
-    make("test", project)
-    banner(3, STAGES, "Training pipeline definition, built offline")
-    definition = run([str(Path(sys.executable).parent / "mlops-kit"), "pipeline", "definition"], project, capture=True)
-    print(summarise(json.loads(definition)))
-    banner(4, STAGES, "Run the training pipeline locally (no AWS, no Docker)")
-    make("local-run", project)
+def finish(process: subprocess.Popen, cwd: Path) -> str:
+    """Wait for `process`; its standard output, or DemoFailed after showing what it printed."""
+    stdout, stderr = process.communicate()
+    if process.returncode != 0:
+        for text in (stdout, stderr):
+            if text:
+                print(text[-3000:], file=sys.stderr)
+        raise DemoFailed(f"`{' '.join(process.args)}` failed in {cwd.name} (exit {process.returncode})")
+    return stdout or ""
 
 
-def approve_newest_model(group: str) -> str:
+def run(command: list[str], cwd: Path, capture: bool = False) -> str:
+    return finish(start(command, cwd, capture), cwd)
+
+
+def train_and_prepare(train: Path, deploy: Path) -> None:
+    """The local run streams its progress while the deploy repo's config check, independent of it,
+    runs at the same time. The local run builds the pipeline definition and saves it, so the
+    definition shown is that one, not a second build of the same thing."""
+    banner(2, "Run the training pipeline locally (no AWS, no Docker); meanwhile check deploy's configs")
+    configs = start(make_command("validate"), deploy, capture=True)
+    local_run = start(make_command("local-run"), train, capture=False)
+    try:
+        finish(local_run, train)
+        checked = finish(configs, deploy)
+    finally:
+        for process in (configs, local_run):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    print(f"\ndeploy's stage configurations:\n{checked.rstrip()}")
+    saved = train / ".local-run" / "definition.json"
+    banner(3, f"The training pipeline's definition, built offline by the local run ({saved.name})")
+    try:
+        print(summarise(json.loads(saved.read_text(encoding="utf-8"))))
+    except (OSError, ValueError) as problem:
+        raise DemoFailed(f"the local run left no readable definition at {saved}: {problem}") from problem
+
+
+def approve_newest_model(group: str) -> dict:
     """The person's approval in the model registry, which is what triggers a deployment."""
     client = boto3.client("sagemaker")
     packages = client.list_model_packages(ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending")
+    if not packages["ModelPackageSummaryList"]:
+        raise DemoFailed(f"the local run registered no model in {group}")
     newest = packages["ModelPackageSummaryList"][0]["ModelPackageArn"]
     client.update_model_package(ModelPackageArn=newest, ModelApprovalStatus="Approved")
-    return newest
+    return client.describe_model_package(ModelPackageName=newest)
 
 
-def deploy_stages(group: str) -> None:
-    banner(5, STAGES, "Approve the registered model (the lead data scientist's review)")
-    print(f"approved {approve_newest_model(group)}")
-    banner(6, STAGES, f"Bake deploy into {DEMO_DIR.relative_to(REPO_ROOT)}/ and run its unit tests")
-    project = bake("deploy", DEMO_DIR)
-    print(f"baked {project.relative_to(REPO_ROOT)}")
-    make("test", project)
-    banner(7, STAGES, "Serve the approved model on 127.0.0.1 and run the integration, stress and ML tests")
-    run(["make", "--no-print-directory", "test-local", f"VENV={VENV}", "MODEL=registry"], project)
+def keep_model(package: dict, destination: Path) -> Path:
+    """Copy the approved model out of the emulator, which stops with the demo."""
+    uri = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    destination.write_bytes(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    return destination
+
+
+def what_next(train: Path, deploy: Path, package: dict, model: Path) -> str:
+    """Where everything is and the commands that repeat each stage by hand."""
+
+    def here(path: Path) -> str:
+        return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+    return "\n".join(
+        [
+            "What next",
+            f"  build/train repo   {here(train)}",
+            f"  deploy repo        {here(deploy)}",
+            f"  local run results  {here(train / '.local-run')} (step sandboxes, outputs and cache)",
+            f"  registered model   {package['ModelPackageArn']} (Approved; in the demo's emulator, gone now)",
+            f"  its model.tar.gz   {here(model)}",
+            "  Repeat a stage by hand (each repo: `make setup` once, or VENV=<an environment with its pins>):",
+            f"    cd {here(train)} && make test        # its unit tests",
+            f"    cd {here(train)} && make pipeline    # the pipeline definition, offline",
+            f"    cd {here(train)} && make local-run   # train on the sample data to a registered model",
+            f"    cd {here(deploy)} && make test       # its unit tests",
+            f"    cd {here(deploy)} && make validate   # the stage configurations",
+            f"    cd {here(deploy)} && make test-local MODEL=../{model.name}   # serve it, run tests/ against it",
+            f"    cd {here(deploy)} && make serve-local MODEL=../{model.name}  # serve it on 127.0.0.1",
+        ]
+    )
 
 
 def local_aws() -> ThreadedMotoServer:
@@ -92,23 +150,35 @@ def local_aws() -> ThreadedMotoServer:
     return server
 
 
+def the_loop() -> str:
+    """Every stage in order; the closing "what next" text."""
+    banner(1, f"Bake build-train and deploy into {DEMO_DIR.relative_to(REPO_ROOT)}/")
+    train = bake("build-train", DEMO_DIR)
+    deploy = bake("deploy", DEMO_DIR)
+    print(f"baked {train.relative_to(REPO_ROOT)} and {deploy.relative_to(REPO_ROOT)}")
+    train_and_prepare(train, deploy)
+    banner(4, "Approve the registered model (the lead data scientist's review)")
+    answers = json.loads((train / ".cruft.json").read_text())["context"]["cookiecutter"]
+    package = approve_newest_model(naming.model_package_group(answers["project_name"], answers["project_id"]))
+    print(f"approved {package['ModelPackageArn']}")
+    model = keep_model(package, DEMO_DIR / "model.tar.gz")
+    banner(5, "Serve the approved model on 127.0.0.1 and run the deploy repo's integration, stress and ML tests")
+    run(make_command("test-local", "MODEL=registry"), deploy)
+    return what_next(train, deploy, package, model)
+
+
 def main() -> int:
     """Run every stage; one line and a non-zero exit when a stage fails."""
     started = time.perf_counter()
     server = local_aws()
     try:
-        banner(1, STAGES, f"Bake build-train into {DEMO_DIR.relative_to(REPO_ROOT)}/")
-        project = bake("build-train", DEMO_DIR)
-        print(f"baked {project.relative_to(REPO_ROOT)}")
-        build_train_stages(project)
-        record = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
-        deploy_stages(naming.model_package_group(record["project_name"], record["project_id"]))
+        closing = the_loop()
     except DemoFailed as failure:
-        print(f"\ndemo failed: {failure}", file=sys.stderr)
+        print(f"demo failed: {failure}", file=sys.stderr)
         return 1
     finally:
         server.stop()
-    print(f"\ndemo finished in {time.perf_counter() - started:.1f} s")
+    print(f"\ndemo finished in {time.perf_counter() - started:.1f} s\n\n{closing}")
     return 0
 
 

@@ -98,11 +98,97 @@ def test_a_bake_pins_the_kit_at_the_template_version_and_carries_no_copy_of_it(c
         assert "ml-pipeline-training.py" not in build_spec and ".venv/bin/mlops-kit pipeline upsert" in build_spec
 
 
+def test_every_ci_spec_installs_the_kit_before_the_requirements_that_pin_it(baked):
+    """The pinned kit is on no public index: each CodeBuild spec runs the installer (which reads
+    KIT_WHEEL_S3_URI) before installing requirements.txt, directly or through `make setup`."""
+    for name, specs in (
+        ("build-train", ["build_spec.yml"]),
+        ("deploy", ["build_spec.yml", "deploy_spec.yml", "test_spec.yml"]),
+    ):
+        project = baked(name, {})
+        for spec in specs:
+            text = (project / spec).read_text()
+            if "make setup" in text:
+                continue
+            assert "python tools/install_kit.py" in text, spec
+            assert text.index("python tools/install_kit.py") < text.index("-r requirements.txt"), spec
+
+
 def test_the_pin_follows_the_root_version(tmp_path):
     (tmp_path / "requirements.txt").write_text("boto3==1.44.5\n")
     post_gen.pin_kit(tmp_path, "7.1.0")
     assert (tmp_path / "requirements.txt").read_text().splitlines()[-1] == "mlops-template-kit==7.1.0"
     assert post_gen.template_version(bakery.REPO_ROOT) == VERSION
+
+
+# --- which installer fills the environment ---------------------------------------------------------
+
+
+def makefile_variable(makefile: Path, name: str) -> str:
+    (value,) = [
+        line.split(":=", 1)[1].strip() for line in makefile.read_text().splitlines() if line.startswith(f"{name} :=")
+    ]
+    return value
+
+
+@pytest.mark.parametrize("name", ["build-train", "deploy"])
+def test_every_generated_repo_pins_the_monorepo_uv_in_one_place(baked, name):
+    project = baked(name, {})
+    pin = makefile_variable(bakery.REPO_ROOT / "Makefile", "UV_VERSION")
+    assert makefile_variable(project / "Makefile", "UV_VERSION") == pin
+    stating_it = [path for path in project.rglob("*") if path.is_file() and pin in path.read_text(errors="replace")]
+    assert stating_it == [project / "Makefile"]
+
+
+def make_dry_run(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "-n", "setup", *args], cwd=project, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("name", ["build-train", "deploy"])
+def test_setup_installs_with_uv_unless_pip_is_asked_for(baked, tmp_path, name):
+    project = baked(name, {})
+    venv = f"VENV={tmp_path / 'fresh'}"  # not there yet: setup creates it
+    with_uv = make_dry_run(project, venv).stdout
+    assert "uv==" in with_uv and "KIT_INSTALLER=uv " in with_uv and "/bin/uv pip install --python" in with_uv
+    with_pip = make_dry_run(project, venv, "INSTALLER=pip").stdout
+    assert (
+        "uv==" not in with_pip
+        and "/bin/uv" not in with_pip
+        and "KIT_INSTALLER=pip " in with_pip
+        and "-m pip install" in with_pip
+    )
+    wrong = make_dry_run(project, venv, "INSTALLER=conda")
+    assert wrong.returncode != 0 and "INSTALLER must be uv or pip, not 'conda'" in wrong.stderr
+
+
+def test_an_existing_environment_named_by_venv_is_never_reinstalled(baked):
+    """The template's tests and `make demo` pass the monorepo venv: a fresh bake's requirements.txt
+    is newer than its stamp, and setup must still leave it alone."""
+    project = baked("build-train", {})
+    (project / "requirements.txt").touch()
+    dry = make_dry_run(project, f"VENV={Path(sys.executable).parent.parent}")
+    assert dry.returncode == 0 and "install" not in dry.stdout and "venv" not in dry.stdout
+
+
+def test_the_installer_follows_kit_installer(installer, tmp_path, monkeypatch):
+    python = tmp_path / "env" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    monkeypatch.setattr(installer.sys, "executable", str(python))
+    assert installer.install_command({})[1:3] == ["-m", "pip"]
+    assert installer.install_command({"KIT_INSTALLER": "pip"})[1:3] == ["-m", "pip"]
+    with pytest.raises(installer.KitSourceError, match="bin/uv does not exist"):
+        installer.install_command({"KIT_INSTALLER": "uv"})
+    (python.parent / "uv").touch()
+    uv = installer.install_command({"KIT_INSTALLER": "uv"})
+    assert uv == [str(python.parent / "uv"), "pip", "install", "--python", str(python)]
+
+
+def test_an_unknown_installer_is_refused_in_one_line_before_anything_is_fetched(installer, capsys, monkeypatch):
+    monkeypatch.setenv("KIT_INSTALLER", "conda")
+    monkeypatch.setattr(installer, "pip_install", lambda *args: pytest.fail(f"installed: {args}"))
+    assert installer.main() == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == "error: KIT_INSTALLER 'conda' is neither uv nor pip"
 
 
 # --- where the kit comes from ----------------------------------------------------------------------
@@ -243,10 +329,15 @@ def kit_wheels(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-def test_a_new_environment_installs_the_kit_from_a_folder_of_wheels_offline(kit_wheels, tmp_path, cookies):
+@pytest.mark.parametrize("installer_name", ["pip", "uv"])
+def test_a_new_environment_installs_the_kit_from_a_folder_of_wheels_offline(
+    kit_wheels, tmp_path, cookies, installer_name
+):
     project = Path(cookies.bake(template=str(bakery.template_dir("deploy"))).project_path)
     python = fresh_venv(tmp_path / "venv")
-    result = run_installer(python, project, {"KIT_FIND_LINKS": str(kit_wheels)})
+    if installer_name == "uv":  # where `make setup` puts its pinned uv; the tests' venv has the same pin
+        (python.parent / "uv").symlink_to(Path(sys.executable).parent / "uv")
+    result = run_installer(python, project, {"KIT_FIND_LINKS": str(kit_wheels), "KIT_INSTALLER": installer_name})
     assert result.returncode == 0, result.stderr
     assert installed_kit(python) == VERSION
 

@@ -71,6 +71,25 @@ def test_definition_is_the_one_the_repository_builds(build_train_repo, capsys):
     assert [parameter["Name"] for parameter in printed["Parameters"]] == ["CodeUrl", "ModelPackageGroup"]
 
 
+def test_the_command_line_definition_skips_teardown_and_prints_the_same_bytes(build_train_repo, capsys, monkeypatch):
+    """From the command line the process ends once the JSON is flushed (no interpreter teardown);
+    what it prints is byte for byte what the in-process command prints."""
+    monkeypatch.setenv("BUILD_ID", BUILD_ID)
+    assert cli.main(["pipeline", "definition", "--repo-root", str(build_train_repo)]) == 0
+    in_process = capsys.readouterr().out
+    result = kit(build_train_repo, "definition", sdk=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == in_process and result.stderr == ""
+
+
+def test_only_the_printing_commands_may_skip_teardown():
+    parser = cli.build_parser()
+    required = {"cleanup-branch": ["--branch", "feature/x"]}
+    parsed = {name: parser.parse_args(["pipeline", name, *required.get(name, [])]) for name in command.COMMANDS}
+    skips = {name for name, args in parsed.items() if args.exit_without_teardown}
+    assert skips == {"definition", "mermaid"}
+
+
 def test_mermaid_rewrites_the_readme_diagram(build_train_repo, capsys):
     readme = build_train_repo / "README.md"
     readme.write_text(f"# repo\n\n{definitions.DIAGRAM_START}\n```mermaid\nold\n```\n{definitions.DIAGRAM_END}\n")

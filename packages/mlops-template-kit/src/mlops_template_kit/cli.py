@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from importlib import metadata
 
@@ -56,7 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen subcommand; its return value is the exit code."""
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    code = args.run(args)
+    if argv is None and getattr(args, "exit_without_teardown", False):
+        exit_without_teardown(code)
+    return code
+
+
+def exit_without_teardown(code: int) -> None:
+    """End the process once its output is flushed, skipping the interpreter's teardown: after the
+    SageMaker SDK built a pipeline definition, freeing its ~300k objects one by one took a fifth
+    of the command's time. Only for commands that have written everything and hold nothing open
+    (they ask with `exit_without_teardown=True`); only from the command line, never in-process."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ with the new environment's Python before requirements.txt. The kit comes from th
   KIT_INDEX_URL     a package index (only the kit is fetched there: no same-named package elsewhere)
   otherwise         the template git URL (or local checkout) and commit .cruft.json records
 An installed kit of the pinned version (an environment shared with the template's tests) is kept.
+It installs through the installer `make setup` uses (KIT_INSTALLER: uv, the Makefile's pinned copy
+beside this Python, or pip, the default), with that installer's progress shown.
 Standard library only, plus the boto3 requirements.txt pins for the S3 download.
 (One source: the deploy template's copy is a symbolic link to this file.)
 """
@@ -87,13 +89,28 @@ def pip_arguments(version: str, environ: dict, scratch: Path) -> list[str]:
     return [from_record(Path(".cruft.json"))]
 
 
+def install_command(environ: dict) -> list[str]:
+    """The install command of the installer KIT_INSTALLER names, aimed at this Python's environment."""
+    choice = environ.get("KIT_INSTALLER") or "pip"
+    if choice == "pip":
+        return [sys.executable, "-m", "pip", "install", "--disable-pip-version-check"]
+    if choice != "uv":
+        raise KitSourceError(f"KIT_INSTALLER {choice!r} is neither uv nor pip")
+    uv = Path(sys.executable).parent / "uv"  # `make setup` puts its pinned uv there first
+    if not uv.is_file():
+        raise KitSourceError(f"KIT_INSTALLER is uv but {uv} does not exist: run `make setup`, or KIT_INSTALLER=pip")
+    return [str(uv), "pip", "install", "--python", sys.executable]
+
+
 def pip_install(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", *args], check=True)
+    """`pip install args` through the chosen installer (uv's `pip install` takes the same arguments)."""
+    subprocess.run([*install_command(dict(os.environ)), *args], check=True)
 
 
 def main() -> int:
     """Install the pinned kit unless it is there already; one line and exit 1 when it cannot."""
     try:
+        install_command(dict(os.environ))  # a wrong KIT_INSTALLER is refused before anything is fetched
         version = pinned(REQUIREMENTS, DISTRIBUTION)
         if installed(DISTRIBUTION) != version:
             with tempfile.TemporaryDirectory() as scratch:
@@ -106,7 +123,8 @@ def main() -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 1
     except subprocess.CalledProcessError:
-        print(f"error: pip could not install {DISTRIBUTION} (its output is above)", file=sys.stderr)
+        installer = os.environ.get("KIT_INSTALLER") or "pip"
+        print(f"error: {installer} could not install {DISTRIBUTION} (its output is above)", file=sys.stderr)
         return 1
     return 0
 

@@ -51,7 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="pipeline_command", required=True, metavar="command")
     for name, (text, handler, _) in COMMANDS.items():
         command = commands.add_parser(name, help=text, description=text, parents=[common])
-        command.set_defaults(handler=handler)
+        # The definition and the diagram only print: the process may skip the SDK's teardown.
+        command.set_defaults(handler=handler, exit_without_teardown=name in ("definition", "mermaid"))
         if name == "mermaid":
             command.add_argument("--readme", type=Path, help="rewrite the diagram block of this README instead")
         if name == "start":
