@@ -128,7 +128,7 @@ def answers_for(combo: dict[str, str]) -> dict[str, str]:
 
 
 @contextmanager
-def _exclusive(lock_file: Path) -> Iterator[None]:
+def exclusive(lock_file: Path) -> Iterator[None]:
     """Hold an exclusive lock on a file: xdist workers are processes, so a lock in memory would not do."""
     with open(lock_file, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -148,7 +148,7 @@ def shared_bake(root: Path, name: str, answers: dict[str, str]) -> Path:
     folder = root / f"{name}-{key}"
     marker = root / f"{folder.name}.done"  # beside the bake, so the bake holds only its own files
     root.mkdir(parents=True, exist_ok=True)
-    with _exclusive(root / f"{folder.name}.lock"):
+    with exclusive(root / f"{folder.name}.lock"):
         if not marker.exists():
             shutil.rmtree(folder, ignore_errors=True)  # a worker that died mid-bake
             marker.write_text(bake(name, folder, answers).name)

@@ -347,9 +347,26 @@ def _pytest(arguments: list[str], cwd: Path, role: str) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-@pytest.fixture(scope="module")
+# Once per test run, not per worker: CI's durations showed the scenarios run twice (~280 s each, two
+# xdist workers), and two workers recording at once would also clear each other's recordings.
+@pytest.fixture(scope="session")
 def recorded(tmp_path_factory) -> list[dict]:
-    """Run the scenarios at once, each recorded; the calls they made."""
+    """Run the scenarios at once, each recorded, in the first worker that asks; the calls they made."""
+    from tests import bakery
+
+    run_root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run_root = run_root.parent  # each worker's base folder sits inside the run's
+    done = run_root / "authz-recorded.done"
+    with bakery.exclusive(run_root / "authz-recorded.lock"):
+        if not done.exists():
+            record_scenarios(tmp_path_factory)
+            done.touch()
+    return list(calls.read(RECORDED_DIR))
+
+
+def record_scenarios(tmp_path_factory) -> None:
+    """Run every scenario with the recorder on, replacing earlier recordings."""
     from scripts.bake import bake
     from tests import bakery
 
@@ -367,7 +384,6 @@ def recorded(tmp_path_factory) -> list[dict]:
         process = _pytest(args, cwd, role)
         output, _ = process.communicate(timeout=3600)
         assert process.returncode == 0, f"{name} failed:\n{output[-4000:]}"
-    return list(calls.read(RECORDED_DIR))
 
 
 def bake_defaults(template: str) -> dict[str, str]:
