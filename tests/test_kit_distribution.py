@@ -53,20 +53,26 @@ def installer(tmp_path, monkeypatch):
 # --- one installer, one pin -----------------------------------------------------------------------
 
 
-def test_the_installer_has_one_source_and_every_bake_and_seed_carries_it_as_a_regular_file(baked, tmp_path):
-    """build-train's payload holds the installer, deploy's links to it; cookiecutter renders the
-    link's target, so bakes (and the seed zips `make package` makes of them) hold a plain file."""
-    source = bakery.payload_dir("build-train") / INSTALLER
-    link = bakery.payload_dir("deploy") / INSTALLER
+# Written once in build-train's payload and linked from deploy's: the kit installer and the
+# environment setup both Makefiles include.
+SHARED_TOOLS = (INSTALLER, "tools/environment.mk")
+
+
+@pytest.mark.parametrize("shared", SHARED_TOOLS)
+def test_shared_tools_have_one_source_and_every_bake_and_seed_carries_a_regular_file(baked, tmp_path, shared):
+    """build-train's payload holds the file, deploy's links to it; cookiecutter renders the link's
+    target, so bakes (and the seed zips `make package` makes of them) hold a plain file."""
+    source = bakery.payload_dir("build-train") / shared
+    link = bakery.payload_dir("deploy") / shared
     assert not source.is_symlink() and link.is_symlink() and link.resolve() == source.resolve()
     for name in ("build-train", "deploy"):
         project = baked(name, {})
-        assert not (project / INSTALLER).is_symlink()
-        assert (project / INSTALLER).read_bytes() == source.read_bytes()
+        assert not (project / shared).is_symlink()
+        assert (project / shared).read_bytes() == source.read_bytes()
         package.zip_repo(project, tmp_path / f"{name}.zip")
         with zipfile.ZipFile(tmp_path / f"{name}.zip") as seed:
-            assert stat.S_ISREG(seed.getinfo(INSTALLER).external_attr >> 16)
-            assert seed.read(INSTALLER) == source.read_bytes()
+            assert stat.S_ISREG(seed.getinfo(shared).external_attr >> 16)
+            assert seed.read(shared) == source.read_bytes()
 
 
 @pytest.mark.parametrize("name", ["build-train", "deploy"])
@@ -77,7 +83,8 @@ def test_a_bake_pins_the_kit_at_the_template_version_and_carries_no_copy_of_it(c
     assert (project / options.REQUIREMENTS_FILE).read_text().splitlines()[-1] == PIN
     assert not list(project.rglob("naming.py")) and not (project / "tools" / "template_update.py").exists()
     makefile = (project / "Makefile").read_text()
-    assert "$(BIN)/python tools/install_kit.py" in makefile
+    assert "include tools/environment.mk" in makefile
+    assert "$(BIN)/python tools/install_kit.py" in (project / "tools" / "environment.mk").read_text()
     assert "update: setup" in makefile and "$(BIN)/mlops-kit update" in makefile
     # `mlops-kit update` renders templates: every repo's environment must have cookiecutter.
     assert any(line.startswith("cookiecutter==") for line in (project / options.REQUIREMENTS_FILE).read_text().split())
@@ -135,9 +142,10 @@ def makefile_variable(makefile: Path, name: str) -> str:
 def test_every_generated_repo_pins_the_monorepo_uv_in_one_place(baked, name):
     project = baked(name, {})
     pin = makefile_variable(bakery.REPO_ROOT / "Makefile", "UV_VERSION")
-    assert makefile_variable(project / "Makefile", "UV_VERSION") == pin
+    environment = project / "tools" / "environment.mk"
+    assert makefile_variable(environment, "UV_VERSION") == pin
     stating_it = [path for path in project.rglob("*") if path.is_file() and pin in path.read_text(errors="replace")]
-    assert stating_it == [project / "Makefile"]
+    assert stating_it == [environment]
 
 
 def make_dry_run(project: Path, *args: str) -> subprocess.CompletedProcess:

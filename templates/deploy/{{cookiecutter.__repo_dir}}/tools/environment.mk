@@ -1,0 +1,1 @@
+../../../build-train/{{cookiecutter.__repo_dir}}/tools/environment.mk
