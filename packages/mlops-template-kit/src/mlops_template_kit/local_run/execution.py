@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,14 +42,20 @@ def execute(
 ) -> int:
     """Run the definition; 0 when the pipeline succeeded, 1 when it failed."""
     console = Console()
-    run = Run(
-        pipeline_name, new_execution_id(), args.work_dir, clients, Storage(clients("s3")), console, options_from(args)
-    )
+    execution_id = new_execution_id()
+    # Objects fetched once per run, kept beside its sandboxes until the run ends (no step is named
+    # with a leading dot, so the folder cannot be a step's sandbox).
+    downloads = args.work_dir / "runs" / execution_id / ".downloads"
+    storage = Storage(clients("s3"), downloads)
+    run = Run(pipeline_name, execution_id, args.work_dir, clients, storage, console, options_from(args))
     console.say(
         f"Pipeline {pipeline_name}: execution {run.execution_id}, {len(definition.order)} steps; "
         f"AWS calls go to {os.environ.get(ENDPOINT_VARIABLE, 'AWS')}; sandboxes in {run.sandbox_root}"
     )
-    summary = Runner(definition, parameters, run, debug=args.debug).execute()
+    try:
+        summary = Runner(definition, parameters, run, debug=args.debug).execute()
+    finally:
+        shutil.rmtree(downloads, ignore_errors=True)
     console.summary(summary)
     return 0 if summary.succeeded else 1
 

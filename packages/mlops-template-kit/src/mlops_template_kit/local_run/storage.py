@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path, PurePosixPath
@@ -36,11 +37,17 @@ def _relative_key(prefix: str, key: str) -> str | None:
 
 
 class Storage:
-    """S3 reads and writes of one run; remembers what each step wrote (the step cache keeps it)."""
+    """S3 reads and writes of one run; remembers what each step wrote (the step cache keeps it).
 
-    def __init__(self, client: Any) -> None:
+    With a `downloads` folder, each object version (bucket, key, ETag) is fetched once and later
+    steps asking for it get a local copy: every processing step reads the same code prefix, and
+    the evaluation, baseline and registration steps read the same model and test data."""
+
+    def __init__(self, client: Any, downloads: Path | None = None) -> None:
         self.client = client
+        self.downloads = downloads
         self.written: list[tuple[str, Path]] = []
+        self.fetches = 0  # GETs made: what the download cache saves is visible to its tests
 
     def objects(self, uri: str) -> list[dict]:
         """Every object an S3Prefix input `uri` covers, with its path relative to the input."""
@@ -64,17 +71,33 @@ class Storage:
         bucket, _ = split_uri(uri)
         items = self.objects(uri)
         for item in items:
-            self._get(bucket, item["Key"], destination / item["Relative"])
+            self._get(bucket, item["Key"], destination / item["Relative"], item["ETag"])
         return len(items)
 
     def download_object(self, uri: str, target: Path) -> None:
         """Copy one object to a local file."""
-        self._get(*split_uri(uri), target)
+        bucket, key = split_uri(uri)
+        etag = self.client.head_object(Bucket=bucket, Key=key)["ETag"] if self.downloads else None
+        self._get(bucket, key, target, etag)
 
-    def _get(self, bucket: str, key: str, target: Path) -> None:
+    def _get(self, bucket: str, key: str, target: Path, etag: str | None = None) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if self.downloads is None or etag is None:
+            self._fetch(bucket, key, target)
+            return
+        # A copy, not a link: a step may change its inputs in place, and the next one must not see it.
+        cached = self.downloads / hashlib.sha256(f"{bucket}/{key}/{etag}".encode()).hexdigest()
+        if not cached.exists():
+            self.downloads.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(".partial")
+            self._fetch(bucket, key, partial)
+            partial.replace(cached)
+        shutil.copyfile(cached, target)
+
+    def _fetch(self, bucket: str, key: str, target: Path) -> None:
         # One streamed GET per object: a local run moves many small files, for which the
         # managed transfers' thread pools cost more than the transfer.
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self.fetches += 1
         body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
         with open(target, "wb") as handle:
             shutil.copyfileobj(body, handle)
