@@ -48,3 +48,18 @@ def baked(tmp_path_factory) -> Callable[[str, dict[str, str]], Path]:
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent  # each worker's base folder sits inside the run's
     return lambda template, answers: bakery.shared_bake(root / "shared-bakes", template, dict(answers))
+
+
+@pytest.hookimpl(trylast=True)  # after -k and -m chose what runs
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The recorded authz scenarios (tests/test_authz_calls.py) run some of this suite's tests in
+    subprocesses with the recorder on. When the test that needs those recordings runs in this
+    session, those tests run there only, not twice (a failure there fails it, with the output)."""
+    from tests.test_authz_calls import RECORDER_TEST, scenario_runs
+
+    if not any(item.nodeid.split("@")[0] == RECORDER_TEST for item in items):
+        return
+    repeated = [item for item in items if scenario_runs(item)]
+    if repeated:
+        config.hook.pytest_deselected(items=repeated)
+        items[:] = [item for item in items if not scenario_runs(item)]

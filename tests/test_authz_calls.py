@@ -336,6 +336,23 @@ GENERATED_RUNS = [
 ]
 
 
+RECORDER_TEST = "tests/test_authz_calls.py::test_every_recorded_call_is_allowed_for_the_role_that_makes_it_in_aws"
+
+
+def scenario_runs(item: pytest.Item) -> bool:
+    """Whether one of MONOREPO_RUNS runs this test of the monorepo's suite (the same files and -k)."""
+    from _pytest.mark import KeywordMatcher  # the matcher -k itself uses; pytest is pinned
+    from _pytest.mark.expression import Expression
+
+    path = item.nodeid.split("::")[0]
+    for _, arguments in MONOREPO_RUNS:
+        files = [argument for argument in arguments if argument.endswith(".py")]
+        keyword = arguments[arguments.index("-k") + 1] if "-k" in arguments else ""
+        if path in files and (not keyword or Expression.compile(keyword).evaluate(KeywordMatcher.from_item(item))):
+            return True
+    return False
+
+
 def _pytest(arguments: list[str], cwd: Path, role: str) -> subprocess.Popen:
     env = calls.recording_env(RECORDED_DIR, role)
     # make's job-server variables (make test runs this suite) must not reach the sessions' own makes.
@@ -477,3 +494,21 @@ def grouped(denials: list[str]) -> list[str]:
         function = re.sub(r":\d+:", ":", source)
         groups.setdefault(f"{role} {action} <- {function}", []).append(resource)
     return [f"{key}: {len(found)} resource(s), e.g. {sorted(found)[0]}" for key, found in sorted(groups.items())]
+
+
+def _collected(*arguments: str) -> set[str]:
+    command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *arguments]
+    result = subprocess.run(command, cwd=calls.REPO_ROOT, capture_output=True, text=True, timeout=300, check=True)
+    return {line.split("@")[0] for line in result.stdout.splitlines() if "::" in line}
+
+
+def test_the_scenarios_tests_run_once_in_a_session_that_records_them():
+    """With the recorder's test in the session, the tests a scenario runs are left to the scenario
+    (the regression case of the deploy e2e test only, as its -k says); without it they run here."""
+    deploy = "tests/test_deploy_e2e.py::test_the_deploy_repo_tests_the_model_the_training_repo_registered"
+    batch = "tests/test_batch_inference_e2e.py"
+    alone = _collected("tests/test_deploy_e2e.py", batch)
+    with_recorder = _collected("tests/test_deploy_e2e.py", batch, RECORDER_TEST)
+    assert {f"{deploy}[regression]", f"{deploy}[binary_classification]"} < alone
+    assert any(test.startswith(batch) for test in alone)
+    assert with_recorder == {RECORDER_TEST, f"{deploy}[binary_classification]"}
