@@ -18,8 +18,9 @@ setup: $(STAMP) ## Create or refresh .venv from the pinned requirements
 # (what `make bench` compares against). The generated repos' Makefiles pin the same uv (a test says so).
 UV_VERSION := 0.13.9
 INSTALLER ?= uv
-# uv compiles bytecode as pip does: without it (and with PYTHONDONTWRITEBYTECODE, which CI images
-# and the tests set) every test subprocess compiled the SageMaker SDK again, ~4 s each.
+# uv compiles bytecode at install here, as pip does: the tests set PYTHONDONTWRITEBYTECODE (no
+# bytecode may land in the template payload), so without it each of the suite's hundreds of
+# processes compiled the SageMaker SDK again, ~4 s each. (Generated repos leave it to Python.)
 ifeq ($(INSTALLER),uv)
 INSTALL := $(BIN)/uv pip install --compile-bytecode --python $(BIN)/python
 else ifeq ($(INSTALLER),pip)

@@ -158,7 +158,7 @@ def test_setup_installs_with_uv_unless_pip_is_asked_for(baked, tmp_path, name):
     venv = f"VENV={tmp_path / 'fresh'}"  # not there yet: setup creates it
     with_uv = make_dry_run(project, venv).stdout
     assert "uv==" in with_uv and "KIT_INSTALLER=uv " in with_uv
-    assert "/bin/uv pip install --compile-bytecode --python" in with_uv
+    assert "/bin/uv pip install --python" in with_uv
     with_pip = make_dry_run(project, venv, "INSTALLER=pip").stdout
     assert (
         "uv==" not in with_pip
@@ -189,7 +189,7 @@ def test_the_installer_follows_kit_installer(installer, tmp_path, monkeypatch):
         installer.install_command({"KIT_INSTALLER": "uv"})
     (python.parent / "uv").touch()
     uv = installer.install_command({"KIT_INSTALLER": "uv"})
-    assert uv == [str(python.parent / "uv"), "pip", "install", "--compile-bytecode", "--python", str(python)]
+    assert uv == [str(python.parent / "uv"), "pip", "install", "--python", str(python)]
 
 
 def test_an_unknown_installer_is_refused_in_one_line_before_anything_is_fetched(installer, capsys, monkeypatch):

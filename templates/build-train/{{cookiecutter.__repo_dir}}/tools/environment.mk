@@ -11,11 +11,11 @@ STAMP := $(VENV)/.requirements.stamp
 # pip (`make setup INSTALLER=pip`). Both show their progress; pip stays in the environment either way.
 INSTALLER ?= uv
 UV_VERSION := 0.13.9
-# Both leave compiled bytecode behind (pip does by default, uv when asked): with none, and with
-# PYTHONDONTWRITEBYTECODE set as in many CI images, every command compiled the SageMaker SDK again
-# and a pipeline definition took twice as long.
+# uv leaves bytecode to Python, which writes it for what a command imports the first time it runs:
+# a CI build runs a few commands once, and compiling every installed module up front costs it more
+# than compiling the half of them those commands import.
 ifeq ($(INSTALLER),uv)
-INSTALL := $(BIN)/uv pip install --compile-bytecode --python $(BIN)/python
+INSTALL := $(BIN)/uv pip install --python $(BIN)/python
 else ifeq ($(INSTALLER),pip)
 INSTALL := $(BIN)/python -m pip install --disable-pip-version-check
 else

@@ -99,7 +99,7 @@ def install_command(environ: dict) -> list[str]:
     uv = Path(sys.executable).parent / "uv"  # `make setup` puts its pinned uv there first
     if not uv.is_file():
         raise KitSourceError(f"KIT_INSTALLER is uv but {uv} does not exist: run `make setup`, or KIT_INSTALLER=pip")
-    return [str(uv), "pip", "install", "--compile-bytecode", "--python", sys.executable]
+    return [str(uv), "pip", "install", "--python", sys.executable]
 
 
 def pip_install(*args: str) -> None:
