@@ -9,7 +9,7 @@ PYTEST_WORKERS ?= 2
 .PHONY: help setup test test-fast lint demo bench package publish deprecate update-project checkov clean
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## Create or refresh .venv from the pinned requirements
 

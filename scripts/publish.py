@@ -68,7 +68,7 @@ CONTENT_TYPES = {".zip": "application/zip", ".yaml": "application/x-yaml", ".jso
 RETRIES = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=10, read_timeout=60)
 NO_CREDENTIALS = (
     "publishing needs AWS credentials and none were found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and "
-    "AWS_SECRET_ACCESS_KEY), or add --dry-run to see the plan without AWS"
+    "AWS_SECRET_ACCESS_KEY), or add --dry-run (with make: DRY_RUN=1) to see the plan without AWS"
 )
 sleep = time.sleep
 

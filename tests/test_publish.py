@@ -406,6 +406,7 @@ def test_without_credentials_one_clear_line_and_a_non_zero_exit(tmp_path, capsys
         assert publish.main([*command, "--region", REGION]) == 2
         captured = capsys.readouterr()
         assert captured.err.splitlines() == [f"ERROR: {publish.NO_CREDENTIALS}"]
+        assert "DRY_RUN=1" in captured.err  # what make users type, beside --dry-run
         assert captured.out == ""
 
 
