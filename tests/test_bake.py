@@ -67,6 +67,8 @@ def test_generated_repos_own_tests_pass(baked, name, combo, tmp_path):
     project = bakery.private_copy(baked(name, bakery.answers_for(combo)), tmp_path)
     result = bakery.run(["python", "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project)
     assert result.returncode == 0, f"pytest failed:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
+    summary = result.stdout.strip().splitlines()[-1]
+    assert "warning" not in summary, f"a team's test run should not open on warnings:\n{result.stdout[-4000:]}"
 
 
 @pytest.mark.parametrize("name", PRESENT)
