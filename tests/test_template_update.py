@@ -114,6 +114,7 @@ def test_update_refuses_uncommitted_work(template_repo, project):
 def test_update_to_the_same_version_changes_nothing(template_repo, project):
     result = run_update(project)
     assert result.returncode == 0 and "already at template commit" in result.stdout
+    assert "applied" not in result.stdout, "nothing was applied, and the output must not say it was"
     assert git("status", "--porcelain", cwd=project) == ""
 
 

@@ -144,8 +144,9 @@ def resolve(template_repo: Path, ref: str | None) -> str:
     return found.stdout.strip()
 
 
-def update(project: Path, ref: str | None = None, template: str | None = None) -> list[str]:
-    """Update `project` to template version `ref`; return conflicted files (empty when clean)."""
+def update(project: Path, ref: str | None = None, template: str | None = None) -> list[str] | None:
+    """Update `project` to template version `ref`; return conflicted files (empty when clean), or
+    None when the project is already at that version (nothing was applied)."""
     record = read_record(project)
     require_clean_worktree(project)
     with tempfile.TemporaryDirectory() as scratch:
@@ -159,8 +160,8 @@ def update(project: Path, ref: str | None = None, template: str | None = None) -
         git("clone", "--quiet", source, str(work / "template"), cwd=work)
         new_commit = resolve(work / "template", ref)
         if new_commit == record["commit"]:
-            print(f"already at template commit {new_commit[:12]}")
-            return []
+            print(f"already at template commit {new_commit[:12]}: nothing to apply")
+            return None
         old = render(work / "template", record["commit"], record, work / "old")
         new = render(work / "template", new_commit, record, work / "new")
         new_record = json.loads((new / RECORD).read_text(encoding="utf-8"))
@@ -199,6 +200,8 @@ def run(args: argparse.Namespace) -> int:
     except UpdateError as problem:
         print(f"error: {problem}", file=sys.stderr)
         return 1
+    if conflicted is None:
+        return 0
     if conflicted:
         print("template update applied with conflicts in: " + ", ".join(conflicted), file=sys.stderr)
         print("resolve the <<<<<<< markers in those files, `git add` them, then review and commit", file=sys.stderr)
