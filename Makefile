@@ -57,14 +57,14 @@ bench: setup ## Benchmarks: bake time, definition build, local run, serving, pac
 	$(BIN)/python -m scripts.bench
 
 package: setup ## Bake every published variant into dist/$(VERSION)/ (make package VERSION=1.4.0)
-	@test -n "$(VERSION)" || { echo "ERROR: set VERSION, e.g. make package VERSION=1.4.0"; exit 2; }
+	@test -n "$(VERSION)" || { echo "error: set VERSION, e.g. make package VERSION=1.4.0"; exit 2; }
 	$(BIN)/python -m scripts.package --version $(VERSION)
 
 publish: package ## Publish dist/$(VERSION)/ (PRINCIPALS="role-arn ...", STAGE_ACCOUNTS="id ...", DOMAIN=d-xxx, DRY_RUN=1)
 	$(BIN)/python -m scripts.publish publish --version $(VERSION) $(foreach p,$(PRINCIPALS),--principal $(p)) $(foreach a,$(STAGE_ACCOUNTS),--stage-account $(a)) $(if $(DOMAIN),--studio-domain-id $(DOMAIN)) $(if $(DRY_RUN),--dry-run)
 
 deprecate: setup ## Deactivate a published version in Studio (make deprecate VERSION=1.3.0)
-	@test -n "$(VERSION)" || { echo "ERROR: set VERSION, e.g. make deprecate VERSION=1.3.0"; exit 2; }
+	@test -n "$(VERSION)" || { echo "error: set VERSION, e.g. make deprecate VERSION=1.3.0"; exit 2; }
 	$(BIN)/python -m scripts.publish deprecate --version $(VERSION)
 
 update-project: setup ## Switch a Studio project to a published version (PROJECT=name VERSION=1.1.0, DRY_RUN=1)

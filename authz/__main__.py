@@ -62,7 +62,7 @@ def main() -> int:
     try:
         recorded = runtime.read(CALLS_DIR, set(ledger.roles)) if CALLS_DIR.is_dir() else runtime.Recorded()
     except runtime.BadInput as problem:
-        print(f"ERROR: {problem}", file=sys.stderr)
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
         products = provision.check_products(ledger)
@@ -70,7 +70,7 @@ def main() -> int:
         platform = provision.check_portfolio(ledger)
         stage_combos = stages.check_stage_stacks(ledger)
     except (UnknownType, Unresolvable) as problem:
-        print(f"ERROR: {problem}", file=sys.stderr)
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     check_calls(ledger, recorded)
     denials, escalations = ledger.denials(), ledger.escalations()

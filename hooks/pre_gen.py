@@ -50,6 +50,6 @@ def main(context: Mapping[str, object], template: str, raw: Mapping[str, object]
     try:
         validate(template, context, hook_context.template_dir(context), raw)
     except validation.InvalidAnswer as problem:
-        print(f"ERROR: {problem}", file=sys.stderr)
+        print(f"error: {problem}", file=sys.stderr)
         return 1
     return 0

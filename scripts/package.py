@@ -211,13 +211,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         catalog.check_version(args.version)
     except catalog.CatalogError as problem:
-        print(f"ERROR: {problem}", file=sys.stderr)
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     started = time.perf_counter()
     try:
         release = build_release(args.version, args.dist, report=lambda line: print(line, file=sys.stderr))
     except (catalog.CatalogError, products.CompositionError, KitBuildError) as problem:
-        print(f"ERROR: {problem}", file=sys.stderr)
+        print(f"error: {problem}", file=sys.stderr)
         return 1
     manifest = load_manifest(release)
     total = sum(record["size"] for record in manifest["artifacts"])

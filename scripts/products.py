@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in write_all(args.out_dir, catalog.check_version(args.version)):
             print(path)
     except (catalog.CatalogError, CompositionError) as problem:
-        print(f"ERROR: {problem}", file=sys.stderr)
+        print(f"error: {problem}", file=sys.stderr)
         return 1
     return 0
 

@@ -733,7 +733,7 @@ def _version_ok(args: argparse.Namespace) -> bool:
     try:
         catalog.check_version(args.version)
     except catalog.CatalogError as problem:
-        print(f"ERROR: {args.command} stopped: {problem}", file=sys.stderr)
+        print(f"error: {args.command} stopped: {problem}", file=sys.stderr)
         return False
     return True
 
@@ -743,7 +743,7 @@ def _stage_accounts_ok(args: argparse.Namespace) -> bool:
     try:
         _checked_accounts(getattr(args, "stage_account", []))
     except PublishError as problem:
-        print(f"ERROR: {args.command} stopped: {problem}", file=sys.stderr)
+        print(f"error: {args.command} stopped: {problem}", file=sys.stderr)
         return False
     return True
 
@@ -767,7 +767,7 @@ def run(args: argparse.Namespace, session_factory: Callable[..., boto3.Session] 
             return 0
         session = session_factory(region_name=args.region) if args.region else session_factory()
         if session.get_credentials() is None:
-            print(f"ERROR: {NO_CREDENTIALS}", file=sys.stderr)
+            print(f"error: {NO_CREDENTIALS}", file=sys.stderr)
             return 2
         if not session.region_name:
             raise PublishError("no AWS region: set AWS_REGION or pass --region")
@@ -779,7 +779,7 @@ def run(args: argparse.Namespace, session_factory: Callable[..., boto3.Session] 
             if args.command == "publish"
             else ""
         )
-        print(f"ERROR:{action} stopped: {problem}{hint}", file=sys.stderr)
+        print(f"error:{action} stopped: {problem}{hint}", file=sys.stderr)
         return 1
     return 0
 

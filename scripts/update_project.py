@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None, session_factory=boto3.Session) -> int:
     args = parser.parse_args(argv)
     session = session_factory(region_name=args.region) if args.region else session_factory()
     if session.get_credentials() is None:
-        print(f"ERROR: {NO_CREDENTIALS.replace('publishing', 'updating a project')}", file=sys.stderr)
+        print(f"error: {NO_CREDENTIALS.replace('publishing', 'updating a project')}", file=sys.stderr)
         return 2
     try:
         plan = make_plan(session.client("sagemaker"), session.client("servicecatalog"), args.project, args.version)
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None, session_factory=boto3.Session) -> int:
             apply_plan(session.client("sagemaker"), plan)
             print("UpdateProject accepted: follow the project stack in CloudFormation; then `make update` in each repo")
     except (PublishError, catalog.CatalogError) as problem:
-        print(f"ERROR: update of {args.project} stopped: {problem}", file=sys.stderr)
+        print(f"error: update of {args.project} stopped: {problem}", file=sys.stderr)
         return 1
     return 0
 

@@ -109,7 +109,7 @@ BAD_ACCOUNTS = {
 def test_multi_account_refuses_missing_or_malformed_account_ids(tmp_path, answers, capfd):
     with pytest.raises(FailedHookException):
         bake(tmp_path, multi_account="yes", **answers)
-    error_lines = [line for line in capfd.readouterr().err.splitlines() if line.startswith("ERROR:")]
+    error_lines = [line for line in capfd.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1 and "account_id" in error_lines[0] and "12 digits" in error_lines[0]
     assert list(tmp_path.iterdir()) == []
 

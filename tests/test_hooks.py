@@ -43,7 +43,7 @@ def context(template: str, **answers: str) -> dict:
 def test_hostile_answers_are_refused_with_a_clear_line(key, value, capsys):
     assert pre_gen.main(context("build-train", **{key: value}), "build-train") == 1
     message = capsys.readouterr().err.strip()
-    assert message.startswith("ERROR: ") and "\n" not in message
+    assert message.startswith("error: ") and "\n" not in message
     assert key in message or "combination" in message
 
 
@@ -135,9 +135,9 @@ def test_answers_holding_template_syntax_are_refused_before_anything_is_written(
     `x49`); the hook checks the answers as given and refuses them with the usual line."""
     result = cookies.bake(extra_context={key: value}, template=str(bakery.template_dir(template)))
     assert result.exit_code != 0 and result.project_path is None
-    refused = [line for line in capfd.readouterr().err.splitlines() if line.startswith("ERROR: ")]
+    refused = [line for line in capfd.readouterr().err.splitlines() if line.startswith("error: ")]
     assert refused == [
-        f"ERROR: {key} {value!r} is not allowed: answers are plain text, and template syntax "
+        f"error: {key} {value!r} is not allowed: answers are plain text, and template syntax "
         "('{{', '{%', '{#') would be evaluated by cookiecutter"
     ]
     leftovers = [path for path in cookies._output_factory("check").dirpath().listdir() if path.listdir()]

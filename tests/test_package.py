@@ -125,7 +125,7 @@ def test_a_kit_that_does_not_build_stops_packaging_in_one_line(tmp_path, monkeyp
     monkeypatch.setattr(catalog, "all_variants", lambda: [])
     assert package.main(["--version", VERSION, "--dist", str(tmp_path / "dist")]) == 1
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith("ERROR: building the kit wheel failed: ")
+    assert line.startswith("error: building the kit wheel failed: ")
     assert not (tmp_path / "dist" / VERSION).exists()
 
 
@@ -193,7 +193,7 @@ def test_manifest_describes_each_product_for_publishing(manifest):
 def test_a_bad_version_is_refused_in_one_line_and_writes_nothing(version, tmp_path, capsys):
     assert package.main(["--version", version, "--dist", str(tmp_path / "dist")]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        f"ERROR: version {version!r} is not allowed: use MAJOR.MINOR.PATCH, e.g. 1.4.0 or 2.0.0-rc.1"
+        f"error: version {version!r} is not allowed: use MAJOR.MINOR.PATCH, e.g. 1.4.0 or 2.0.0-rc.1"
     ]
     assert not (tmp_path / "dist").exists()
 

@@ -405,7 +405,7 @@ def test_without_credentials_one_clear_line_and_a_non_zero_exit(tmp_path, capsys
     ):
         assert publish.main([*command, "--region", REGION]) == 2
         captured = capsys.readouterr()
-        assert captured.err.splitlines() == [f"ERROR: {publish.NO_CREDENTIALS}"]
+        assert captured.err.splitlines() == [f"error: {publish.NO_CREDENTIALS}"]
         assert "DRY_RUN=1" in captured.err  # what make users type, beside --dry-run
         assert captured.out == ""
 
@@ -413,7 +413,7 @@ def test_without_credentials_one_clear_line_and_a_non_zero_exit(tmp_path, capsys
 def test_a_missing_package_or_bad_version_is_one_line(tmp_path, capsys):
     assert publish.main(["publish", "--version", VERSION, "--dist", str(tmp_path), "--region", REGION]) == 1
     assert capsys.readouterr().err.splitlines() == [
-        f"ERROR: publish of {VERSION} stopped: {tmp_path / VERSION} has no packaged release: run make package "
+        f"error: publish of {VERSION} stopped: {tmp_path / VERSION} has no packaged release: run make package "
         f"VERSION={VERSION} first; nothing incomplete is visible in Studio: run the same command again to finish"
     ]
     assert publish.main(["deprecate", "--version", "latest", "--region", REGION]) == 2
@@ -675,7 +675,7 @@ def test_the_error_line_names_the_step_and_the_cause(tmp_path, capsys, monkeypat
         assert publish.run(args) == 1
     first = catalog.products()[0].name
     assert capsys.readouterr().err.splitlines()[-1] == (
-        f"ERROR: publish of {VERSION} stopped: creating product {first!r}: ThrottlingException: Rate exceeded; "
+        f"error: publish of {VERSION} stopped: creating product {first!r}: ThrottlingException: Rate exceeded; "
         "nothing incomplete is visible in Studio: run the same command again to finish"
     )
 
@@ -982,7 +982,7 @@ def test_a_malformed_version_is_one_line_exit_2_and_no_aws_call(command, version
     assert publish.main([command, "--version", version, *extra, "--region", REGION]) == 2
     captured = capsys.readouterr()
     assert captured.err.splitlines() == [
-        f"ERROR: {command} stopped: version {version!r} is not allowed: use MAJOR.MINOR.PATCH, e.g. 1.4.0 or 2.0.0-rc.1"
+        f"error: {command} stopped: version {version!r} is not allowed: use MAJOR.MINOR.PATCH, e.g. 1.4.0 or 2.0.0-rc.1"
     ]
     assert captured.out == ""
 

@@ -75,3 +75,32 @@ def test_readme_shows_the_two_commands_ci_runs():
     readme = (bakery.REPO_ROOT / "README.md").read_text()
     assert "make demo" in readme and "make test" in readme
     assert "make test" in (bakery.REPO_ROOT / ".ci" / "run").read_text()
+
+
+# One way to start a refusal, as argparse and git spell it: `error: ...` (or `<command>: error: ...`).
+OTHER_ERROR_PREFIX = re.compile(r"""["'](ERROR|Error):""")
+
+
+def error_prefix_problems(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if OTHER_ERROR_PREFIX.search(line)]
+
+
+def test_every_refusal_starts_with_the_same_prefix():
+    tracked = subprocess.run(["git", "ls-files"], cwd=bakery.REPO_ROOT, capture_output=True, text=True, check=True)
+    sources = [
+        path
+        for path in tracked.stdout.splitlines()
+        if path.endswith((".py", ".mk")) or path.rsplit("/", 1)[-1] == "Makefile"
+    ]
+    problems = {
+        path: found
+        for path in sources
+        if (found := error_prefix_problems((bakery.REPO_ROOT / path).read_text(encoding="utf-8")))
+    }
+    assert not problems, f"use 'error: ' to start a refusal: {problems}"
+
+
+def test_the_prefix_check_catches_the_other_spellings():
+    shout, title = "ERROR", "Error"  # spelled apart so this file passes its own check
+    sample = f'print(f"{shout}: {{x}}")\necho "{title}: no"\nprint("error: fine")\n'
+    assert error_prefix_problems(sample) == [f'print(f"{shout}: {{x}}")', f'echo "{title}: no"']

@@ -580,6 +580,6 @@ def test_products_command_writes_templates_and_refuses_a_bad_version(tmp_path, c
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(f"{key}.yaml" for key in PRODUCTS)
     assert products.main([str(tmp_path / "bad"), "--version", "v1"]) == 1
     assert capsys.readouterr().err.strip().splitlines() == [
-        "ERROR: version 'v1' is not allowed: use MAJOR.MINOR.PATCH, e.g. 1.4.0 or 2.0.0-rc.1"
+        "error: version 'v1' is not allowed: use MAJOR.MINOR.PATCH, e.g. 1.4.0 or 2.0.0-rc.1"
     ]
     assert not (tmp_path / "bad").exists()

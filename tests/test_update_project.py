@@ -117,7 +117,7 @@ def test_unknown_or_deprecated_versions_are_refused_in_one_line(capsys, version,
     describe(session.stubbers["sagemaker"])
     artifacts(session.stubbers["servicecatalog"], active=active)
     assert run(session, "--version", version) == 1
-    assert capsys.readouterr().err == f"ERROR: update of {PROJECT} stopped: {message}\n"
+    assert capsys.readouterr().err == f"error: update of {PROJECT} stopped: {message}\n"
 
 
 def test_an_aws_error_is_one_line(capsys):

@@ -98,17 +98,17 @@ def test_choosing_a_repo_root_changes_no_environment(repo, monkeypatch):
 def test_unclear_deploy_command_lines_are_one_line_and_deploy_nothing(argv, repo):
     result = run_kit("deploy", *argv, cwd=repo)
     assert result.returncode == 1
-    assert result.stderr.startswith("ERROR: ") and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert sorted(path.name for path in repo.iterdir()) == [settings.RECORD_FILE]
 
 
 def test_check_config_outside_a_repository_is_one_line(tmp_path):
     result = run_kit("check-config", "--repo-root", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr == f"ERROR: {tmp_path} is not a generated deploy repository (no .cruft.json)\n"
+    assert result.stderr == f"error: {tmp_path} is not a generated deploy repository (no .cruft.json)\n"
 
 
 def test_check_config_names_the_missing_configuration(repo):
     result = run_kit("check-config", cwd=repo)
     assert result.returncode == 1
-    assert result.stderr.startswith("ERROR: ") and "inference_config.json: file not found" in result.stderr
+    assert result.stderr.startswith("error: ") and "inference_config.json: file not found" in result.stderr

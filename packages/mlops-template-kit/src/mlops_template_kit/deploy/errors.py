@@ -15,5 +15,5 @@ def run_cli(main: Callable[[], int]) -> int:
     try:
         return main()
     except DeployError as problem:
-        print(f"ERROR: {problem}", file=sys.stderr)
+        print(f"error: {problem}", file=sys.stderr)
         return 1

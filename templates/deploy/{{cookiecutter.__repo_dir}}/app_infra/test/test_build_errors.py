@@ -63,6 +63,6 @@ def test_command_line_reports_one_line_when_nothing_is_approved(tmp_path):
     finally:
         server.stop()
     assert result.returncode == 1
-    assert result.stderr.startswith("ERROR: no Approved model package")
+    assert result.stderr.startswith("error: no Approved model package")
     assert result.stderr.count("\n") == 1, result.stderr
     assert not (tmp_path / "build").exists()

@@ -137,7 +137,7 @@ def test_command_line_prints_one_line_and_exits_1(capsys):
 
     assert run_cli(failing) == 1
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and error.startswith("ERROR: ")
+    assert error.count("\n") == 1 and error.startswith("error: ")
 
 
 def test_command_line_validates_every_stage(capsys):

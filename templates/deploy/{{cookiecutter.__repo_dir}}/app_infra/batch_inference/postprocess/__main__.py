@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         joined = run(args.ids_dir, args.transform_dir, args.output_dir, args.triggered_by)
     except PostprocessError as problem:
-        print(f"ERROR: {problem}", file=sys.stderr)
+        print(f"error: {problem}", file=sys.stderr)
         return 1
     print(f"PostprocessPredictions: {len(joined)} predictions written to {args.output_dir}")
     return 0

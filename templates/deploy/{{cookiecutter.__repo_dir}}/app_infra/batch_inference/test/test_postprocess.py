@@ -70,5 +70,5 @@ def test_mismatched_inputs_fail_with_one_line(tmp_path, capsys):
     code = _run(tmp_path, "--ids-dir", str(ids_dir), "--transform-dir", str(transform_dir), "--output-dir", str(output))
     assert code == 1
     error = capsys.readouterr().err
-    assert error.startswith("ERROR: 3 ids but 1 predictions") and error.count("\n") == 1
+    assert error.startswith("error: 3 ids but 1 predictions") and error.count("\n") == 1
     assert not (output / "predictions.csv").exists()

@@ -50,7 +50,7 @@ def test_a_registry_out_of_reach_is_one_line(tmp_path):
         timeout=120,
     )
     assert result.returncode == 1
-    assert result.stderr.startswith("ERROR: cannot reach the model registry") and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: cannot reach the model registry") and result.stderr.count("\n") == 1
 
 
 def test_a_missing_bundle_is_one_line(tmp_path):
@@ -71,4 +71,4 @@ def test_a_missing_bundle_is_one_line(tmp_path):
         timeout=120,
     )
     assert result.returncode == 1
-    assert result.stderr == f"ERROR: model bundle {tmp_path / 'model.tar.gz'} does not exist\n"
+    assert result.stderr == f"error: model bundle {tmp_path / 'model.tar.gz'} does not exist\n"
