@@ -100,7 +100,7 @@ def covering_subset(name: str) -> list[dict[str, str]]:
     covering array), the defaults first.
 
     Greedy, each next row covering most of the pairs still missing, then every row the others make
-    redundant dropped; ties are broken by seeded random choices and the smallest of SEEDS tries is
+    redundant dropped; ties are broken by seeded random choices and the smallest of COVERING_SEEDS tries is
     kept, so the array is the same on every run and machine (test ids and xdist collection depend on
     that). For the two templates this reaches the optimum: 6 rows for build-train (six two-valued
     options need 6) and 8 for deploy (no 7 rows hold every pair beside the defaults, found by
@@ -123,9 +123,9 @@ def _greedy_covering(name: str, rng: random.Random) -> list[dict[str, str]]:
     remaining = missing_pairs(name, chosen)
     while remaining:
         most = max(len(pairs & remaining) for _, pairs in combos)
-        best = rng.choice([combo for combo, pairs in combos if len(pairs & remaining) == most])
+        best, pairs = rng.choice([(combo, pairs) for combo, pairs in combos if len(pairs & remaining) == most])
         chosen.append(best)
-        remaining -= value_pairs(best)
+        remaining -= pairs
     for row in reversed(chosen[1:]):  # the defaults stay first, whatever else covers their pairs
         others = [other for other in chosen if other is not row]
         if not missing_pairs(name, others):

@@ -59,7 +59,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     if not any(item.nodeid.split("@")[0] == RECORDER_TEST for item in items):
         return
-    repeated = [item for item in items if scenario_runs(item)]
+    runs_it = scenario_runs()
+    repeated = {item for item in items if runs_it(item)}
     if repeated:
-        config.hook.pytest_deselected(items=repeated)
-        items[:] = [item for item in items if not scenario_runs(item)]
+        config.hook.pytest_deselected(items=[item for item in items if item in repeated])
+        items[:] = [item for item in items if item not in repeated]

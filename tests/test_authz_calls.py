@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -339,18 +340,26 @@ GENERATED_RUNS = [
 RECORDER_TEST = "tests/test_authz_calls.py::test_every_recorded_call_is_allowed_for_the_role_that_makes_it_in_aws"
 
 
-def scenario_runs(item: pytest.Item) -> bool:
-    """Whether one of MONOREPO_RUNS runs this test of the monorepo's suite (the same files and -k)."""
+def scenario_runs() -> Callable[[pytest.Item], bool]:
+    """`runs(item)`: whether one of MONOREPO_RUNS runs this test of the monorepo's suite (the same
+    files and -k expression, each expression compiled once)."""
     from _pytest.mark import KeywordMatcher  # the matcher -k itself uses; pytest is pinned
     from _pytest.mark.expression import Expression
 
-    path = item.nodeid.split("::")[0]
+    selections = []
     for _, arguments in MONOREPO_RUNS:
-        files = [argument for argument in arguments if argument.endswith(".py")]
-        keyword = arguments[arguments.index("-k") + 1] if "-k" in arguments else ""
-        if path in files and (not keyword or Expression.compile(keyword).evaluate(KeywordMatcher.from_item(item))):
-            return True
-    return False
+        files = {argument for argument in arguments if argument.endswith(".py")}
+        keyword = Expression.compile(arguments[arguments.index("-k") + 1]) if "-k" in arguments else None
+        selections.append((files, keyword))
+
+    def runs(item: pytest.Item) -> bool:
+        path = item.nodeid.split("::")[0]
+        return any(
+            path in files and (keyword is None or keyword.evaluate(KeywordMatcher.from_item(item)))
+            for files, keyword in selections
+        )
+
+    return runs
 
 
 def _pytest(arguments: list[str], cwd: Path, role: str) -> subprocess.Popen:

@@ -42,12 +42,12 @@ def execute(
 ) -> int:
     """Run the definition; 0 when the pipeline succeeded, 1 when it failed."""
     console = Console()
-    execution_id = new_execution_id()
+    run = Run(
+        pipeline_name, new_execution_id(), args.work_dir, clients, Storage(clients("s3")), console, options_from(args)
+    )
     # Objects fetched once per run, kept beside its sandboxes until the run ends (no step is named
     # with a leading dot, so the folder cannot be a step's sandbox).
-    downloads = args.work_dir / "runs" / execution_id / ".downloads"
-    storage = Storage(clients("s3"), downloads)
-    run = Run(pipeline_name, execution_id, args.work_dir, clients, storage, console, options_from(args))
+    downloads = run.storage.downloads = run.sandbox_root / ".downloads"
     console.say(
         f"Pipeline {pipeline_name}: execution {run.execution_id}, {len(definition.order)} steps; "
         f"AWS calls go to {os.environ.get(ENDPOINT_VARIABLE, 'AWS')}; sandboxes in {run.sandbox_root}"

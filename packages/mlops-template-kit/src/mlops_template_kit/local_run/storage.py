@@ -47,7 +47,6 @@ class Storage:
         self.client = client
         self.downloads = downloads
         self.written: list[tuple[str, Path]] = []
-        self.fetches = 0  # GETs made: what the download cache saves is visible to its tests
 
     def objects(self, uri: str) -> list[dict]:
         """Every object an S3Prefix input `uri` covers, with its path relative to the input."""
@@ -97,7 +96,6 @@ class Storage:
     def _fetch(self, bucket: str, key: str, target: Path) -> None:
         # One streamed GET per object: a local run moves many small files, for which the
         # managed transfers' thread pools cost more than the transfer.
-        self.fetches += 1
         body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
         with open(target, "wb") as handle:
             shutil.copyfileobj(body, handle)
