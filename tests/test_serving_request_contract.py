@@ -26,15 +26,17 @@ ACCEPTED = [
     (json.dumps(RECORDS), JSON),
     (json.dumps(RECORDS).encode(), "application/json; charset=utf-8"),
 ]
+# Each with the HTTP status the container answers (a 4xx: the client's mistake, never a 500).
 REJECTED = [
-    ("", JSON),
-    ("  \n", JSON),
-    ("{not json", JSON),
-    (json.dumps({"instances": []}), JSON),
-    (json.dumps([]), JSON),
-    (json.dumps([1, 2]), JSON),
-    (json.dumps({"rows": RECORDS}), JSON),
-    (json.dumps(RECORDS), "application/x-npy"),
+    ("", JSON, 400),
+    ("  \n", JSON, 400),
+    ("{not json", JSON, 400),
+    (json.dumps({"instances": []}), JSON, 400),
+    (json.dumps([]), JSON, 400),
+    (json.dumps([1, 2]), JSON, 400),
+    (json.dumps({"rows": RECORDS}), JSON, 400),
+    (json.dumps(RECORDS), "application/x-npy", 415),
+    (b"\x93NUMPY", "application/x-npy", 415),
 ]
 
 
@@ -80,10 +82,12 @@ def disagreements(handlers: dict) -> list[str]:
                     found.append(f"{name} misreads {body!r}")
             except ValueError as problem:
                 found.append(f"{name} refuses {body!r}: {problem}")
-        for body, content_type in REJECTED:
+        for body, content_type, status in REJECTED:
             try:
                 input_fn(body, content_type)
-            except ValueError:
+            except ValueError as problem:
+                if getattr(problem, "status_code", None) != status:
+                    found.append(f"{name} refuses {body!r} without status {status}: {problem!r}")
                 continue
             found.append(f"{name} accepts {body!r} as {content_type}")
     return found
@@ -103,3 +107,16 @@ def test_a_handler_that_drifted_is_told_apart(handlers):
 
     found = disagreements({**handlers, "lenient": lenient})
     assert any(line.startswith("lenient accepts") and "rows" in line for line in found), found
+
+
+def test_a_handler_that_refuses_without_a_client_status_is_told_apart(handlers):
+    """A parser raising a plain ValueError would make the container answer 500 for a client's mistake."""
+
+    def plain(body, content_type):
+        try:
+            return sample_inference.input_fn(body, content_type)
+        except ValueError as problem:
+            raise ValueError(str(problem)) from None
+
+    found = disagreements({**handlers, "plain": plain})
+    assert any(line.startswith("plain refuses") and "without status 415" in line for line in found), found

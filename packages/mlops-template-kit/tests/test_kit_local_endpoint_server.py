@@ -86,10 +86,118 @@ def test_csv_accept_gets_csv(endpoint, features):
     assert len(payload.decode().strip().splitlines()) == 2
 
 
-def test_a_handler_error_is_a_500_from_the_container(endpoint):
-    status, body, _ = _post(endpoint, "/invocations", b"{broken", {"Content-Type": JSON})
-    assert status == 500
-    assert json.loads(body)["error"] == "ValueError"
+def _one_csv_row(features: pd.DataFrame) -> str:
+    return features.head(1).to_csv(index=False, header=False)
+
+
+# Malformed requests, each answered 4xx with one line saying what is wrong (never a 500).
+MALFORMED = {
+    "empty body": (lambda features: b"", {"Content-Type": CSV}, 400, "empty"),
+    "bad JSON": (lambda features: b"{broken", {"Content-Type": JSON}, 400, "malformed JSON"),
+    "JSON without records": (lambda features: b'{"rows": []}', {"Content-Type": JSON}, 400, "instances"),
+    "a CSV row too short": (
+        lambda features: _one_csv_row(features).rsplit(",", 1)[0].encode(),
+        {"Content-Type": CSV},
+        400,
+        "must hold",
+    ),
+    "a CSV row too long": (
+        lambda features: (_one_csv_row(features).strip() + ",1\n").encode(),
+        {"Content-Type": CSV},
+        400,
+        "must hold",
+    ),
+    "CSV rows of uneven widths": (
+        lambda features: (_one_csv_row(features) + "1,2\n").encode(),
+        {"Content-Type": CSV},
+        400,
+        "must hold",
+    ),
+    "a non-numeric value": (
+        lambda features: ("abc," + _one_csv_row(features).split(",", 1)[1]).encode(),
+        {"Content-Type": CSV},
+        400,
+        "must hold numbers",
+    ),
+    "a JSON record lacking a column": (
+        lambda features: json.dumps({"instances": [{"age": 1}]}).encode(),
+        {"Content-Type": JSON},
+        400,
+        "lack the column",
+    ),
+    "an unknown content type": (
+        lambda features: b"\x93NUMPY",
+        {"Content-Type": "application/x-npy"},
+        415,
+        "content type",
+    ),
+    "an unacceptable Accept": (
+        lambda features: _one_csv_row(features).encode(),
+        {"Content-Type": CSV, "Accept": "application/x-protobuf"},
+        406,
+        "accept type",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED), ids=list(MALFORMED))
+def test_a_malformed_request_gets_a_4xx_with_a_one_line_reason(endpoint, features, case):
+    make_body, headers, expected_status, reason = MALFORMED[case]
+    status, body, response_headers = _post(endpoint, "/invocations", make_body(features), headers)
+    assert status == expected_status
+    assert response_headers["content-type"] == JSON
+    error = json.loads(body)
+    assert error["error"] == "RequestError"
+    assert reason in error["error-message"] and "\n" not in error["error-message"]
+
+
+def test_an_unexpected_handler_error_is_still_a_500(tmp_path):
+    """Only errors that declare a client status (or an unsupported format) are 4xx: a bug in the
+    handler stays a 500, as in the framework containers."""
+    handler = DATACLASS_HANDLER.replace("return Records(", "raise KeyError('weights')\n    return Records(")
+    archive = _bundle(
+        tmp_path,
+        {"weights.json": '{"weight": 2}', "code/inference.py": handler, "code/helpers/__init__.py": "",
+         "code/helpers/scale.py": "def factor():\n    return 10\n"},
+    )  # fmt: skip
+    with RunningEndpoint(archive, "custom") as running:
+        status, body, _ = _post(running, "/invocations", b"1,2", {"Content-Type": CSV})
+    assert status == 500 and json.loads(body)["error"] == "KeyError"
+
+
+FORMAT_HANDLER = """
+class UnsupportedFormatError(Exception):
+    pass
+
+
+def model_fn(model_dir):
+    return None
+
+
+def input_fn(body, content_type):
+    if content_type != "text/csv":
+        raise UnsupportedFormatError(content_type)
+    return body
+
+
+def predict_fn(data, model):
+    return data
+
+
+def output_fn(prediction, accept):
+    if accept != "text/csv":
+        raise UnsupportedFormatError(accept)
+    return prediction, "text/csv"
+"""
+
+
+def test_an_unsupported_format_error_is_415_from_input_fn_and_406_from_output_fn(tmp_path):
+    """sagemaker-containers' rule (_transformer.py, _default_transform_fn), for handlers that raise it."""
+    archive = _bundle(tmp_path, {"code/inference.py": FORMAT_HANDLER})
+    with RunningEndpoint(archive, "formats") as running:
+        assert _post(running, "/invocations", b"1", {"Content-Type": "image/png"})[0] == 415
+        assert _post(running, "/invocations", b"1", {"Content-Type": CSV, "Accept": "image/png"})[0] == 406
+        assert _post(running, "/invocations", b"1", {"Content-Type": CSV, "Accept": CSV})[0] == 200
 
 
 def test_runtime_api_works_through_boto3(endpoint, features):
@@ -107,7 +215,7 @@ def test_runtime_api_reports_model_errors_like_sagemaker(endpoint):
     error = raised.value.response
     assert error["Error"]["Code"] == "ModelError"
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 424
-    assert error["OriginalStatusCode"] == 500
+    assert error["OriginalStatusCode"] == 400
     assert "malformed JSON" in error["OriginalMessage"]
 
 

@@ -165,7 +165,7 @@ def test_a_model_error_fails_the_step_naming_the_object(aws, records, tmp_path, 
     put_csv(aws, "in/broken.csv", records.drop(columns=["id", "age"]), header=False)
     code, _, err = run(tmp_path, definition(), capsys)
     assert code == 1
-    assert "step Batch: the model answered 500 for in/broken.csv" in err
+    assert "step Batch: the model answered 400 for in/broken.csv" in err
     assert "Traceback" not in err
 
 

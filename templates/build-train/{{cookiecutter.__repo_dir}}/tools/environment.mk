@@ -39,3 +39,13 @@ endif
 	KIT_INSTALLER=$(INSTALLER) $(BIN)/python tools/install_kit.py
 	$(INSTALL) -r requirements.txt
 	touch $@
+
+# Optional extras on top of requirements.txt, one requirements-<extra>.txt each (build-train's
+# notebook environment): a target that needs one lists $(call extra_needs,<extra>), which installs
+# it into the environment the first time and again when its file changes. An existing VENV=... is
+# used as it is, like for setup.
+extra_needs = $(if $(SETUP_NEEDS),$(VENV)/.requirements-$(1).stamp)
+
+$(VENV)/.requirements-%.stamp: requirements-%.txt $(STAMP)
+	$(INSTALL) -r $<
+	touch $@

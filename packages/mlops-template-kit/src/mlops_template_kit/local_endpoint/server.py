@@ -6,8 +6,9 @@ through its serving functions exactly as the framework container calls them:
 `output_fn(prediction, accept)` per request, where `output_fn` may return the body or a
 `(body, content_type)` pair. As in the container, text/csv and application/json bodies reach
 `input_fn` as text, a missing Content-Type means application/json, a missing or `*/*` Accept
-means SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT (application/json), and an exception in a serving
-function answers 500.
+means SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT (application/json). An exception in a serving function
+answers what the framework containers answer (see `status_for`): its own 4xx `status_code`, 415 or
+406 for an unsupported format, else 500; the body names the reason in one line.
 
 Two sets of routes:
 - the container contract: `GET /ping`, `POST /invocations`;
@@ -104,26 +105,79 @@ class ModelContainer:
         return self.default_accept if not accept or accept == "*/*" else accept
 
     def predict(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[Any, str]:
-        """input_fn -> predict_fn -> output_fn; returns (serialised body, content type)."""
+        """input_fn -> predict_fn -> output_fn; returns (serialised body, content type). A serving
+        function's exception comes out as HandlerFailure naming the phase it failed in."""
         content_type = content_type or DEFAULT_CONTENT_TYPE
         accept = self._accept(accept)
         media_type = content_type.split(";")[0].strip().lower()
         data: bytes | str = body.decode("utf-8", errors="replace") if media_type in UTF8_TYPES else body
-        prediction = self.handler.predict_fn(self.handler.input_fn(data, content_type), self.model)
-        result = self.handler.output_fn(prediction, accept)
+        parsed = _call(INPUT_PHASE, self.handler.input_fn, data, content_type)
+        prediction = _call(PREDICT_PHASE, self.handler.predict_fn, parsed, self.model)
+        result = _call(OUTPUT_PHASE, self.handler.output_fn, prediction, accept)
         if isinstance(result, tuple):
             return result[0], result[1]
         return result, accept
 
     def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> Answer:
-        """One /invocations request: 200 with the prediction, or 500 when a serving function raises."""
+        """One /invocations request: 200 with the prediction, or the container's error status with
+        a JSON body {"error": <exception class>, "error-message": <one line>}."""
         try:
             payload, response_type = self.predict(body, content_type, accept)
-        except Exception as problem:  # the container turns any handler error into a 500
-            message = json.dumps({"error": type(problem).__name__, "error-message": str(problem)})
-            return Answer(HTTPStatus.INTERNAL_SERVER_ERROR, message.encode("utf-8"), JSON)
+        except HandlerFailure as failure:
+            document = {"error": type(failure.problem).__name__, "error-message": one_line_reason(failure.problem)}
+            return Answer(status_for(failure), json.dumps(document).encode("utf-8"), JSON)
         encoded = payload if isinstance(payload, bytes) else str(payload).encode("utf-8")
         return Answer(HTTPStatus.OK, encoded, response_type)
+
+
+INPUT_PHASE, PREDICT_PHASE, OUTPUT_PHASE = "input_fn", "predict_fn", "output_fn"
+
+
+class HandlerFailure(Exception):
+    """A serving function raised `problem` while handling one request."""
+
+    def __init__(self, phase: str, problem: Exception) -> None:
+        super().__init__(f"{phase}: {problem}")
+        self.phase = phase
+        self.problem = problem
+
+
+def _call(phase: str, function: Any, *arguments: Any) -> Any:
+    try:
+        return function(*arguments)
+    except Exception as problem:  # any handler error becomes an HTTP answer, as in the container
+        raise HandlerFailure(phase, problem) from problem
+
+
+# The framework containers' rules, copied so a client gets the same status here as from a real
+# endpoint:
+# - sagemaker-inference-toolkit, Transformer.transform (src/sagemaker_inference/transformer.py): an
+#   exception derived from sagemaker_inference.errors.BaseInferenceToolkitError answers its
+#   `status_code` (with `message`); any other exception answers 500.
+# - sagemaker-containers, Transformer._default_transform_fn (src/sagemaker_containers/_transformer.py):
+#   UnsupportedFormatError raised by input_fn answers 415 Unsupported Media Type, by output_fn 406
+#   Not Acceptable.
+# Through InvokeEndpoint any of these reaches the caller as ModelError carrying OriginalStatusCode
+# (botocore reference, SageMakerRuntime.Client.exceptions.ModelError: "returned 4xx or 5xx error code").
+UNSUPPORTED_FORMAT = "UnsupportedFormatError"
+UNSUPPORTED_FORMAT_STATUS = {INPUT_PHASE: HTTPStatus.UNSUPPORTED_MEDIA_TYPE, OUTPUT_PHASE: HTTPStatus.NOT_ACCEPTABLE}
+
+
+def status_for(failure: HandlerFailure) -> int:
+    """The HTTP status a framework container answers for a serving function's exception."""
+    declared = getattr(failure.problem, "status_code", None)
+    if isinstance(declared, int) and 400 <= declared < 600:
+        return declared
+    if type(failure.problem).__name__ == UNSUPPORTED_FORMAT and failure.phase in UNSUPPORTED_FORMAT_STATUS:
+        return UNSUPPORTED_FORMAT_STATUS[failure.phase]
+    return HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+def one_line_reason(problem: Exception) -> str:
+    """The exception's message on one line (the toolkit's errors keep it in `message`)."""
+    message = getattr(problem, "message", None)
+    text = message if isinstance(message, str) else str(problem)
+    return " ".join(text.split()) or type(problem).__name__
 
 
 def _model_error(endpoint: str, answer: Answer) -> tuple[int, dict[str, Any]]:

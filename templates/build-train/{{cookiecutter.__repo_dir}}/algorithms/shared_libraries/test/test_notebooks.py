@@ -1,7 +1,7 @@
 """The notebooks use the shared libraries: run them top to bottom so a library change cannot silently break them.
 
-Cells are executed in one namespace without a Jupyter kernel (not part of the pinned requirements);
-the notebooks hold plain Python, no magics.
+Cells are executed in one namespace without a Jupyter kernel (Jupyter is the optional notebook
+environment of `make notebooks`, not part of requirements.txt); the notebooks hold plain Python, no magics.
 """
 
 from __future__ import annotations

@@ -121,26 +121,37 @@ def test_any_accept_type_answers_json(handler, served):
 
 
 @pytest.mark.parametrize(
-    "body, content_type, message",
+    "body, content_type, message, status",
     [
-        ("a=1", "application/x-www-form-urlencoded", "unsupported content type"),
-        ("{broken", "application/json", "malformed JSON body"),
-        ('{"records": []}', "application/json", "JSON body must be"),
-        ("[1, 2]", "application/json", "JSON body must be"),
-        ("1,2,3\n", "text/csv", "CSV rows have 3 values, expected"),
-        ("   ", "text/csv", "request body is empty"),
-        ('[{"age": 50}]', "application/json", "unknown feature columns"),
+        ("a=1", "application/x-www-form-urlencoded", "unsupported content type", 415),
+        ("{broken", "application/json", "malformed JSON body", 400),
+        ('{"records": []}', "application/json", "JSON body must be", 400),
+        ("[1, 2]", "application/json", "JSON body must be", 400),
+        ("1,2,3\n", "text/csv", "CSV rows have 3 values, expected", 400),
+        ("   ", "text/csv", "request body is empty", 400),
+        ('[{"age": 50}]', "application/json", "unknown feature columns", 400),
     ],
 )
-def test_bad_requests_raise_value_error_with_the_reason(handler, served, body, content_type, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_requests_raise_a_client_error_with_the_reason(handler, served, body, content_type, message, status):
+    """A ValueError carrying the 4xx status the container answers (the local endpoint too), not a 500."""
+    with pytest.raises(ValueError, match=message) as raised:
         invoke(handler, served, body, content_type)
+    assert raised.value.status_code == status
 
 
-def test_unsupported_accept_type_raises_value_error(handler, served):
+def test_a_value_that_is_not_a_number_is_a_client_error(handler, served):
+    records = pd.read_csv(RECORDS).head(1).astype(object)
+    records.iloc[0, records.columns.get_loc("bmi")] = "heavy"
+    with pytest.raises(ValueError) as raised:
+        invoke(handler, served, records.to_csv(index=False), "text/csv")
+    assert raised.value.status_code == 400 and "bmi" in str(raised.value)
+
+
+def test_unsupported_accept_type_is_not_acceptable(handler, served):
     body = pd.read_csv(RECORDS).head(1).to_csv(index=False)
-    with pytest.raises(ValueError, match="unsupported accept type"):
+    with pytest.raises(ValueError, match="unsupported accept type") as raised:
         invoke(handler, served, body, "text/csv", accept="application/x-parquet")
+    assert raised.value.status_code == 406
 
 
 def test_bundle_serves_with_only_its_own_code(tmp_path, bundle_dir):
