@@ -174,10 +174,12 @@ def _runtime_error(problem: ClientError) -> dict[str, Any]:
         return _error(RETRYABLE[code], "the endpoint is busy: retry with backoff")
     if code == "ModelError":
         # The request passed every check above, so a model that cannot score it is refusing its
-        # content (a value of the wrong type, say): 422 for the caller. A model broken for every
-        # request still shows: the endpoint's Invocation5XXErrors alarm counts these failures.
+        # content (a value of the wrong type, say): 422 for the caller, whether the container
+        # answered 400 (a bad body, as the serving toolkits say it) or failed with a 5xx. Its other
+        # 4xx (415, 406) pass through. A model broken for every request still shows: the
+        # endpoint's Invocation5XXErrors alarm counts these failures.
         original = int(problem.response.get("OriginalStatusCode", 500))
-        status = original if 400 <= original < 500 else 422
+        status = original if 400 < original < 500 else 422
         detail = problem.response.get("OriginalMessage", "")
         return _error(status, f"the model could not score the request: {detail}"[:1000])
     return _error(502, f"the endpoint could not be called ({code})")

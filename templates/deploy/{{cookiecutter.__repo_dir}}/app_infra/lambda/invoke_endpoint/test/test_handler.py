@@ -172,3 +172,20 @@ def test_a_missing_endpoint_is_a_gateway_error_not_a_crash(handler, records, mon
     answer = handler.lambda_handler(_event(json.dumps({"instances": _features(records, 1)})), None)
     assert answer["statusCode"] == 502
     assert "ValidationError" in json.loads(answer["body"])["message"]
+
+
+@pytest.mark.parametrize("original,expected", [(400, 422), (415, 415), (406, 406), (500, 422)])
+def test_a_model_error_is_422_unless_the_container_named_another_client_error(handler, records, original, expected):
+    client = boto3.client("sagemaker-runtime", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_client_error(
+        "invoke_endpoint",
+        service_error_code="ModelError",
+        http_status_code=424,
+        modeled_fields={"OriginalStatusCode": original, "OriginalMessage": "cannot read 'tall'"},
+    )
+    stubber.activate()
+    handler._runtime_client = client
+    answer = handler.lambda_handler(_event(json.dumps({"instances": _features(records, 1)})), None)
+    assert answer["statusCode"] == expected
+    assert "cannot read 'tall'" in json.loads(answer["body"])["message"]
