@@ -16,13 +16,9 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from . import service
 from .errors import LocalAwsError
-
-# The credentials a local emulator accepts: never real ones, whatever the environment holds.
-OFFLINE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,18 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--repo", type=Path, default=Path("."), metavar="DIR", help="the build-train repository (default: here)"
     )
-
-
-def client_factory(url: str, region: str) -> Callable[..., Any]:
-    """boto3 clients of the local services at `url` (explicit endpoint and offline credentials, so
-    neither AWS_ENDPOINT_URL nor a real profile can send these calls elsewhere)."""
-    import boto3
-
-    def client(name: str, client_region: str | None = None) -> Any:
-        session = boto3.session.Session(region_name=client_region or region, **OFFLINE_CREDENTIALS)
-        return session.client(name, endpoint_url=url)
-
-    return client
 
 
 def _region(repo: Path) -> str:
@@ -78,7 +62,7 @@ def start(args: argparse.Namespace, folder: service.Folder) -> str:
 
     started = service.spawn(folder, _port(args))
     try:
-        counts = state.load(client_factory(started.url, _region(args.repo)), folder.state_dir)
+        counts = state.load(service.client_factory(started.url, _region(args.repo)), folder.state_dir)
     except Exception as problem:  # noqa: BLE001 - a server we cannot fill must not keep running
         service.terminate(started.pid)
         service.forget(folder)
@@ -96,7 +80,7 @@ def stop(args: argparse.Namespace, folder: service.Folder) -> str:
     from . import state
 
     try:
-        counts = state.save(client_factory(running.url, _region(args.repo)), folder.state_dir)
+        counts = state.save(service.client_factory(running.url, _region(args.repo)), folder.state_dir)
     except Exception as problem:  # noqa: BLE001 - keep the server (and its data) when saving fails
         raise LocalAwsError(
             f"cannot save the state to {folder.state_dir} ({problem}); the services keep running"
@@ -127,7 +111,7 @@ def approve(args: argparse.Namespace, folder: service.Folder) -> str:
         settings = pipeline_repo.settings_of(args.repo)
     except SettingsError as problem:
         raise LocalAwsError(str(problem)) from None
-    arn = approve_newest(client_factory(url, settings.region)("sagemaker"), settings.model_package_group)
+    arn = approve_newest(service.client_factory(url, settings.region)("sagemaker"), settings.model_package_group)
     return f"approved {arn}"
 
 

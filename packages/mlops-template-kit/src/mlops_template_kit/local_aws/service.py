@@ -16,8 +16,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import LocalAwsError
 
@@ -27,6 +29,8 @@ PORT_VARIABLE = "LOCAL_AWS_PORT"
 # Starting moto's server imports Flask and its backends: a couple of seconds on a busy machine.
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
+# The credentials a local emulator accepts: never real ones, whatever the environment holds.
+OFFLINE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 # moto answers its own configuration at this path; any other server on the port does not.
 PROBE_PATH = "/moto-api/config"
 
@@ -51,6 +55,18 @@ def running_endpoint(port: int | None) -> str | None:
         return None
     url = endpoint_url(port)
     return url if answers(url) else None
+
+
+def client_factory(url: str, region: str) -> Callable[..., Any]:
+    """boto3 clients of the local services at `url` (explicit endpoint and offline credentials, so
+    neither AWS_ENDPOINT_URL nor a real profile can send these calls elsewhere)."""
+    import boto3
+
+    def client(name: str, client_region: str | None = None) -> Any:
+        session = boto3.session.Session(region_name=client_region or region, **OFFLINE_CREDENTIALS)
+        return session.client(name, endpoint_url=url)
+
+    return client
 
 
 @dataclass(frozen=True)
