@@ -50,7 +50,8 @@ def command_env() -> dict[str, str]:
     """As a user's shell: no AWS endpoint or credentials of its own; this worktree's kit."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env.update(OFFLINE_ENV)
-    env["PYTHONPATH"] = os.pathsep.join([str(KIT_SRC), str(bakery.REPO_ROOT)])
+    # In front of what is there: the authz recorder's sitecustomize may be on it.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(KIT_SRC), str(bakery.REPO_ROOT), env.get("PYTHONPATH")]))
     env["PATH"] = f"{VENV / 'bin'}{os.pathsep}{env['PATH']}"
     return env
 

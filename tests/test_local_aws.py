@@ -32,7 +32,9 @@ def kit(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """`mlops-kit ...` from this worktree's kit, with fake credentials (nothing reaches AWS)."""
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(KIT_SRC), str(bakery.REPO_ROOT)]),
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(KIT_SRC), str(bakery.REPO_ROOT), os.environ.get("PYTHONPATH")])
+        ),
         "AWS_ACCESS_KEY_ID": "offline",
         "AWS_SECRET_ACCESS_KEY": "offline",
         "AWS_DEFAULT_REGION": "us-east-1",
