@@ -85,7 +85,8 @@ def resolve_model(
         )
     if choice.startswith("s3://"):
         return LocalModel(_download(choice, workdir / "model.tar.gz"), evaluation, test_data)
-    return LocalModel(_existing(choice, "MODEL"), evaluation, test_data)
+    # Absolute: the tests run from the repository root. A missing bundle is the server's to report.
+    return LocalModel(Path(choice).expanduser().resolve(), evaluation, test_data)
 
 
 def _existing(location: str, variable: str) -> Path:
