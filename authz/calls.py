@@ -69,6 +69,24 @@ LOCAL_ONLY = [
         re.compile(r"/mlops_template_kit/local_run/project\.py:\d+:write_sample_data$"),
         "local run: the team puts its own data under the input prefix",
     ),
+    # A local path given as InputDataUrl is the team's own data: uploading it (after removing the
+    # previous upload of the same folder) is the team putting data under the input prefix, and the
+    # check that an s3:// input's bucket exists asks the local services, not AWS.
+    (
+        re.compile(r"/mlops_template_kit/local_run/input_data\.py:\d+:(upload|remove_prefix|bucket_exists)$"),
+        "local run: the team puts its own data under the input prefix",
+    ),
+    # `mlops-kit local-aws`: the local services save and load their own S3 objects and model
+    # packages (an emulator's state; nothing in AWS does this), and `approve` stands in for the
+    # person who approves a model in Studio (the registry's approval is a person's, not a role's).
+    (
+        re.compile(r"/mlops_template_kit/local_aws/state\.py:\d+:\w+$"),
+        "local AWS services: saving and loading the emulator's own state",
+    ),
+    (
+        re.compile(r"/mlops_template_kit/local_aws/approve\.py:\d+:\w+$"),
+        "local approval: in AWS a person approves the model in Studio",
+    ),
     # The local Transform step looks up the model a CreateTransformJob request names (DescribeModel,
     # then DescribeModelPackage for a package-backed model). SageMaker does that inside the job: the
     # caller needs no Describe* permission (Service Authorization Reference, SageMaker,

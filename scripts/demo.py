@@ -133,8 +133,14 @@ def what_next(train: Path, deploy: Path, package: dict, model: Path) -> str:
             f"    cd {here(train)} && make local-run   # train on the sample data to a registered model",
             f"    cd {here(deploy)} && make test       # its unit tests",
             f"    cd {here(deploy)} && make validate   # the stage configurations",
-            f"    cd {here(deploy)} && make test-local MODEL=../{model.name}   # serve it, run tests/ against it",
+            f"    cd {here(deploy)} && make test-local MODEL=../{model.name} TEST_DATA=<CSV>  # serve, test",
             f"    cd {here(deploy)} && make serve-local MODEL=../{model.name}  # serve it on 127.0.0.1",
+            "  The whole loop on your own data, with a registry that outlives each run (both READMEs):",
+            f"    cd {here(train)} && make local-aws-start   # local S3 + model registry, kept in .local-aws/",
+            f"    cd {here(train)} && make local-run DATA=<your CSV folder or file>",
+            f"    cd {here(train)} && make approve           # the newest model, in the local registry",
+            f"    cd {here(deploy)} && make serve-local      # then make test-local",
+            f"    cd {here(train)} && make local-aws-stop    # saves the state; local-aws-start loads it",
         ]
     )
 

@@ -307,6 +307,7 @@ EXPECTED_ROLES = {"codebuild", "execution", "lambda", "stage-batch-pipeline"}
 #   codebuild  the build/train repo's build-spec commands (`mlops-kit pipeline` upload-code, upsert,
 #              start, cleanup-branch, approve-merged) under moto, from the kit's tests
 #   codebuild  the deploy repo's build and deploy commands under moto, from its own tests
+#   codebuild  the by-hand loop from the READMEs, as the deploy e2e plus the local services
 #   codebuild  the batch e2e: the build/train local run and the deploy repo's build step as above,
 #              then the local run of the stage's batch definition, which the test runs as the stage
 #              batch-pipeline role (authz.calls.PIPELINE_ROLES)
@@ -314,6 +315,9 @@ MONOREPO_RUNS = [
     ("lambda", ["tests/test_servicecatalog_lifecycle.py"]),
     ("codebuild", ["tests/test_deploy_e2e.py", "-k", "regression"]),
     ("codebuild", ["tests/test_batch_inference_e2e.py"]),
+    # the by-hand loop (issue 13): local services, local-run on own data, the local approval,
+    # serve-local and test-local of the registry model; the new calls are local-only by source
+    ("codebuild", ["tests/test_by_hand_loop.py"]),
     (
         "codebuild",
         [

@@ -51,6 +51,9 @@ def test_the_closing_note_says_where_things_are_and_how_to_repeat_each_stage():
         assert expected in note
     for command in ("make local-run", "make pipeline", "make test-local MODEL=../model.tar.gz", "make validate"):
         assert command in note
+    # the by-hand loop of issue 13: services that outlive a run, own data, the local approval
+    for command in ("make local-aws-start", "make local-run DATA=", "make approve", "make local-aws-stop"):
+        assert command in note
 
 
 def test_the_demo_runs_no_unit_tests_and_names_an_existing_environment():

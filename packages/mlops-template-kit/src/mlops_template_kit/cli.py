@@ -27,6 +27,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "local-endpoint": ("serve, test or benchmark a model locally", "mlops_template_kit.local_endpoint.command"),
     # build-train: the local runner (issue 11, slice 2)
     "local-run": ("run the build-train pipeline on this machine", "mlops_template_kit.local_run.command"),
+    # build-train: local S3 and model registry that outlive a run, and the local approval (issue 13)
+    "local-aws": (
+        "start, stop or show the local AWS services; approve locally",
+        "mlops_template_kit.local_aws.command",
+    ),
     "data-layout": ("check a build's S3 URIs against the data layout", "mlops_template_kit.data_layout"),
     # build-train: the training pipeline's commands (issue 11, slice 3)
     "pipeline": ("build, upload and run the build-train pipeline", "mlops_template_kit.pipeline.command"),

@@ -5,6 +5,11 @@ PYTHON ?= python3
 # template monorepo's demo do): make then uses it as it is and never installs into it.
 VENV ?= .venv
 BIN := $(VENV)/bin
+# The loopback port of the local AWS services (S3 and model registry) that `make local-aws-start`
+# runs from the build-train repository: both repositories include this file, so the deploy
+# repository's serve-local and test-local find them on the same port without anything exported.
+# Override per command (make local-aws-start LOCAL_AWS_PORT=4590) when the port is taken.
+LOCAL_AWS_PORT ?= 4580
 STAMP := $(VENV)/.requirements.stamp
 # How setup fills the environment: uv (pinned here, the one place; pip fetches it from the package
 # index into the environment, then it installs the requirements in seconds rather than minutes) or

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from mlops_template_kit import naming
 from mlops_template_kit.deploy.errors import run_cli
@@ -13,8 +14,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_repo_root_argument(parser)
     parser.add_argument("action", choices=["serve", "test", "bench"])
     parser.add_argument("--model", default="registry", help="registry | sample | path or s3:// URI of model.tar.gz")
-    parser.add_argument("--evaluation", default="", help="evaluation.json the ML tests compare against")
-    parser.add_argument("--test-data", default="", help="labelled raw records (CSV file, folder or s3:// prefix)")
+    # The variables tests/README.md documents are the defaults, so they reach the tests either way.
+    parser.add_argument(
+        "--evaluation",
+        default=os.environ.get("EVALUATION", ""),
+        help="evaluation.json the ML tests compare against (default: $EVALUATION, or the registry model's)",
+    )
+    parser.add_argument(
+        "--test-data",
+        default=os.environ.get("TEST_DATA", ""),
+        help="labelled raw records: CSV file, folder or s3:// prefix (default: $TEST_DATA; required with a model path)",
+    )
+    parser.add_argument(
+        "--local-aws-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="without AWS_ENDPOINT_URL, use the local AWS services on this port when they run (mlops-kit local-aws)",
+    )
     parser.add_argument("--stage", choices=naming.STAGES, default="staging")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     # One option, not trailing arguments: argparse cannot pass `-q`-like words through a subcommand.

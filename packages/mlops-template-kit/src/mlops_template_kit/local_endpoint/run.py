@@ -73,8 +73,8 @@ def resolve_model(
             model = newest_approved(client, settings.model_package_group)
         except (BotoCoreError, ClientError) as problem:
             raise DeployError(
-                f"cannot reach the model registry ({problem}): set AWS_ENDPOINT_URL for a local one, "
-                "or serve the sample model with --model sample"
+                f"cannot reach the model registry ({problem}): start the local one (make local-aws-start in "
+                "the build-train repository) or set AWS_ENDPOINT_URL, or serve the sample model with MODEL=sample"
             ) from None
         print(f"serving {model.arn}")
         default_data = f"s3://{settings.artifact_bucket}/{naming.s3_prefix(settings.project_name)}/input/"
@@ -85,7 +85,52 @@ def resolve_model(
         )
     if choice.startswith("s3://"):
         return LocalModel(_download(choice, workdir / "model.tar.gz"), evaluation, test_data)
-    return LocalModel(Path(choice), evaluation, test_data)
+    # Absolute: the tests run from the repository root. A missing bundle is the server's to report.
+    return LocalModel(Path(choice).expanduser().resolve(), evaluation, test_data)
+
+
+def _existing(location: str, variable: str) -> Path:
+    """A local path the user gave, made absolute (the tests run from the repository root)."""
+    path = Path(location).expanduser()
+    if not path.exists():
+        raise DeployError(f"{variable}={location}: no such file or folder")
+    return path.resolve()
+
+
+def check_test_inputs(action: str, choice: str, evaluation: str, test_data: str) -> tuple[str, str]:
+    """EVALUATION and TEST_DATA as the tests get them; DeployError for what cannot work.
+
+    A model.tar.gz path brings no test records: without TEST_DATA the tests would read the
+    project's input prefix in S3, which for a local model means real AWS. So a path needs
+    TEST_DATA; EVALUATION stays optional (the ML metric test then skips, saying why)."""
+    local_model = choice not in ("registry", "sample") and not choice.startswith("s3://")
+    if action == "test" and local_model and not test_data:
+        raise DeployError(
+            f"MODEL={choice} is a local model: set TEST_DATA=<labelled CSV file or folder> "
+            "(and EVALUATION=<evaluation.json> for the ML metric test), or use MODEL=registry"
+        )
+
+    def local(location: str, variable: str) -> str:
+        return location if not location or location.startswith("s3://") else str(_existing(location, variable))
+
+    return local(evaluation, "EVALUATION"), local(test_data, "TEST_DATA")
+
+
+def use_local_services(port: int | None) -> str | None:
+    """Point boto3 (here and in the tests' process) at the local AWS services when they run on
+    `port` and no AWS_ENDPOINT_URL is set; their URL, or None."""
+    from mlops_template_kit.local_aws import service
+    from mlops_template_kit.local_run.emulator import ENDPOINT_VARIABLE, OFFLINE_DEFAULTS
+
+    if os.environ.get(ENDPOINT_VARIABLE):
+        return None
+    url = service.running_endpoint(port)
+    if url:
+        os.environ[ENDPOINT_VARIABLE] = url
+        for name, value in OFFLINE_DEFAULTS.items():
+            os.environ.setdefault(name, value)
+        print(f"using the local AWS services at {url}")
+    return url
 
 
 def _serve(endpoint: RunningEndpoint) -> int:
@@ -159,8 +204,10 @@ def _bench(model: LocalModel, repo_root: Path) -> int:
 def run(args: argparse.Namespace, repo_root: Path) -> int:
     """`mlops-kit local-endpoint` on the repository at `repo_root`: serve, test or bench args.model."""
     settings = Settings.from_env(repo_root)
+    evaluation, test_data = check_test_inputs(args.action, args.model, args.evaluation, args.test_data)
+    use_local_services(getattr(args, "local_aws_port", None))
     with tempfile.TemporaryDirectory(prefix="local-model-") as workdir:
-        model = resolve_model(args.model, Path(workdir), settings, args.evaluation, args.test_data)
+        model = resolve_model(args.model, Path(workdir), settings, evaluation, test_data)
         if args.action == "bench":
             return _bench(model, repo_root)
         with RunningEndpoint(model.model_data, settings.endpoint_name(args.stage), args.port) as endpoint:

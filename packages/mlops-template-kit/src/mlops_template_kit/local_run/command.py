@@ -51,6 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true", help="run every step even when a cached result exists")
     parser.add_argument("--tuning-trials", type=int, default=3, help="training trials of a tuning step (default 3)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    parser.add_argument(
+        "--local-aws-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="use the local AWS services on this port when they run (mlops-kit local-aws start), so what the "
+        "run registers outlives it; otherwise a transient emulator (default: $LOCAL_AWS_PORT)",
+    )
 
 
 def finish_arguments(args: argparse.Namespace) -> str | None:

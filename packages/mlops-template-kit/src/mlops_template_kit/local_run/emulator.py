@@ -23,11 +23,13 @@ OFFLINE_DEFAULTS = {
 
 
 @contextmanager
-def local_aws(region: str | None = None) -> Iterator[str]:
-    """Yield the endpoint URL to use; start a moto server on 127.0.0.1 when none is configured.
+def local_aws(region: str | None = None, running: str | None = None) -> Iterator[str]:
+    """Yield the endpoint URL to use: `AWS_ENDPOINT_URL` when set, else `running` (the local AWS
+    services of `mlops-kit local-aws`, which outlive the run), else a moto server on 127.0.0.1
+    started for the duration of the `with` block.
 
-    The server runs for the duration of the `with` block; its endpoint is exported through
-    `AWS_ENDPOINT_URL` so that the step subprocesses reach the same S3.
+    The endpoint is exported through `AWS_ENDPOINT_URL` so that the step subprocesses reach the
+    same S3; the environment is restored afterwards.
     """
     existing = os.environ.get(ENDPOINT_VARIABLE)
     if existing:
@@ -38,14 +40,17 @@ def local_aws(region: str | None = None) -> Iterator[str]:
         os.environ.setdefault(name, value)
     if region:
         os.environ.setdefault("AWS_DEFAULT_REGION", region)
-    server = start_server()
+    server = None if running else start_server()
     try:
-        host, port = server.get_host_and_port()
-        os.environ[ENDPOINT_VARIABLE] = f"http://{host}:{port}"
+        if server:
+            host, port = server.get_host_and_port()
+            running = f"http://{host}:{port}"
+        os.environ[ENDPOINT_VARIABLE] = running
         threading.Thread(target=warm_up, daemon=True).start()
-        yield os.environ[ENDPOINT_VARIABLE]
+        yield running
     finally:
-        server.stop()
+        if server:
+            server.stop()
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -24,7 +24,7 @@ from ..pipeline import aws
 from ..pipeline import repo as pipeline_repo
 from ..pipeline.config import ConfigError
 from ..pipeline.settings import SettingsError
-from . import athena
+from . import athena, input_data
 from .context import Clients
 from .emulator import local_aws
 from .errors import LocalRunError
@@ -84,23 +84,68 @@ def write_sample_data(storage: Storage, input_uri: str, sample: Callable[[], Pat
     return uri
 
 
+def running_services(args: argparse.Namespace) -> str | None:
+    """The URL of the local AWS services (`mlops-kit local-aws start`) when they answer on the
+    port given (--local-aws-port, else LOCAL_AWS_PORT); None: the run starts its own emulator."""
+    from ..local_aws import service
+
+    port = getattr(args, "local_aws_port", None) or os.environ.get(service.PORT_VARIABLE)
+    try:
+        return service.running_endpoint(int(port)) if port else None
+    except ValueError:
+        raise LocalRunError(f"{service.PORT_VARIABLE}={port!r} is not a port number") from None
+
+
+def check_input(given: dict[str, Any], repo: Path, services: str | None) -> None:
+    """Refuse an InputDataUrl the run cannot read before anything is built or written."""
+    value = given.get(input_data.PARAMETER)
+    if value is None:
+        return
+    try:
+        bucket = pipeline_repo.settings_of(repo).bucket
+    except SettingsError as error:
+        raise LocalRunError(str(error)) from None
+    checker = None
+    if services and not input_data.is_local(value):
+        region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+        from ..local_aws import service
+
+        checker = input_data.bucket_checker(service.client_factory(services, region)("s3"))
+    input_data.check(value, bucket, checker)
+
+
+def prepare_input(storage: Storage, given: dict[str, Any], settings: Any, console: Console) -> dict[str, Any]:
+    """The parameter values with a local InputDataUrl replaced by where it was uploaded."""
+    value = given.get(input_data.PARAMETER)
+    if value is None or not input_data.is_local(value):
+        return given
+    uri, count = input_data.upload(storage, Path(value), settings.input_uri())
+    console.say(f"Uploaded {count} input files from {value} to {uri}")
+    return {**given, input_data.PARAMETER: uri}
+
+
 def run(args: argparse.Namespace, given: dict[str, Any]) -> int:
     """Build, upload and run the repository's training pipeline against local AWS."""
     console = Console()
     started = time.monotonic()
+    services = running_services(args)
+    check_input(given, args.repo, services)
     settings, config, text = build(args.repo)
     checked = definitions.loads(text, f"the definition of {pipeline_repo.PIPELINE_MODULE.name}")
-    parameters = checked.resolve_parameters(given)
+    checked.resolve_parameters(given)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     (args.work_dir / "definition.json").write_text(text, encoding="utf-8")
     console.say(f"Built the definition of {settings.pipeline_name} in {time.monotonic() - started:.1f}s")
     # Importing the SDK turns on INFO logging of every AWS call; the run's own output says enough.
     for name in ("botocore", "boto3", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    with local_aws(settings.region):
+    with local_aws(settings.region, services) as endpoint:
+        if services:
+            console.say(f"Using the local AWS services at {endpoint}: what this run registers stays there")
         clients = Clients(settings.region)
         storage = Storage(clients("s3"))
         storage.ensure_bucket(settings.bucket)
+        parameters = checked.resolve_parameters(prepare_input(storage, given, settings, console))
         input_uri = str(parameters.get("InputDataUrl", settings.input_uri()))
         # An Athena query step reads CSV files standing in for the tables: the repository's input.
         os.environ.setdefault(athena.TABLES_VARIABLE, settings.input_uri())
