@@ -52,6 +52,8 @@ def template_names() -> list[str]:
 
 def declared(template: str) -> dict:
     """A template's cookiecutter.json: questions in order, defaults, `__prompts__`."""
+    if not template:
+        raise Refused(f"no template chosen: set TEMPLATE to one of: {', '.join(template_names())}")
     if template not in template_names():
         raise Refused(f"template {template!r} does not exist; choose one of: {', '.join(template_names())}")
     return json.loads((TEMPLATES_DIR / template / "cookiecutter.json").read_text(encoding="utf-8"))

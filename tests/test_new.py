@@ -28,6 +28,7 @@ REFUSALS = {
     "template syntax": ("build-train", "project_name=x{{7*7}}", "template syntax"),
     "unknown option": ("build-train", "colour=blue", "build-train has no option 'colour'"),
     "not key=value": ("build-train", "churn", "answer 'churn' is not key=value"),
+    "no template": ("", "", "no template chosen: set TEMPLATE to one of: build-train, deploy"),
     "unknown template": ("serve", "", "template 'serve' does not exist; choose one of: build-train, deploy"),
     "value of an ignored option": ("deploy", "inference_mode=batch api_gateway=maybe", "api_gateway 'maybe'"),
 }
