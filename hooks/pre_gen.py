@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from hooks import context as hook_context
-from hooks import validation
+from hooks import options, validation
 
 # answer key -> its check, for answers that every template shares or that have a fixed form
 FIELD_CHECKS = {
@@ -25,17 +25,25 @@ def template_choices(template_dir: Path) -> dict[str, list]:
     return {key: value for key, value in declared.items() if isinstance(value, list) and not key.startswith("_")}
 
 
-def check_answer(key: str, value: object, answers: Mapping[str, object], choices: Mapping[str, list]) -> None:
+def declared_keys(template_dir: Path) -> list[str]:
+    """Every variable a template declares in its cookiecutter.json."""
+    return list(json.loads((template_dir / "cookiecutter.json").read_text(encoding="utf-8")))
+
+
+def check_answer(
+    template: str, key: str, value: object, answers: Mapping[str, object], choices: Mapping[str, list]
+) -> None:
     """Raise InvalidAnswer when one answer, as given, must be refused. `answers` holds at least
-    the answers asked before it (an account id is checked only once multi_account=yes): `make new`
-    checks each answer as it is typed, the hook all of them."""
+    the answers asked before it: an account id is checked only where it applies (hooks/options.py:
+    with multi_account=yes), so empty is fine otherwise. `make new` checks each answer as it is
+    typed, the hook all of them."""
     validation.check_no_template_syntax({key: value})
     validation.check_safe_text({key: value})
     if key in FIELD_CHECKS:
         FIELD_CHECKS[key](str(value))
     if key in choices:
         validation.check_choices({key: value}, {key: choices[key]})
-    if key in ACCOUNT_KEYS and answers.get("multi_account") == "yes":
+    if key in ACCOUNT_KEYS and options.applies(template, key, answers):
         validation.check_account_id(key, str(value))
 
 
@@ -52,10 +60,10 @@ def validate(
     for key in choices:
         answers.setdefault(key, None)  # a choice left out entirely is refused like a wrong one
     for key in ACCOUNT_KEYS:
-        if answers.get("multi_account") == "yes":
-            answers.setdefault(key, "")
+        if key in declared_keys(template_dir):
+            answers.setdefault(key, "")  # left out, it is checked as the empty answer it defaults to
     for key, value in answers.items():
-        check_answer(key, value, answers, choices)
+        check_answer(template, key, value, answers, choices)
 
 
 def main(context: Mapping[str, object], template: str, raw: Mapping[str, object] | None = None) -> int:

@@ -91,10 +91,10 @@ def parse_answers(text: str, spec: Mapping[str, object], template: str) -> dict[
     return given
 
 
-def check(key: str, value: str, answers: Mapping[str, str], spec: Mapping[str, object]) -> None:
+def check(template: str, key: str, value: str, answers: Mapping[str, str], spec: Mapping[str, object]) -> None:
     """The hook's check of one answer, as a refusal."""
     try:
-        pre_gen.check_answer(key, value, answers, choices(spec))
+        pre_gen.check_answer(template, key, value, answers, choices(spec))
     except InvalidAnswer as problem:
         raise Refused(str(problem)) from None
 
@@ -112,7 +112,7 @@ def ask(template: str, spec: Mapping, given: Mapping[str, str], stdin: TextIO, s
         while True:
             value = read_answer(key, spec, stdin, stdout)
             try:
-                check(key, value, answers | {key: value}, spec)
+                check(template, key, value, answers | {key: value}, spec)
             except Refused as problem:
                 print(f"error: {problem}", file=stderr, flush=True)
                 continue
@@ -224,7 +224,7 @@ def collect(template: str, given_text: str, interactive: bool) -> dict[str, str]
     spec = declared(template)
     given = parse_answers(given_text, spec, template)
     for key, value in given.items():
-        check(key, value, defaults(spec) | given, spec)
+        check(template, key, value, defaults(spec) | given, spec)
     if interactive:
         given = ask(template, spec, given, sys.stdin, sys.stdout, sys.stderr)
     answers = options.effective(template, defaults(spec) | given)
