@@ -6,12 +6,17 @@ STAMP := $(VENV)/.requirements.stamp
 PYTEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-fast lint demo bench package publish deprecate update-project checkov clean
+.PHONY: help new setup test test-fast lint demo bench package publish deprecate update-project checkov clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## Create or refresh .venv from the pinned requirements
+
+# Variables given on make's command line reach the recipe's environment (GNU make exports them), so
+# the answers pass through the shell quoted, never parsed as shell syntax.
+new: setup ## Create a repo: TEMPLATE=build-train|deploy [OUTPUT=dir] [ANSWERS="key=value ..."] [NO_INPUT=1]
+	@$(BIN)/python -m scripts.new --template "$$TEMPLATE" --output "$${OUTPUT:-.}" --answers "$$ANSWERS" $(if $(NO_INPUT),--no-input)
 
 # uv resolves and installs the pinned set in under a minute where pip took several; uv itself
 # is pinned and comes from the package index like every other tool. INSTALLER=pip uses pip instead

@@ -1,7 +1,9 @@
-"""Per-template option rules kept as data: unsupported combinations and what each option removes.
+"""Per-template option rules kept as data: options that do not apply, and what each option removes.
 
-Tests generate the bake matrix from the templates' own `cookiecutter.json` and filter it with
-`unsupported()`, so a new option or rule is covered without touching the tests.
+An option that does not apply to the other answers is ignored, not refused: `effective()` gives
+the answers a repo is generated with (the pre-generation check, the pruning, the recorded answers
+`make update` renders again, the published variants, the bake matrix in the tests and the questions
+`make new` asks all read them from here), so a new rule is one entry in IGNORED.
 """
 
 from __future__ import annotations
@@ -11,30 +13,30 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Rule:
-    """Answers that cannot be combined: matches when every key has the listed value."""
+class Ignored:
+    """Options that do not apply when every key of `when` has the listed value: whatever is
+    answered for them, the repo is generated with the values in `effective`."""
 
     when: Mapping[str, str]
+    effective: Mapping[str, str]
     reason: str
 
     def matches(self, answers: Mapping[str, object]) -> bool:
         return all(answers.get(key) == value for key, value in self.when.items())
 
 
-UNSUPPORTED: dict[str, list[Rule]] = {
+IGNORED: dict[str, list[Ignored]] = {
     "build-train": [],
     "deploy": [
-        Rule(
-            {"inference_mode": "batch", "api_gateway": "yes"},
-            "api_gateway=yes fronts a real-time endpoint: use inference_mode realtime or both",
+        Ignored(
+            {"inference_mode": "batch"},
+            {"api_gateway": "no", "deployment_strategy": "all-at-once"},
+            "a batch-only repo has no real-time endpoint to put an API in front of or to shift traffic on",
         ),
-        Rule(
-            {"inference_mode": "batch", "deployment_strategy": "canary"},
-            "deployment_strategy canary shifts endpoint traffic: use all-at-once with inference_mode batch",
-        ),
-        Rule(
-            {"inference_mode": "batch", "deployment_strategy": "linear"},
-            "deployment_strategy linear shifts endpoint traffic: use all-at-once with inference_mode batch",
+        Ignored(
+            {"multi_account": "no"},
+            {"staging_account_id": "", "prod_account_id": ""},
+            "staging and prod deploy into the tooling account, so no other account ids are used",
         ),
     ],
 }
@@ -74,12 +76,24 @@ KIT_DISTRIBUTION = "mlops-template-kit"
 RECORD_FILE = ".cruft.json"
 
 
-def unsupported(template: str, answers: Mapping[str, object]) -> Rule | None:
-    """The first rule the answers break, or None when the combination is supported."""
-    return next((rule for rule in UNSUPPORTED.get(template, []) if rule.matches(answers)), None)
+def effective(template: str, answers: Mapping[str, object]) -> dict[str, object]:
+    """The answers a repo is generated with: every option that does not apply set to its value
+    in IGNORED, the others as given."""
+    result = dict(answers)
+    for rule in IGNORED.get(template, []):
+        if rule.matches(answers):
+            result.update(rule.effective)
+    return result
+
+
+def applies(template: str, key: str, answers: Mapping[str, object]) -> bool:
+    """Whether the question `key` matters given the answers so far (`make new` skips it when not)."""
+    return not any(rule.matches(answers) and key in rule.effective for rule in IGNORED.get(template, []))
 
 
 def pruned_paths(template: str, answers: Mapping[str, object]) -> list[str]:
-    """Paths the answers remove from a bake of `template`, in a stable order."""
+    """Paths the answers remove from a bake of `template`, in a stable order (an option that does
+    not apply prunes as its effective value: a batch repo has no API whatever api_gateway says)."""
+    answers = effective(template, answers)
     rules = PRUNE.get(template, {})
     return sorted({path for (key, value), paths in rules.items() if answers.get(key) == value for path in paths})

@@ -71,16 +71,19 @@ def template_url(repo_root: Path, source: str) -> str:
 
 
 def generation_record(template: str, context: Mapping[str, object]) -> dict:
-    """What `.cruft.json` records: template source, commit, version and the answers given.
+    """What `.cruft.json` records: template source, commit, version and the effective answers.
 
     Machine-specific context (output and clone folders) is left out so two bakes of the same
-    template version with the same answers are byte-identical.
+    template version with the same answers are byte-identical. Options that did not apply are
+    recorded with their effective value (hooks/options.py), so `make update` renders exactly
+    this repo again and two bakes whose answers differ only there are identical.
     """
     repo_root = hook_context.template_dir(context).parents[1]
     url = template_url(repo_root, str(context.get("_template", "")))
     commit = template_commit(repo_root)
     version = template_version(repo_root)
-    answers = {key: value for key, value in context.items() if not key.startswith("_")}
+    given = {key: value for key, value in context.items() if not key.startswith("_")}
+    answers = options.effective(template, given)
     return {
         "template": url,
         "commit": commit,

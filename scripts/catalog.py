@@ -113,20 +113,12 @@ def seed_templates() -> list[str]:
 
 
 def _supported_answers(template: str, varied: dict[str, str]) -> dict[str, str]:
-    """Every choice answer for a variant: the varied values, and for each other option its
-    default, or else the first value the template supports together with what is chosen."""
+    """Every choice answer for a variant: the varied values, every other option at its default,
+    and options that do not apply to them at their effective value (hooks/options.py), so a seed's
+    recorded answers are the ones `make update` and a local bake with the same choices use."""
     answers = {key: values[0] for key, values in choices(template).items()} | varied
-    for key, values in choices(template).items():
-        if key in varied:
-            continue
-        for value in values:
-            if options.unsupported(template, answers | {key: value}) is None:
-                answers[key] = value
-                break
-    rule = options.unsupported(template, answers)
-    if rule:
-        raise CatalogError(f"{template} variant {varied} cannot be baked: {rule.reason}")
-    return answers
+    effective = options.effective(template, answers)
+    return {key: str(effective[key]) for key in answers}
 
 
 def variants(template: str) -> list[Variant]:

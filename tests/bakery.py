@@ -65,14 +65,22 @@ def combinations(name: str) -> Iterator[dict[str, str]]:
         yield dict(zip(declared, values, strict=True))
 
 
+def effective_choices(name: str, combo: dict[str, str]) -> dict[str, str]:
+    """The choice answers a combination is generated with (hooks/options.py IGNORED)."""
+    effective = options.effective(name, combo)
+    return {key: str(effective[key]) for key in combo}
+
+
 def supported(name: str) -> list[dict[str, str]]:
-    """Combinations the template promises to generate."""
-    return [combo for combo in combinations(name) if options.unsupported(name, combo) is None]
+    """One combination per distinct repo the template generates: those whose answers are all
+    effective. A combination setting an option that does not apply (e.g. batch with api_gateway=yes)
+    generates the same repo as its effective one, so it is not baked again."""
+    return [combo for combo in combinations(name) if effective_choices(name, combo) == combo]
 
 
-def unsupported(name: str) -> list[dict[str, str]]:
-    """Combinations the pre-generation hook must refuse."""
-    return [combo for combo in combinations(name) if options.unsupported(name, combo) is not None]
+def ignored(name: str) -> list[dict[str, str]]:
+    """Combinations answering an option that does not apply: they generate an effective one's repo."""
+    return [combo for combo in combinations(name) if effective_choices(name, combo) != combo]
 
 
 Pair = tuple[tuple[str, str], tuple[str, str]]
@@ -84,14 +92,17 @@ def value_pairs(combo: dict[str, str]) -> set[Pair]:
 
 
 def supported_pairs(name: str) -> set[Pair]:
-    """Every pair of option values that some supported combination holds: the pairs a covering
-    array must contain (a pair that only unsupported combinations hold cannot be generated)."""
+    """Every pair of option values that some generated repo holds: the pairs a covering array must
+    contain. A pair with an option that does not apply (batch with api_gateway=yes) is don't-care:
+    no repo is generated with it, so it is not required."""
     return set().union(*(value_pairs(combo) for combo in supported(name)))
 
 
 def missing_pairs(name: str, rows: list[dict[str, str]]) -> set[Pair]:
-    """Supported pairs of option values that no row of `rows` exercises."""
-    return supported_pairs(name) - set().union(set(), *(value_pairs(row) for row in rows))
+    """Supported pairs of option values that no row of `rows` exercises; a row exercises the pairs
+    of its effective answers (what its bake holds), not of the ones it sets."""
+    held = (value_pairs(effective_choices(name, row)) for row in rows)
+    return supported_pairs(name) - set().union(set(), *held)
 
 
 @functools.cache

@@ -7,7 +7,7 @@ import sys
 import pytest
 from cookiecutter.environment import StrictEnvironment
 
-from hooks import pre_gen, validation
+from hooks import options, pre_gen, validation
 from tests import bakery
 
 HOSTILE = {
@@ -159,3 +159,68 @@ def test_an_update_refuses_recorded_answers_holding_template_syntax(tmp_path):
     (tmp_path / template_update.RECORD).write_text(json.dumps(record))
     with pytest.raises(template_update.UpdateError, match=r"answer project_name 'x\{\{7\*7\}\}' holds template"):
         template_update.read_record(tmp_path)
+
+
+# --- options that do not apply ------------------------------------------------------------------
+
+
+def test_account_ids_are_accepted_empty_and_not_checked_when_multi_account_is_off():
+    for ids in ("", "not-an-id"):
+        answers = context("deploy", multi_account="no", staging_account_id=ids, prod_account_id=ids)
+        pre_gen.validate("deploy", answers, bakery.template_dir("deploy"))
+        assert options.effective("deploy", answers)["staging_account_id"] == ""
+
+
+@pytest.mark.parametrize("key", pre_gen.ACCOUNT_KEYS)
+def test_an_empty_account_id_is_refused_when_multi_account_is_on(key, cookies, capfd):
+    given = {"multi_account": "yes", "staging_account_id": "111111111111", "prod_account_id": "222222222222"}
+    result = cookies.bake(extra_context=given | {key: ""}, template=str(bakery.template_dir("deploy")))
+    assert result.exit_code != 0 and result.project_path is None
+    refused = [line for line in capfd.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert refused == [f"error: {key} '' is not an AWS account id: use exactly 12 digits"]
+
+
+def test_batch_with_the_default_api_gateway_is_accepted_and_generated_without_one():
+    answers = context("deploy", inference_mode="batch")
+    assert answers["api_gateway"] == "yes", "the default must be the case the issue hit"
+    pre_gen.validate("deploy", answers, bakery.template_dir("deploy"))
+    assert options.effective("deploy", answers)["api_gateway"] == "no"
+    assert "app_infra/api_gateway" in options.pruned_paths("deploy", answers)
+
+
+def test_an_option_that_does_not_apply_must_still_be_one_of_its_choices():
+    """A typo stays a typo: batch ignores api_gateway's answer, not a value no template offers."""
+    answers = context("deploy", inference_mode="batch", api_gateway="maybe")
+    with pytest.raises(validation.InvalidAnswer, match="api_gateway 'maybe' is not allowed; choose one of: yes, no"):
+        pre_gen.validate("deploy", answers, bakery.template_dir("deploy"))
+
+
+def test_questions_apply_by_the_answers_before_them():
+    assert not options.applies("deploy", "api_gateway", {"inference_mode": "batch"})
+    assert options.applies("deploy", "api_gateway", {"inference_mode": "both"})
+    assert not options.applies("deploy", "prod_account_id", {"multi_account": "no"})
+    assert options.applies("deploy", "prod_account_id", {"multi_account": "yes"})
+    assert options.applies("build-train", "framework", {})
+
+
+@pytest.mark.parametrize("template", ["build-train", "deploy"])
+def test_every_ignoring_rule_is_decided_by_questions_asked_before_the_ones_it_skips(template):
+    """`make new` asks in cookiecutter.json order and skips a question that does not apply, so a
+    rule's condition must be answered before any option it ignores."""
+    assert ignoring_rules_out_of_order(template, options.IGNORED[template]) == []
+
+
+def test_the_order_check_names_a_rule_that_depends_on_a_later_question():
+    backwards = options.Ignored({"multi_account": "yes"}, {"problem_type": "regression"}, "made up")
+    assert ignoring_rules_out_of_order("deploy", [backwards]) == [("multi_account", "problem_type")]
+
+
+def ignoring_rules_out_of_order(template: str, rules: list) -> list[tuple[str, str]]:
+    order = list(json.loads((bakery.template_dir(template) / "cookiecutter.json").read_text()))
+    return [
+        (condition, skipped)
+        for rule in rules
+        for condition in rule.when
+        for skipped in rule.effective
+        if order.index(condition) > order.index(skipped)
+    ]
