@@ -1,7 +1,6 @@
 """Every template bakes for every distinct option combination, exactly as promised, and an option
 that does not apply to the other answers is ignored: the bake is the one of its effective answers."""
 
-import difflib
 import json
 
 import pytest
@@ -42,10 +41,6 @@ def others(name: str, key: str, effective: str) -> list[str]:
 IGNORED = [
     pytest.param(name, row, id=f"{name}:{bakery.combo_id(row)}") for name in PRESENT for row in ignored_rows(name)
 ]
-# Rows of the deploy README's option table that name api_gateway's and deployment_strategy's
-# answers: rendering them per variant is the README work's (issue 13), which shows them only when
-# not batch. Until it lands they are the only lines allowed to differ between two such bakes.
-README_ANSWER_ROWS = ("| REST API in front of the endpoint |", "| deployment strategy |")
 COVERING = [
     pytest.param(name, combo, id=f"{name}:{bakery.combo_id(combo)}", marks=pytest.mark.slow)
     for name in PRESENT
@@ -87,26 +82,9 @@ def test_an_option_that_does_not_apply_bakes_the_repo_of_its_effective_answers(b
     ignoring, reference = baked(name, answers), baked(name, bakery.answers_for(effective))
     assert bakery.relative_files(ignoring) == bakery.relative_files(reference)
     for relative in sorted(bakery.relative_files(reference)):
-        mine, theirs = (ignoring / relative).read_bytes(), (reference / relative).read_bytes()
-        if relative == "README.md":
-            assert differing_lines(mine, theirs) <= set(README_ANSWER_ROWS), relative
-        else:
-            assert mine == theirs, relative
+        assert (ignoring / relative).read_bytes() == (reference / relative).read_bytes(), relative
     record = json.loads((ignoring / options.RECORD_FILE).read_text())["context"]["cookiecutter"]
     assert {key: record[key] for key in answers} == {key: effective[key] for key in answers}
-
-
-def differing_lines(first: bytes, second: bytes) -> set[str]:
-    """The table rows (their first cell) of lines that differ between two texts."""
-    diff = difflib.ndiff(first.decode().splitlines(), second.decode().splitlines())
-    return {"|".join(line[2:].split("|")[:2]) + "|" for line in diff if line[:2] in ("- ", "+ ")}
-
-
-def test_the_readme_line_check_names_any_other_difference():
-    assert differing_lines(b"| deployment strategy | `canary` |\n", b"| deployment strategy | `all` |\n") == {
-        "| deployment strategy |"
-    }
-    assert differing_lines(b"same\nendpoint/\n", b"same\n") == {"endpoint/|"}
 
 
 @pytest.mark.parametrize("name,combo", COVERING)

@@ -39,10 +39,13 @@ def files_below(folder: Path) -> list[str]:
 
 
 def run_new(*arguments: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
-    """`python -m scripts.new` as `make new` runs it, from the monorepo root."""
+    """`python -m scripts.new` as `make new` runs it, with the monorepo importable from `cwd`."""
+    env = dict(kwargs.pop("env", os.environ))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(bakery.REPO_ROOT), env.get("PYTHONPATH")]))
     return subprocess.run(
         [sys.executable, "-m", "scripts.new", *arguments],
         cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,

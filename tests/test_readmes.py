@@ -25,6 +25,7 @@ INLINE_CODE = re.compile(r"`([^`\n]+)`")
 MAKE_COMMAND = re.compile(r"(?:^|\s)make ([a-z][a-z0-9_-]*)")
 MAKE_TARGET = re.compile(r"^([A-Za-z0-9_-]+)\s*:(?!=)", re.MULTILINE)
 INCLUDE = re.compile(r"^include\s+(\S+)", re.MULTILINE)
+CD_SIBLING = re.compile(r"^\s*cd \.\./([^/\s]+)")
 # A span that is a single path-like word: placeholders, globs, URIs and commands are not paths.
 PATH_LIKE = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*$")
 EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}$")
@@ -47,10 +48,24 @@ def named_paths(text: str) -> list[str]:
     return [span for span in spans if PATH_LIKE.match(span) and ("/" in span or EXTENSION.search(span))]
 
 
-def make_targets_named(text: str) -> set[str]:
-    """`make <target>` in inline code and in fenced blocks (prose may say "make" as a word)."""
-    code = INLINE_CODE.findall(FENCE.sub("", text)) + FENCE.findall(text)
+def make_targets_named(text: str, repo_name: str) -> set[str]:
+    """`make <target>` in inline code and in fenced blocks (prose may say "make" as a word). In a
+    block, the commands after `cd ../<another repo>` are that repo's, until `cd ../<this repo>`."""
+    code = INLINE_CODE.findall(FENCE.sub("", text)) + [
+        line for block in FENCE.findall(text) for line in lines_run_here(block, repo_name)
+    ]
     return {target for snippet in code for target in MAKE_COMMAND.findall(snippet)}
+
+
+def lines_run_here(block: str, repo_name: str) -> list[str]:
+    here, kept = True, []
+    for line in block.splitlines():
+        moved = CD_SIBLING.match(line)
+        if moved:
+            here = moved.group(1) == repo_name
+        elif here:
+            kept.append(line)
+    return kept
 
 
 def makefile_targets(project: Path) -> set[str]:
@@ -87,7 +102,7 @@ def readme_problems(project: Path, readme: str, template: str) -> list[str]:
         for span in named_paths(text)
         if names_a_missing_path(span.rstrip("/"), Path(readme).parent, possible, present)
     ]
-    for target in sorted(make_targets_named(text) - makefile_targets(project)):
+    for target in sorted(make_targets_named(text, project.name) - makefile_targets(project)):
         problems.append(f"{readme} names `make {target}`, which the Makefile does not have")
     return problems
 
