@@ -237,5 +237,8 @@ STRUCTURED_SUFFIXES = {".yaml", ".yml", ".json", ".toml", ".ipynb"}
 
 def run(command: list[str], cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
     """Run a generated repo's tool with this environment's binaries first on PATH."""
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONDONTWRITEBYTECODE": "1"}
+    # Not the outer make's settings: under `make test` they would make a generated repo's make a
+    # sub-make of ours (its "Entering directory" lines, our flags and job server).
+    inherited = {key: value for key, value in os.environ.items() if key not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    env = {**inherited, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)

@@ -52,7 +52,7 @@ def test_the_pin_check_refuses_a_loose_requirement(tmp_path):
 
 
 def test_make_notebooks_installs_the_extra_then_opens_jupyter_lab_on_notebooks(project):
-    result = bakery.run(["make", "-n", "notebooks"], cwd=project)
+    result = bakery.run(["make", "--no-print-directory", "-n", "notebooks"], cwd=project)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     install = next(index for index, line in enumerate(lines) if line.endswith(f"-r {EXTRA}"))
@@ -68,7 +68,7 @@ def test_an_installed_extra_is_not_installed_again(project, tmp_path):
     (venv / "bin" / "python").touch()
     for stamp in (".requirements.stamp", ".requirements-notebooks.stamp"):
         (venv / stamp).touch()
-    result = bakery.run(["make", "-n", "notebooks"], cwd=copy)
+    result = bakery.run(["make", "--no-print-directory", "-n", "notebooks"], cwd=copy)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [".venv/bin/jupyter lab --notebook-dir=notebooks"]
 
