@@ -41,6 +41,13 @@ def others(name: str, key: str, effective: str) -> list[str]:
 IGNORED = [
     pytest.param(name, row, id=f"{name}:{bakery.combo_id(row)}") for name in PRESENT for row in ignored_rows(name)
 ]
+# Tests of a generated repo that would redo, in every covering row, work this suite does once: the
+# CloudFormation templates are copied verbatim (not rendered), and
+# tests/test_deploy_template.py::test_cloudformation_templates_are_copied_verbatim_and_lint_clean
+# lints the payload's files once and checks every copy's bytes.
+REPEATED_HERE = {
+    "deploy": ["app_infra/test/test_cloudformation.py::test_cfn_lint_reports_no_errors_or_warnings"],
+}
 COVERING = [
     pytest.param(name, combo, id=f"{name}:{bakery.combo_id(combo)}", marks=pytest.mark.slow)
     for name in PRESENT
@@ -92,7 +99,8 @@ def test_generated_repos_own_tests_pass(baked, name, combo, tmp_path):
     """The generated repo's own test suite, on a pairwise-covering subset of combinations (ruff
     runs on every combination above). Its tests may write into the repo: a private copy."""
     project = bakery.private_copy(baked(name, bakery.answers_for(combo)), tmp_path)
-    result = bakery.run(["python", "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project)
+    repeated = [argument for test in REPEATED_HERE.get(name, []) for argument in ("--deselect", test)]
+    result = bakery.run(["python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *repeated], cwd=project)
     assert result.returncode == 0, f"pytest failed:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
     summary = result.stdout.strip().splitlines()[-1]
     assert "warning" not in summary, f"a team's test run should not open on warnings:\n{result.stdout[-4000:]}"
@@ -168,3 +176,12 @@ def test_a_private_copy_is_byte_identical_and_independent(baked, tmp_path):
     assert bakery.relative_files(copy) == bakery.relative_files(shared)
     (copy / "README.md").write_text("changed\n")
     assert (shared / "README.md").read_text() != "changed\n"
+
+
+def test_every_test_left_out_of_a_covering_row_exists_in_the_payload():
+    """A renamed test would make its --deselect a silent no-op."""
+    for name, tests in REPEATED_HERE.items():
+        for test in tests:
+            path, _, function = test.partition("::")
+            source = (bakery.payload_dir(name) / path).read_text(encoding="utf-8")
+            assert f"def {function}(" in source, test
