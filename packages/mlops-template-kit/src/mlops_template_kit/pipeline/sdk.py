@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from .loader import one_service_model_loader
 from .settings import Settings, sdk_region
 
 # The SDK needs a region on import; the repository loader sets it from the repository it loads,
@@ -60,7 +61,7 @@ def build_definition(
 def offline_definition(region: str, bucket: str, build: Callable[[PipelineSession], Any]) -> str:
     """The definition JSON of the pipeline `build(session)` returns, built offline with a session
     in `region` whose default bucket is `bucket`."""
-    with offline(), quiet_sdk():
+    with offline(), quiet_sdk(), one_service_model_loader():
         return build(offline_session(region, bucket)).definition()
 
 

@@ -1,0 +1,30 @@
+"""A definition build parses each botocore service model once: every session made inside
+one_service_model_loader shares one data loader, and sessions made after it get their own again."""
+
+from __future__ import annotations
+
+import boto3
+import botocore.session
+
+from mlops_template_kit.pipeline.loader import one_service_model_loader
+
+
+def loader_of(session: boto3.Session):
+    return session._session.get_component("data_loader")
+
+
+def test_sessions_made_inside_share_one_loader_and_its_parsed_models():
+    with one_service_model_loader():
+        first, second = boto3.Session(region_name="us-east-1"), boto3.Session(region_name="eu-west-1")
+        assert loader_of(first) is loader_of(second)
+        model = loader_of(first).load_service_model("sagemaker", "service-2")
+        assert loader_of(second).load_service_model("sagemaker", "service-2") is model
+
+
+def test_sessions_made_after_get_their_own_loader_again():
+    original = botocore.session.create_loader
+    with one_service_model_loader():
+        inside = boto3.Session(region_name="us-east-1")
+    assert botocore.session.create_loader is original
+    after = boto3.Session(region_name="us-east-1")
+    assert loader_of(after) is not loader_of(inside)
