@@ -5,10 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import ExpressionError, LocalRunError
+
+# Objects fetched at once when an input prefix is copied.
+PARALLEL_GETS = 8
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -69,8 +73,15 @@ class Storage:
         """Copy every object under `uri` into `destination`; the number of files copied."""
         bucket, _ = split_uri(uri)
         items = self.objects(uri)
-        for item in items:
-            self._get(bucket, item["Key"], destination / item["Relative"], item["ETag"])
+        # Concurrent GETs: an input prefix is often a few dozen small objects (a step's code), and
+        # their round trips overlap (boto3 clients are thread-safe; every key here is different).
+        with ThreadPoolExecutor(max_workers=PARALLEL_GETS) as pool:
+            fetches = [
+                pool.submit(self._get, bucket, item["Key"], destination / item["Relative"], item["ETag"])
+                for item in items
+            ]
+        for fetch in fetches:
+            fetch.result()
         return len(items)
 
     def download_object(self, uri: str, target: Path) -> None:
