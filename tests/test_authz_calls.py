@@ -136,10 +136,22 @@ def test_each_call_is_attributed_to_the_role_that_makes_it_in_aws(frames, expect
             "/t/repo/mlops_template_kit/local_run/project.py:1:run",
         ],
         ["/t/repo/mlops_template_kit/local_run/emulator.py:5:warm_up"],
+        # issue 13: the team's own data uploaded by a local run, the local services' own state,
+        # and the local approval (a person's in Studio)
+        ["/t/repo/mlops_template_kit/local_run/input_data.py:5:upload"],
+        ["/t/repo/mlops_template_kit/local_run/input_data.py:5:bucket_exists"],
+        ["/t/repo/mlops_template_kit/local_aws/state.py:5:_save_s3"],
+        ["/t/repo/mlops_template_kit/local_aws/approve.py:5:approve_newest"],
     ],
 )
 def test_test_set_up_and_local_only_calls_are_not_attributed(frames):
     assert calls.attribute(call(*frames)).role is None
+
+
+def test_other_calls_of_the_local_run_stay_evaluated_as_the_execution_role():
+    """Only the named own-data functions are local-only: the run's other S3 calls are the jobs'."""
+    attributed = calls.attribute(call("/t/repo/mlops_template_kit/local_run/input_data.py:5:read_inputs"))
+    assert attributed.role == "execution"
 
 
 @pytest.mark.parametrize(
