@@ -223,11 +223,25 @@ def test_endpoint_rolls_back_on_its_alarms():
 # A configuration with every section, so every stack's parameters can be rendered.
 COMPLETE_CONFIG = {
     "stage": "staging",
+    "on_drift": "retrain",
     "realtime": {
         "instance_type": "ml.m5.large",
         "initial_instance_count": 2,
         "autoscaling": {"min_capacity": 2, "max_capacity": 4, "target_invocations_per_instance": 100},
         "data_capture": {"enabled": True, "sampling_percentage": 50},
+        "monitoring": {
+            "enabled": True,
+            "schedule_expression": "cron(0 * ? * * *)",
+            "instance_type": "ml.m5.large",
+            "instance_count": 1,
+            "max_runtime_seconds": 1800,
+            "data_quality": {"enabled": True, "drift_threshold": 0.1},
+            "model_quality": {
+                "enabled": True,
+                "ground_truth_prefix": "ground-truth/",
+                "constraints": {"rmse": {"threshold": 75.0, "comparison_operator": "GreaterThanThreshold"}},
+            },
+        },
         "deployment": {
             "strategy": "linear",
             "linear_step_percent": 25,
