@@ -225,7 +225,15 @@ def test_api_gateway_and_strategy_are_not_asked_for_a_batch_repo():
     answers, shown, _ = ask("deploy", "\n\n\n\n2\n\n\n")  # inference_mode: 2) batch
     assert answers["inference_mode"] == "batch"
     assert "api_gateway" not in asked(shown) and "deployment_strategy" not in asked(shown)
-    assert asked(shown) == ["project_name", "project_id", "region", "problem_type", "inference_mode", "on_drift", "multi_account"]
+    assert asked(shown) == [
+        "project_name",
+        "project_id",
+        "region",
+        "problem_type",
+        "inference_mode",
+        "on_drift",
+        "multi_account",
+    ]
 
 
 def test_a_choice_is_picked_by_number_or_value_and_a_number_out_of_range_is_asked_again():
