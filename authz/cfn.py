@@ -141,6 +141,13 @@ def _invoke(props: dict, env: dict) -> Iterator[Need]:
         yield (phase, "lambda:InvokeFunction", _function_arn(props["ServiceToken"], env), {})
 
 
+def _topic_policies(props: dict, env: dict) -> Iterator[Need]:
+    """AWS::SNS::TopicPolicy: SetTopicAttributes (Policy) on each topic, on create, update and delete."""
+    for topic in props.get("Topics", []):
+        for phase in ("create", "update", "delete"):
+            yield (phase, "sns:SetTopicAttributes", str(topic), {})
+
+
 S3 = "arn:{partition}:s3:::"
 HANDLERS: dict[str, Handler] = {
     "AWS::S3::Bucket": Handler(
@@ -326,6 +333,39 @@ HANDLERS: dict[str, Handler] = {
             ),
         ),
     ),
+    # Model Monitor (the deploy repository's app_infra/monitoring): the job definitions pass the
+    # monitoring role; a schedule names its job definition, and its schema lists no tagging action.
+    "AWS::SageMaker::DataQualityJobDefinition": _sagemaker(
+        "data-quality-job-definition",
+        "JobDefinitionName",
+        op="DataQualityJobDefinition",
+        op_delete="DataQualityJobDefinition",
+        passes={"RoleArn": "sagemaker.amazonaws.com"},
+    ),
+    "AWS::SageMaker::ModelQualityJobDefinition": _sagemaker(
+        "model-quality-job-definition",
+        "JobDefinitionName",
+        op="ModelQualityJobDefinition",
+        op_delete="ModelQualityJobDefinition",
+        passes={"RoleArn": "sagemaker.amazonaws.com"},
+    ),
+    "AWS::SageMaker::MonitoringSchedule": Handler(
+        arn="arn:{partition}:sagemaker:{region}:{account}:monitoring-schedule/{MonitoringScheduleName|lower}",
+        create=("sagemaker:CreateMonitoringSchedule",),
+        delete=("sagemaker:DeleteMonitoringSchedule",),
+        update=("sagemaker:UpdateMonitoringSchedule",),
+        ref="arn",
+    ),
+    "AWS::SNS::Topic": Handler(
+        arn="arn:{partition}:sns:{region}:{account}:{TopicName}",
+        create=("sns:CreateTopic",),
+        delete=("sns:DeleteTopic",),
+        update=("sns:SetTopicAttributes",),
+        tags="sns:TagResource",
+        ref="arn",
+    ),
+    # A topic policy is a topic attribute: set on every topic it names.
+    "AWS::SNS::TopicPolicy": Handler(arn="", create=(), delete=(), extra=_topic_policies),
     "AWS::ApiGateway::RestApi": _apigateway(
         "/restapis", "/restapis/{generated}", properties={"Policy": ("apigateway:UpdateRestApiPolicy",)}
     ),

@@ -114,6 +114,8 @@ STAGE_ROLE_KEYS = {
     "InvokeRole": "stage-invoke",
     "BatchPipelineRole": "stage-batch-pipeline",
     "BatchScheduleRole": "stage-batch-schedule",
+    "MonitoringRole": "stage-monitoring",
+    "DriftRetrainRole": "stage-drift-retrain",
     "DeployRole": "stage-deploy",
 }
 

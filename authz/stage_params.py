@@ -30,12 +30,17 @@ ACCOUNT = "123456789012"
 
 def _model(settings: Settings) -> ApprovedModel:
     group = settings.model_package_group
+    # The data-quality baseline the training pipeline registers (its outputs area): what the
+    # monitoring stack's schedules compare against.
+    baseline = f"s3://{settings.artifact_bucket}/{naming.s3_prefix(settings.project_name)}/baseline"
     return ApprovedModel(
         arn=f"arn:aws:sagemaker:{settings.region}:{ACCOUNT}:model-package/{group.lower()}/1",
         group=group,
         version=1,
         model_data_url=f"s3://{settings.artifact_bucket}/{naming.s3_prefix(settings.project_name)}/model.tar.gz",
         image="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
+        baseline_statistics_uri=f"{baseline}/statistics.json",
+        baseline_constraints_uri=f"{baseline}/constraints.json",
     )
 
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_template_kit import naming
+from mlops_template_kit import contract, naming
 from mlops_template_kit.deploy.errors import DeployError
 from mlops_template_kit.deploy.model_registry import ApprovedModel
+from mlops_template_kit.deploy import settings as settings_module
 from mlops_template_kit.deploy.settings import Settings
 
 STRATEGIES = {"all-at-once": "ALL_AT_ONCE", "canary": "CANARY", "linear": "LINEAR"}
@@ -165,14 +166,145 @@ def batch_schedule_parameters(ctx: StageContext) -> dict[str, Any]:
     }
 
 
+# --- monitoring (app_infra/monitoring/monitoring.yaml) -------------------------------------------
+
+# Model Monitor's names for the problem types (ModelQualityAppSpecification.ProblemType) and the
+# top-level key of its model-quality constraints file for each.
+MONITOR_PROBLEM_TYPES = {"binary_classification": "BinaryClassification", "regression": "Regression"}
+ON_DRIFT_ACTIONS = ("retrain", "notify")
+
+
+def monitoring_wanted(config: dict[str, Any]) -> bool:
+    """A stage gets the monitoring stack when its realtime.monitoring is enabled with at least one check."""
+    monitoring = config.get("realtime", {}).get("monitoring", {})
+    checks = (monitoring.get("data_quality", {}), monitoring.get("model_quality", {}))
+    return bool(monitoring.get("enabled")) and any(check.get("enabled") for check in checks)
+
+
+def drift_action(config: dict[str, Any]) -> str:
+    """What an alarm does: the configuration's on_drift, except that a stage in its own account only
+    notifies (an EventBridge target may start only a pipeline of the rule's own account; the
+    build-train pipeline lives in the tooling account)."""
+    action = config.get("on_drift", "notify")
+    if action not in ON_DRIFT_ACTIONS:
+        raise DeployError(f"on_drift {action!r} is not one of {', '.join(ON_DRIFT_ACTIONS)}")
+    return "notify" if config.get("account") else action
+
+
+def model_quality_constraints(problem_type: str, constraints: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The model-quality constraints.json Model Monitor reads, from the stage's
+    realtime.monitoring.model_quality.constraints (metric -> threshold, comparison_operator)."""
+    key = f"{problem_type}_constraints"
+    return {
+        "version": 0.0,
+        key: {
+            metric: {"threshold": float(rule["threshold"]), "comparison_operator": rule["comparison_operator"]}
+            for metric, rule in sorted(constraints.items())
+        },
+    }
+
+
+def monitoring_constraints_key(settings: Settings, stage: str) -> str:
+    """Where the build puts a stage's model-quality constraints in the artifact bucket."""
+    return f"{settings.deploy_prefix()}/monitoring/{stage}/model-quality-constraints.json"
+
+
+def _data_baseline(ctx: StageContext, data_quality: dict[str, Any]) -> tuple[str, str]:
+    if not data_quality.get("enabled"):
+        return "", ""
+    model = ctx.model
+    if not (model.baseline_statistics_uri and model.baseline_constraints_uri):
+        raise DeployError(
+            f"stage {ctx.stage}: monitoring.data_quality is enabled but model package {model.arn} has no "
+            "data-quality baseline (DriftCheckBaselines.ModelDataQuality): register one, or set "
+            "data_quality.enabled to false"
+        )
+    if not ctx.feature_columns:
+        raise DeployError(
+            f"stage {ctx.stage}: monitoring.data_quality is enabled but the model's metadata.json names no "
+            "raw_feature_columns to watch"
+        )
+    return model.baseline_statistics_uri, model.baseline_constraints_uri
+
+
+def monitoring_parameters(ctx: StageContext) -> dict[str, Any]:
+    realtime = ctx.config["realtime"]
+    monitoring = realtime["monitoring"]
+    data_quality, model_quality = monitoring["data_quality"], monitoring["model_quality"]
+    if not realtime["data_capture"]["enabled"]:
+        raise DeployError(
+            f"stage {ctx.stage}: monitoring reads the endpoint's captured data: set realtime.data_capture.enabled "
+            "to true, or monitoring.enabled to false"
+        )
+    statistics, constraints = _data_baseline(ctx, data_quality)
+    action = drift_action(ctx.config)
+    problem_type = settings_module.problem_type(ctx.settings.repo_root)
+    settings, stage = ctx.settings, ctx.stage
+    pipeline = naming.pipeline(settings.project_name, settings.project_id, "training")
+    return {
+        "StageName": stage,
+        "EndpointName": ctx.endpoint_name,
+        "MonitoringRoleArn": ctx.role_arn("monitoring"),
+        "ResourcePrefix": f"{ctx.project_id}-{stage}",
+        "DataCaptureBucketName": naming.stage_bucket(ctx.project_id, stage, "datacapture"),
+        "DataKeyAliasName": ctx.key_alias("endpoint"),
+        "MonitorImageUri": monitor_image_uri(settings.region),
+        "ScheduleExpression": monitoring["schedule_expression"],
+        "InstanceType": monitoring["instance_type"],
+        "InstanceCount": monitoring["instance_count"],
+        "MaxRuntimeSeconds": monitoring["max_runtime_seconds"],
+        "DataQualityEnabled": str(bool(data_quality["enabled"])).lower(),
+        "BaselineStatisticsUri": statistics,
+        "BaselineConstraintsUri": constraints,
+        "FeatureColumns": ",".join(ctx.feature_columns),
+        "DriftThreshold": data_quality["drift_threshold"],
+        "ModelQualityEnabled": str(bool(model_quality["enabled"])).lower(),
+        "ProblemType": MONITOR_PROBLEM_TYPES[problem_type],
+        "GroundTruthPrefix": model_quality["ground_truth_prefix"],
+        "ModelQualityConstraintsUri": (
+            f"s3://{settings.artifact_bucket}/{monitoring_constraints_key(settings, stage)}"
+            if model_quality["enabled"]
+            else ""
+        ),
+        "QualityAlarms": ",".join(
+            f"{metric}:{rule['comparison_operator']}:{rule['threshold']}"
+            for metric, rule in sorted(model_quality["constraints"].items())
+        ),
+        "AlarmNamePrefix": naming.alarm(settings.project_name, ctx.project_id, stage, "monitor") + "-",
+        "OnDrift": action,
+        "RuleName": naming.event_rule(ctx.project_id, f"{stage}-drift"),
+        "RetrainRoleArn": ctx.role_arn("drift-retrain") if action == "retrain" else "",
+        "TrainingPipelineArnName": pipeline.lower(),
+        "RetrainInputDataUrl": contract.area_uri(
+            settings.artifact_bucket, naming.s3_prefix(settings.project_name), contract.INPUT_AREA
+        )
+        + "/",
+        "TopicName": naming.event_rule(ctx.project_id, f"{stage}-drift"),
+        "TopicKeyAliasName": ctx.key_alias("drift-topic"),
+    }
+
+
+def monitor_image_uri(region: str) -> str:
+    """Model Monitor's analyzer image in `region`, as the SageMaker SDK knows it (imported only here:
+    the SDK takes seconds to import)."""
+    from sagemaker.core import image_uris
+
+    try:
+        return image_uris.retrieve("model-monitor", region)
+    except ValueError:
+        raise DeployError(f"Model Monitor has no analyzer image in region {region}") from None
+
+
 @dataclass(frozen=True)
 class StackSpec:
-    """One stack of a stage: its template, the config section that switches it on, its parameters."""
+    """One stack of a stage: its template, the config section that switches it on, its parameters
+    (and, for a stack a section switches on only in part, when it is wanted)."""
 
     part: str
     template: str
     section: str
     parameters: Callable[[StageContext], dict[str, Any]]
+    wanted: Callable[[dict[str, Any]], bool] = lambda config: True
 
     def template_path(self, repo_root: Path) -> Path:
         return repo_root / self.template
@@ -186,12 +318,16 @@ STACKS = (
     StackSpec("api", "app_infra/api_gateway/api_gateway.yaml", "api", api_parameters),
     StackSpec("batch", "app_infra/batch_inference/batch_inference.yaml", "batch", batch_parameters),
     StackSpec("batch-schedule", "app_infra/event_bridge/batch_schedule.yaml", "batch", batch_schedule_parameters),
+    # After the endpoint: the schedules name it and read its captured data.
+    StackSpec(
+        "monitoring", "app_infra/monitoring/monitoring.yaml", "realtime", monitoring_parameters, monitoring_wanted
+    ),
 )
 
 
 def stage_stacks(config: dict[str, Any], repo_root: Path) -> list[StackSpec]:
     """The stacks the configuration switches on; DeployError if one's template is missing from the repository."""
-    chosen = [spec for spec in STACKS if spec.section in config]
+    chosen = [spec for spec in STACKS if spec.section in config and spec.wanted(config)]
     for spec in chosen:
         if not spec.template_path(repo_root).is_file():
             raise DeployError(f"the configuration has a {spec.section!r} section but {spec.template} does not exist")

@@ -16,6 +16,8 @@ import csv
 import io
 import json
 import os
+import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,15 @@ SCALAR_TYPES = (str, int, float, bool, type(None))
 RETRYABLE = {"ThrottlingException": 429, "ServiceUnavailable": 503}
 
 _runtime_client = None
+
+# The request's inference id goes to the endpoint and into its captured data
+# (eventMetadata.inferenceId), where Model Monitor's model-quality job joins the ground truth
+# labelled with the same id (SageMaker Developer Guide, "Ingest Ground Truth labels and merge them
+# with predictions", https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-merge.html).
+# InvokeEndpoint's InferenceId: 1-64 characters, pattern \A\S[\p{Print}]*\z (SageMaker Runtime API
+# reference, InvokeEndpoint). A caller may choose it (X-Inference-Id header); else one is made.
+INFERENCE_ID_HEADER = "x-inference-id"
+INFERENCE_ID = re.compile(r"^[!-~][ -~]{0,63}$")
 
 
 class RequestError(Exception):
@@ -133,6 +144,17 @@ def _check_csv(text: str, limits: Limits) -> None:
             raise RequestError(400, f"CSV record {index} has {len(row)} fields; expected {width}")
 
 
+def inference_id(event: dict[str, Any]) -> str:
+    """The caller's X-Inference-Id (checked), else a new random id."""
+    headers = event.get("headers") or {}
+    given = next((value for key, value in headers.items() if key.lower() == INFERENCE_ID_HEADER), None)
+    if given is None or given == "":
+        return str(uuid.uuid4())
+    if not INFERENCE_ID.match(given):
+        raise RequestError(400, "the X-Inference-Id header must be 1-64 printable ASCII characters, not starting with a space")
+    return given
+
+
 def parse_request(event: dict[str, Any], limits: Limits) -> tuple[bytes, str, str]:
     """Validate an API Gateway proxy event: (body, content type, accept) or RequestError."""
     method = event.get("httpMethod", "POST")
@@ -159,8 +181,9 @@ def parse_request(event: dict[str, Any], limits: Limits) -> tuple[bytes, str, st
     return body, content_type, accept
 
 
-def _answer(status: int, body: str, content_type: str = JSON) -> dict[str, Any]:
-    return {"statusCode": status, "headers": {"Content-Type": content_type}, "isBase64Encoded": False, "body": body}
+def _answer(status: int, body: str, content_type: str = JSON, extra: dict[str, str] | None = None) -> dict[str, Any]:
+    headers = {"Content-Type": content_type, **(extra or {})}
+    return {"statusCode": status, "headers": headers, "isBase64Encoded": False, "body": body}
 
 
 def _error(status: int, message: str) -> dict[str, Any]:
@@ -189,12 +212,19 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Entry point: validate, invoke the endpoint, return its answer (or a clear error)."""
     try:
         body, content_type, accept = parse_request(event, Limits.from_env())
+        request_id = inference_id(event)
     except RequestError as problem:
         return _error(problem.status, str(problem))
     try:
         response = _runtime().invoke_endpoint(
-            EndpointName=os.environ["ENDPOINT_NAME"], Body=body, ContentType=content_type, Accept=accept
+            EndpointName=os.environ["ENDPOINT_NAME"],
+            Body=body,
+            ContentType=content_type,
+            Accept=accept,
+            InferenceId=request_id,
         )
     except ClientError as problem:
         return _runtime_error(problem)
-    return _answer(200, response["Body"].read().decode("utf-8"), response.get("ContentType", accept))
+    # The caller labels its ground truth with this id (README, "Ground truth for model quality").
+    answer = response["Body"].read().decode("utf-8")
+    return _answer(200, answer, response.get("ContentType", accept), {"X-Inference-Id": request_id})

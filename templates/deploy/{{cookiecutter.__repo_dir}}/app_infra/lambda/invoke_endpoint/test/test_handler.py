@@ -7,6 +7,7 @@ client is pointed at it with AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME, as in `make tes
 from __future__ import annotations
 
 import base64
+import io
 import importlib.util
 import json
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 import boto3
 import pandas as pd
 import pytest
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 from mlops_template_kit.local_endpoint.server import RunningEndpoint
 
 HANDLER = Path(__file__).resolve().parents[1] / "handler.py"
@@ -189,3 +190,43 @@ def test_a_model_error_is_422_unless_the_container_named_another_client_error(ha
     answer = handler.lambda_handler(_event(json.dumps({"instances": _features(records, 1)})), None)
     assert answer["statusCode"] == expected
     assert "cannot read 'tall'" in json.loads(answer["body"])["message"]
+
+
+def _stubbed_runtime(handler, expected_id: str | None) -> Stubber:
+    """The runtime client answers once; it checks the InferenceId the function sends."""
+    client = boto3.client("sagemaker-runtime", region_name="us-east-1")
+    stubber = Stubber(client)
+    expected = {"EndpointName": ENDPOINT, "Body": ANY, "ContentType": ANY, "Accept": ANY, "InferenceId": ANY}
+    if expected_id is not None:
+        expected["InferenceId"] = expected_id
+    stubber.add_response(
+        "invoke_endpoint", {"Body": io.BytesIO(b'{"predictions": []}'), "ContentType": "application/json"}, expected
+    )
+    stubber.activate()
+    handler._runtime_client = client
+    return stubber
+
+
+def test_the_callers_inference_id_reaches_the_endpoint_and_comes_back(handler, records):
+    stubber = _stubbed_runtime(handler, "order-42")
+    event = _event(json.dumps({"instances": _features(records, 1)}), headers={"X-Inference-Id": "order-42"})
+    answer = handler.lambda_handler(event, None)
+    assert answer["statusCode"] == 200, answer["body"]
+    assert answer["headers"]["X-Inference-Id"] == "order-42"
+    stubber.assert_no_pending_responses()
+
+
+def test_without_an_inference_id_one_is_made_and_returned(handler, records):
+    stubber = _stubbed_runtime(handler, None)
+    answer = handler.lambda_handler(_event(json.dumps({"instances": _features(records, 1)})), None)
+    assert answer["statusCode"] == 200, answer["body"]
+    assert len(answer["headers"]["X-Inference-Id"]) == 36
+    stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("bad", [" starts-with-space", "x" * 65, "tab\there"])
+def test_a_bad_inference_id_is_refused_before_the_endpoint(handler, records, bad):
+    event = _event(json.dumps({"instances": _features(records, 1)}), headers={"X-Inference-Id": bad})
+    answer = handler.lambda_handler(event, None)
+    assert answer["statusCode"] == 400
+    assert "X-Inference-Id" in json.loads(answer["body"])["message"]
