@@ -246,7 +246,15 @@ def kms_alias(project_id: str, stage: str, purpose: str) -> str:
 # that creates them. One project's stage in its own account gets its own set; the account-wide
 # form (single-account Studio projects) one set for every project.
 SHARED_STAGE_ACCESS = "all-projects"
-STAGE_ACCESS_ROLES = ("endpoint", "invoke", "batch-pipeline", "batch-schedule", "cloudformation", "monitoring", "drift-retrain")
+STAGE_ACCESS_ROLES = (
+    "endpoint",
+    "invoke",
+    "batch-pipeline",
+    "batch-schedule",
+    "cloudformation",
+    "monitoring",
+    "drift-retrain",
+)
 
 
 def stage_access_role(purpose: str, project_id: str | None = None, stage: str | None = None) -> str:

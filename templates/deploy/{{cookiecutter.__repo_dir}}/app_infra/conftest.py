@@ -213,3 +213,57 @@ def built(sample_bundle: SampleBundle, tmp_path_factory: pytest.TempPathFactory)
 def register_package():
     """Registers a model package version (see _register_package)."""
     return _register_package
+
+
+# --- moto and the AWS::LanguageExtensions transform (app_infra/monitoring/monitoring.yaml) ---------
+
+
+def expand_for_each(template_body: str, parameters: dict[str, str]) -> str:
+    """The template as CloudFormation's AWS::LanguageExtensions transform leaves it: each top-level
+    `Fn::ForEach::<Loop>: [Identifier, {Ref: <CommaDelimitedList parameter>}, {Key&{Identifier}: Body}]`
+    replaced by one resource per item (`&{Identifier}`: the item's alphanumerics, `${Identifier}`
+    and `Ref: Identifier` in the body: the item), as JSON. moto 5 does not run transforms.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-foreach.html"""
+    from cfnlint.decode import cfn_yaml
+
+    template = cfn_yaml.loads(template_body)
+    if template.get("Transform") != "AWS::LanguageExtensions":
+        return template_body
+    resources = {}
+    for name, resource in template["Resources"].items():
+        if not name.startswith("Fn::ForEach::"):
+            resources[name] = resource
+            continue
+        identifier, collection, outputs = resource
+        items = [item for item in parameters[collection["Ref"]].split(",") if item]
+        for item in items:
+            for key, body in outputs.items():
+                logical = key.replace("&{" + identifier + "}", re.sub(r"[^A-Za-z0-9]", "", item))
+                resources[logical] = _bind(body, identifier, item)
+    expanded = {key: value for key, value in template.items() if key != "Transform"}
+    return json.dumps({**expanded, "Resources": resources})
+
+
+def _bind(node: object, identifier: str, item: str) -> object:
+    if isinstance(node, dict):
+        if dict(node) == {"Ref": identifier}:
+            return item
+        return {key: _bind(value, identifier, item) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_bind(value, identifier, item) for value in node]
+    if isinstance(node, str):
+        return node.replace("${" + identifier + "}", item)
+    return node
+
+
+@pytest.fixture(autouse=True)
+def moto_runs_language_extensions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stacks reach moto with their Fn::ForEach loops expanded (real CloudFormation expands them)."""
+    from mlops_template_kit.deploy import deploy
+
+    original = deploy.deploy_stack
+
+    def expanded_first(cfn, stack_name, template_body, parameters, *args, **kwargs):
+        return original(cfn, stack_name, expand_for_each(template_body, parameters), parameters, *args, **kwargs)
+
+    monkeypatch.setattr(deploy, "deploy_stack", expanded_first)

@@ -5,7 +5,8 @@
 1. validate inference_config/<stage>/inference_config.json of every stage;
 2. find the newest Approved package of the model package group (stops with one line when none);
 3. read the model's metadata.json (its raw feature columns guard the API);
-4. upload the Lambda code and the batch postprocessing code under <project>/deploy/<build-id>/;
+4. upload the Lambda code, the batch postprocessing code and each monitored stage's model-quality
+   constraints under <project>/deploy/<build-id>/;
 5. write build/<stage>/<stack>.json (CodePipeline template configurations: parameters and the
    tags sagemaker:deployment-stage, sagemaker:project-name, sagemaker:project-id), the batch
    pipeline definition of each stage, build/model_package.json and build/manifest.json.
@@ -28,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from mlops_template_kit import naming
 from mlops_template_kit.deploy import inference_config, stacks
+from mlops_template_kit.deploy import settings as settings_module
 from mlops_template_kit.deploy.errors import DeployError
 from mlops_template_kit.deploy.model_registry import ApprovedModel, newest_approved
 from mlops_template_kit.deploy.settings import Settings, build_dir, config_dir
@@ -86,6 +88,22 @@ def upload_postprocess_code(s3_client: Any, settings: Settings, batch_pipeline: 
     s3_client.put_object(Bucket=bucket, Key=f"{prefix}__main__.py", Body=script.read_bytes())
 
 
+def upload_quality_constraints(s3_client: Any, ctx: stacks.StageContext) -> None:
+    """Put the stage's model-quality constraints.json where its monitoring stack points
+    (ModelQualityConstraintsUri), written from realtime.monitoring.model_quality."""
+    model_quality = ctx.config["realtime"]["monitoring"]["model_quality"]
+    if not model_quality["enabled"]:
+        return
+    kind = settings_module.problem_type(ctx.settings.repo_root)
+    document = stacks.model_quality_constraints(kind, model_quality["constraints"])
+    s3_client.put_object(
+        Bucket=ctx.settings.artifact_bucket,
+        Key=stacks.monitoring_constraints_key(ctx.settings, ctx.stage),
+        Body=json.dumps(document, indent=2, sort_keys=True).encode("utf-8"),
+        ContentType="application/json",
+    )
+
+
 def _write_json(path: Path, document: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -142,6 +160,8 @@ def build(settings: Settings, output_dir: Path, session: Any) -> dict[str, Any]:
             account_id=account_id,
         )
         manifest["stages"][stage] = render_stage(ctx, staging_dir, batch_pipeline)
+        if stacks.monitoring_wanted(config):
+            upload_quality_constraints(s3_client, ctx)
     _write_json(staging_dir / "model_package.json", model.to_json())
     _write_json(staging_dir / "model_metadata.json", metadata)
     _write_json(staging_dir / "manifest.json", manifest)

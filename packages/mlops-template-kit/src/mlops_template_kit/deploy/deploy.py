@@ -92,6 +92,14 @@ def _with_role(request: dict[str, Any], role_arn: str) -> dict[str, Any]:
     return {**request, "RoleARN": role_arn} if role_arn else request
 
 
+def capabilities_of(template_body: str) -> tuple[str, ...]:
+    """A template with a transform (monitoring.yaml's AWS::LanguageExtensions, for Fn::ForEach) is
+    created only with CAPABILITY_AUTO_EXPAND (CloudFormation template reference, "Fn::ForEach",
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-foreach.html)."""
+    declares = any(line.startswith("Transform:") for line in template_body.splitlines())
+    return ("CAPABILITY_AUTO_EXPAND",) if declares else ()
+
+
 def deploy_stack(
     cfn: Any,
     stack_name: str,
@@ -209,7 +217,9 @@ def deploy_stage(settings: Settings, stage: str, build_dir: Path, base_session: 
         configuration = _read_json(build_dir / entry["configuration"])
         template = (settings.repo_root / entry["template"]).read_text(encoding="utf-8")
         parameters, tags = configuration["Parameters"], configuration["Tags"]
-        outputs = deploy_stack(cfn, entry["stack_name"], template, parameters, tags, role_arn)
+        outputs = deploy_stack(
+            cfn, entry["stack_name"], template, parameters, tags, role_arn, capabilities_of(template)
+        )
         results[entry["part"]] = outputs
         print(f"{stage}: {entry['stack_name']} deployed")
         if entry["part"] == "batch":

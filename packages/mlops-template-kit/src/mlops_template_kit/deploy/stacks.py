@@ -10,15 +10,16 @@ deploys them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlops_template_kit import contract, naming
+from mlops_template_kit.deploy import settings as settings_module
 from mlops_template_kit.deploy.errors import DeployError
 from mlops_template_kit.deploy.model_registry import ApprovedModel
-from mlops_template_kit.deploy import settings as settings_module
 from mlops_template_kit.deploy.settings import Settings
 
 STRATEGIES = {"all-at-once": "ALL_AT_ONCE", "canary": "CANARY", "linear": "LINEAR"}
@@ -284,6 +285,7 @@ def monitoring_parameters(ctx: StageContext) -> dict[str, Any]:
     }
 
 
+@functools.cache
 def monitor_image_uri(region: str) -> str:
     """Model Monitor's analyzer image in `region`, as the SageMaker SDK knows it (imported only here:
     the SDK takes seconds to import)."""

@@ -151,7 +151,9 @@ def inference_id(event: dict[str, Any]) -> str:
     if given is None or given == "":
         return str(uuid.uuid4())
     if not INFERENCE_ID.match(given):
-        raise RequestError(400, "the X-Inference-Id header must be 1-64 printable ASCII characters, not starting with a space")
+        raise RequestError(
+            400, "the X-Inference-Id header must be 1-64 printable ASCII characters, not starting with a space"
+        )
     return given
 
 

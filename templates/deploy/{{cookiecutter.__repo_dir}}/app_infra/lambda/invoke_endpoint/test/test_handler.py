@@ -7,8 +7,8 @@ client is pointed at it with AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME, as in `make tes
 from __future__ import annotations
 
 import base64
-import io
 import importlib.util
+import io
 import json
 import sys
 from pathlib import Path
