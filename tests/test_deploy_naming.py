@@ -51,7 +51,7 @@ def test_cross_account_names_fit():
 def test_shared_and_per_project_stage_access_roles_never_collide():
     shared = {naming.stage_access_role(purpose) for purpose in naming.STAGE_ACCESS_ROLES}
     own = {naming.stage_access_role(p, ID, s) for p in naming.STAGE_ACCESS_ROLES for s in naming.STAGES}
-    assert len(shared) + len(own) == len(shared | own) == 5 * 3
+    assert len(shared) + len(own) == len(shared | own) == len(naming.STAGE_ACCESS_ROLES) * 3
 
 
 @pytest.mark.parametrize(
@@ -91,3 +91,16 @@ def test_a_name_over_its_limit_is_refused():
         naming.iam_role(ID, "x" * 40)
     with pytest.raises(naming.NameTooLongError):
         naming.stage_bucket(ID, "staging", "y" * 40)
+
+
+@pytest.mark.parametrize("stage", naming.STAGES)
+def test_monitoring_names_fit_at_the_worst_case(stage):
+    """app_infra/monitoring: its stack, rule, topic key, alarms (a feature name of 64 characters) and
+    the job definitions and schedules named <id>-<stage>-<check> (SageMaker names: 63 characters)."""
+    assert len(naming.stack(NAME, ID, f"{stage}-monitoring")) <= naming.LIMITS["cloudformation_stack"]
+    assert len(naming.event_rule(ID, f"{stage}-drift")) <= naming.LIMITS["event_rule"]
+    assert ALIAS.match(naming.kms_alias(ID, stage, "drift-topic"))
+    prefix = naming.alarm(NAME, ID, stage, "monitor") + "-"
+    assert len(f"{prefix}drift-{'f' * 64}") <= naming.LIMITS["alarm"]
+    for check in ("data-quality", "model-quality"):
+        assert naming.SAGEMAKER_NAME.match(f"{ID}-{stage}-{check}") and len(f"{ID}-{stage}-{check}") <= 63

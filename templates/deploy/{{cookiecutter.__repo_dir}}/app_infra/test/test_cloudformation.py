@@ -33,10 +33,21 @@ def _load(path: Path) -> dict[str, Any]:
     return cfn_yaml.load(str(path))
 
 
+def _declared(template: dict[str, Any]) -> dict[str, dict]:
+    """Resources by logical id, the bodies of Fn::ForEach loops (monitoring.yaml's alarms) included."""
+    declared = {}
+    for name, resource in template.get("Resources", {}).items():
+        if name.startswith("Fn::ForEach::"):
+            declared.update(resource[2])
+        else:
+            declared[name] = resource
+    return declared
+
+
 def _resources(kind: str) -> list[tuple[Path, str, dict]]:
     found = []
     for path in TEMPLATES:
-        for name, resource in _load(path).get("Resources", {}).items():
+        for name, resource in _declared(_load(path)).items():
             if resource["Type"] == kind:
                 found.append((path, name, resource.get("Properties", {})))
     return found
@@ -75,7 +86,7 @@ def test_stage_and_trigger_stacks_create_no_iam_resources():
     for path in TEMPLATES:
         if path == STAGE_ACCESS:
             continue
-        kinds = {resource["Type"] for resource in _load(path).get("Resources", {}).values()}
+        kinds = {resource["Type"] for resource in _declared(_load(path)).values()}
         assert not kinds & IAM_RESOURCE_TYPES, f"{path.name} creates {kinds & IAM_RESOURCE_TYPES}"
 
 
@@ -220,6 +231,17 @@ def test_endpoint_rolls_back_on_its_alarms():
         assert {alarm["AlarmName"]["Ref"] for alarm in alarms} == {"ErrorsAlarm", "LatencyAlarm"}
 
 
+# An approved model with a registered data-quality baseline (the monitoring stack compares against it).
+MODEL = ApprovedModel(
+    "arn:aws:sagemaker:us-east-1:111111111111:model-package/g/1",
+    "g",
+    1,
+    "s3://b/m.tar.gz",
+    "i",
+    baseline_statistics_uri="s3://baseline-bucket/baseline/statistics.json",
+    baseline_constraints_uri="s3://baseline-bucket/baseline/constraints.json",
+)
+
 # A configuration with every section, so every stack's parameters can be rendered.
 COMPLETE_CONFIG = {
     "stage": "staging",
@@ -276,8 +298,8 @@ def test_rendered_parameters_match_the_template(spec, settings):
     if not spec.template_path(REPO_ROOT).is_file():
         pytest.skip(f"{spec.template} is not part of this repository")
     declared = _load(spec.template_path(REPO_ROOT))["Parameters"]
-    model = ApprovedModel("arn:aws:sagemaker:us-east-1:111111111111:model-package/g/1", "g", 1, "s3://b/m.tar.gz", "i")
-    context = stacks.StageContext(settings, "staging", COMPLETE_CONFIG, model, account_id="123456789012")
+    model = MODEL
+    context = stacks.StageContext(settings, "staging", COMPLETE_CONFIG, model, ["age"], account_id="123456789012")
     rendered = spec.parameters(context)
     required = {name for name, parameter in declared.items() if "Default" not in parameter}
     assert set(rendered) <= set(declared), f"{spec.template} lacks {set(rendered) - set(declared)}"
@@ -291,7 +313,7 @@ def test_rendered_values_meet_the_template_constraints(spec, stage, settings):
     if not spec.template_path(REPO_ROOT).is_file():
         pytest.skip(f"{spec.template} is not part of this repository")
     declared = _load(spec.template_path(REPO_ROOT))["Parameters"]
-    model = ApprovedModel("arn:aws:sagemaker:us-east-1:111111111111:model-package/g/1", "g", 1, "s3://b/m.tar.gz", "i")
+    model = MODEL
     config = {**COMPLETE_CONFIG, "stage": stage}
     context = stacks.StageContext(
         settings, stage, config, model, ["age", "sex"], "project/deploy/x/lambda.zip", "123456789012"

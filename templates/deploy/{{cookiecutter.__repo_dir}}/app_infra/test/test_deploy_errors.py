@@ -72,7 +72,7 @@ def test_stage_access_for_a_stage_account_creates_its_roles_and_a_conditioned_de
     service_role = naming.stage_access_role("cloudformation", settings.project_id, "prod")
     assert outputs["CloudFormationRoleArn"].endswith(f"role/{service_role}")
     attached = iam.list_attached_role_policies(RoleName=service_role)["AttachedPolicies"]
-    assert len(attached) == 2, "the service role's policy comes in two parts, each within IAM's size limit"
+    assert len(attached) == 3, "the service role's policy comes in three parts, each within IAM's size limit"
     assert len(iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]) == 1
 
 

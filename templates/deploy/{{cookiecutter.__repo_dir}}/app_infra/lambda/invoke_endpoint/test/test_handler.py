@@ -192,7 +192,7 @@ def test_a_model_error_is_422_unless_the_container_named_another_client_error(ha
     assert "cannot read 'tall'" in json.loads(answer["body"])["message"]
 
 
-def _stubbed_runtime(handler, expected_id: str | None) -> Stubber:
+def _recording_runtime(handler, expected_id: str | None) -> Stubber:
     """The runtime client answers once; it checks the InferenceId the function sends."""
     client = boto3.client("sagemaker-runtime", region_name="us-east-1")
     stubber = Stubber(client)
@@ -208,7 +208,7 @@ def _stubbed_runtime(handler, expected_id: str | None) -> Stubber:
 
 
 def test_the_callers_inference_id_reaches_the_endpoint_and_comes_back(handler, records):
-    stubber = _stubbed_runtime(handler, "order-42")
+    stubber = _recording_runtime(handler, "order-42")
     event = _event(json.dumps({"instances": _features(records, 1)}), headers={"X-Inference-Id": "order-42"})
     answer = handler.lambda_handler(event, None)
     assert answer["statusCode"] == 200, answer["body"]
@@ -217,7 +217,7 @@ def test_the_callers_inference_id_reaches_the_endpoint_and_comes_back(handler, r
 
 
 def test_without_an_inference_id_one_is_made_and_returned(handler, records):
-    stubber = _stubbed_runtime(handler, None)
+    stubber = _recording_runtime(handler, None)
     answer = handler.lambda_handler(_event(json.dumps({"instances": _features(records, 1)})), None)
     assert answer["statusCode"] == 200, answer["body"]
     assert len(answer["headers"]["X-Inference-Id"]) == 36
