@@ -57,6 +57,7 @@ PRUNE: dict[str, dict[tuple[str, str], list[str]]] = {
         ],
         ("inference_mode", "batch"): [
             "app_infra/endpoint",
+            "app_infra/monitoring",
             "tests/integration_test/test_endpoint.py",
             "tests/stress_test",
         ],

@@ -184,8 +184,8 @@ def monitoring_wanted(config: dict[str, Any]) -> bool:
 
 def drift_action(config: dict[str, Any]) -> str:
     """What an alarm does: the configuration's on_drift, except that a stage in its own account only
-    notifies (an EventBridge target may start only a pipeline of the rule's own account; the
-    build-train pipeline lives in the tooling account)."""
+    notifies: its rule and retrain role start pipelines of the stage's account, and the build-train
+    pipeline lives in the tooling account (no cross-account role or event bus is created for it)."""
     action = config.get("on_drift", "notify")
     if action not in ON_DRIFT_ACTIONS:
         raise DeployError(f"on_drift {action!r} is not one of {', '.join(ON_DRIFT_ACTIONS)}")
