@@ -175,6 +175,8 @@ def test_deployed_roles_carry_the_platform_and_account_wide_stage_access_policie
         "stage-invoke",
         "stage-batch-pipeline",
         "stage-batch-schedule",
+        "stage-monitoring",
+        "stage-drift-retrain",
     }
     service_role = f"arn:aws:iam::{ACCOUNT}:role/sagemaker-all-projects-cloudformation"
     assert roles["stage-cloudformation"].arn(ACCOUNT) == service_role
