@@ -137,10 +137,11 @@ PACKAGE_READERS = ("stage-cloudformation", "stage-endpoint", "stage-batch-pipeli
 
 
 def tooling_reads(
-    model: dict, key_arn: str, stage_account: str, function_code: str = ""
+    model: dict, key_arn: str, stage_account: str, function_code: str = "", monitoring_objects: tuple[str, ...] = ()
 ) -> list[tuple[str, str, str, dict, str]]:
     """(role key, action, resource, extra context, which resource policy) of every read a stage in
-    its own account makes in the tooling account."""
+    its own account makes in the tooling account; `monitoring_objects`: the baseline and
+    model-quality constraints its Model Monitor jobs read (app_infra/monitoring)."""
     through_s3 = {"kms:ViaService": f"s3.{key_arn.split(':')[3]}.amazonaws.com", "kms:CallerAccount": stage_account}
     data = s3_object_arn(model["model_data_url"])
     reads = [(role, "s3:GetObject", data, {}, "bucket") for role in MODEL_READERS]
@@ -148,4 +149,8 @@ def tooling_reads(
     reads += [(role, "sagemaker:DescribeModelPackage", model["arn"], {}, "group") for role in PACKAGE_READERS]
     if function_code:
         reads.append(("stage-cloudformation", "s3:GetObject", s3_object_arn(function_code), {}, "bucket"))
+    for url in monitoring_objects:
+        reads.append(("stage-monitoring", "s3:GetObject", s3_object_arn(url), {}, "bucket"))
+    if monitoring_objects:
+        reads.append(("stage-monitoring", "kms:Decrypt", key_arn, through_s3, "key"))
     return reads

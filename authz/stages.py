@@ -143,11 +143,14 @@ def check_tooling_reads(ledger: Ledger, entries: Iterable[dict]) -> int:
     stages: dict[tuple, dict] = {}
     for entry in entries:
         if entry.get("tooling"):
-            stage = stages.setdefault(_stage_key(entry), {**entry, "function_code": ""})
+            stage = stages.setdefault(_stage_key(entry), {**entry, "function_code": "", "monitoring_objects": ()})
             if entry["part"] == "lambda":
                 stage["function_code"] = (
                     f"s3://{entry['Parameters']['CodeS3Bucket']}/{entry['Parameters']['CodeS3Key']}"
                 )
+            if entry["part"] == "monitoring":
+                names = ("BaselineStatisticsUri", "BaselineConstraintsUri", "ModelQualityConstraintsUri")
+                stage["monitoring_objects"] = tuple(filter(None, (entry["Parameters"][name] for name in names)))
     for stage in stages.values():
         _check_stage_reads(ledger, stage)
     return len(stages)
@@ -172,7 +175,7 @@ def _check_stage_reads(ledger: Ledger, stage: dict) -> None:
     }
     where = f"stage {stage['stage']} in account {account} reads the tooling account"
     for role, action, resource, context, policy in crossaccount.tooling_reads(
-        tooling["model"], ARTIFACT_KEY, account, stage["function_code"]
+        tooling["model"], ARTIFACT_KEY, account, stage["function_code"], stage["monitoring_objects"]
     ):
         key = f"{role}@{stage['stage']}-account"
         ledger.roles.setdefault(key, roles[role])
