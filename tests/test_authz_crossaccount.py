@@ -127,14 +127,22 @@ def stage(tmp_path_factory) -> dict:
     assert prod, "no multi-account stage among the supported deploy combinations"
     lambda_entry = next(entry for entry in prod if entry["part"] == "lambda")
     code = f"s3://{lambda_entry['Parameters']['CodeS3Bucket']}/{lambda_entry['Parameters']['CodeS3Key']}"
-    return {**prod[0], "function_code": code, "entries": prod}
+    monitoring = next(entry for entry in prod if entry["part"] == "monitoring")["Parameters"]
+    objects = tuple(
+        monitoring[name] for name in ("BaselineStatisticsUri", "BaselineConstraintsUri", "ModelQualityConstraintsUri")
+    )
+    return {**prod[0], "function_code": code, "monitoring_objects": objects, "entries": prod}
 
 
 def _ask(stage: dict, roles: dict[str, Role], policies: dict[str, dict | None]) -> dict[tuple[str, str, str], bool]:
     """Every tooling read of the stage -> allowed?"""
     answers = {}
     for role, action, resource, context, policy in crossaccount.tooling_reads(
-        stage["tooling"]["model"], stages.ARTIFACT_KEY, stage["account"], stage["function_code"]
+        stage["tooling"]["model"],
+        stages.ARTIFACT_KEY,
+        stage["account"],
+        stage["function_code"],
+        stage["monitoring_objects"],
     ):
         principal = roles[role].arn(stage["account"])
         decision = crossaccount.decide_across(
@@ -175,6 +183,8 @@ def test_every_tooling_read_of_a_stage_in_its_own_account_is_allowed(stage):
         ("stage-cloudformation", "s3:GetObject"),
         ("stage-endpoint", "kms:Decrypt"),
         ("stage-cloudformation", "sagemaker:DescribeModelPackage"),
+        ("stage-monitoring", "s3:GetObject"),
+        ("stage-monitoring", "kms:Decrypt"),
     } <= actions
     assert all(answers.values()), [key for key, allowed in answers.items() if not allowed]
 
@@ -186,7 +196,8 @@ def _denied(answers: dict, action: str) -> set[str]:
 def test_without_the_bucket_grant_no_stage_role_reads_the_model(stage):
     policies = {**_policies(stage), "bucket": crossaccount.bucket_policy([])}
     answers = _ask(stage, stage_access_roles(stage["access"]), policies)
-    assert _denied(answers, "s3:GetObject") == {"stage-endpoint", "stage-batch-pipeline", "stage-cloudformation"}
+    readers = {"stage-endpoint", "stage-batch-pipeline", "stage-cloudformation", "stage-monitoring"}
+    assert _denied(answers, "s3:GetObject") == readers
 
 
 def test_a_bucket_grant_to_another_account_does_not_reach_this_stage(stage):
@@ -204,13 +215,21 @@ def test_without_the_stage_identity_statement_the_model_is_not_read(stage):
 def test_without_the_key_grant_the_model_cannot_be_decrypted(stage):
     policies = {**_policies(stage), "key": crossaccount.key_policy([])}
     answers = _ask(stage, stage_access_roles(stage["access"]), policies)
-    assert _denied(answers, "kms:Decrypt") == {"stage-endpoint", "stage-batch-pipeline", "stage-cloudformation"}
+    decrypters = {"stage-endpoint", "stage-batch-pipeline", "stage-cloudformation", "stage-monitoring"}
+    assert _denied(answers, "kms:Decrypt") == decrypters
 
 
 def test_without_the_stage_decrypt_statement_the_model_cannot_be_decrypted(stage):
     roles = _without_statement(stage_access_roles(stage["access"]), "DecryptArtifactsThroughS3")
     answers = _ask(stage, roles, _policies(stage))
-    assert _denied(answers, "kms:Decrypt") == {"stage-endpoint", "stage-batch-pipeline", "stage-cloudformation"}
+    decrypters = {"stage-endpoint", "stage-batch-pipeline", "stage-cloudformation", "stage-monitoring"}
+    assert _denied(answers, "kms:Decrypt") == decrypters
+
+
+def test_without_its_identity_statement_monitoring_reads_no_baseline(stage):
+    roles = _without_statement(stage_access_roles(stage["access"]), "ReadBaselines")
+    answers = _ask(stage, roles, _policies(stage))
+    assert _denied(answers, "s3:GetObject") == {"stage-monitoring"}
 
 
 def test_without_the_group_policy_the_package_is_not_read(stage):
@@ -236,7 +255,11 @@ def test_the_ledger_counts_cross_account_questions_and_reports_their_denials(sta
     assert stages.check_tooling_reads(ledger, stage["entries"]) == 1
     assert len(ledger.cross_account) == len(
         crossaccount.tooling_reads(
-            stage["tooling"]["model"], stages.ARTIFACT_KEY, stage["account"], stage["function_code"]
+            stage["tooling"]["model"],
+            stages.ARTIFACT_KEY,
+            stage["account"],
+            stage["function_code"],
+            stage["monitoring_objects"],
         )
     )
     assert ledger.denials() == []
