@@ -92,3 +92,29 @@ def test_batch_pipeline_definition_is_rendered_per_stage(built):
         if "batch" in load(stage, CONFIG_DIR):
             definition = json.loads((built.build_dir / stage / "batch-pipeline.json").read_text(encoding="utf-8"))
             assert [step["Name"] for step in definition["Steps"]][0] == "PrepareInferenceData"
+
+
+@pytest.mark.slow
+def test_monitored_stages_get_their_baseline_and_constraints_and_batch_uses_the_same_analyzer(built):
+    """The monitoring stack compares against the approved model's registered baseline, reads the
+    model-quality constraints the build uploaded, and runs the analyzer image the batch pipeline's
+    DataQualityCheck runs: one method and one report format for real-time and batch."""
+    s3 = built.session.client("s3")
+    model = json.loads((built.build_dir / "model_package.json").read_text(encoding="utf-8"))
+    for stage in naming.STAGES:
+        config = load(stage, CONFIG_DIR)
+        if not stacks.monitoring_wanted(config):
+            assert not (built.build_dir / stage / "monitoring.json").exists()
+            continue
+        parameters = _configuration(built.build_dir, stage, "monitoring")["Parameters"]
+        assert parameters["BaselineStatisticsUri"] == model["baseline_statistics_uri"]
+        assert parameters["BaselineConstraintsUri"] == model["baseline_constraints_uri"]
+        bucket, _, key = parameters["ModelQualityConstraintsUri"][len("s3://") :].partition("/")
+        uploaded = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        (section,) = [name for name in uploaded if name.endswith("_constraints")]
+        rules = config["realtime"]["monitoring"]["model_quality"]["constraints"]
+        assert set(uploaded[section]) == set(rules)
+        if "batch" in config:
+            definition = json.loads((built.build_dir / stage / "batch-pipeline.json").read_text(encoding="utf-8"))
+            (check,) = [step for step in definition["Steps"] if step["Type"] == "QualityCheck"]
+            assert json.dumps(check).count(parameters["MonitorImageUri"]) >= 1

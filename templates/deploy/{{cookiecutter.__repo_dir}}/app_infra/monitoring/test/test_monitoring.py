@@ -427,3 +427,9 @@ def test_only_an_alarm_of_this_stage_going_off_reaches_the_rule_target(aws, rule
         assert _delivered(aws, rule_queue, _alarm_event(name, state)) == [], (name, state)
     delivered = _delivered(aws, rule_queue, _alarm_event(f"{prefix}drift-bmi", "ALARM"))
     assert [message["detail"]["alarmName"] for message in delivered] == [f"{prefix}drift-bmi"]
+
+
+def test_only_a_template_with_a_transform_is_created_with_auto_expand():
+    assert deploy.capabilities_of(TEMPLATE.read_text(encoding="utf-8")) == ("CAPABILITY_AUTO_EXPAND",)
+    endpoint = REPO_ROOT / "app_infra" / "endpoint" / "endpoint.yaml"
+    assert deploy.capabilities_of(endpoint.read_text(encoding="utf-8")) == ()
