@@ -1,14 +1,29 @@
-"""Data-quality baselines in Model Monitor's file formats: statistics.json, constraints.json and
-constraint_violations.json (schemas in the SageMaker Model Monitor developer guide).
+"""Data quality in Model Monitor's file formats: statistics.json, constraints.json and
+constraint_violations.json (schemas: https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-statistics.html,
+.../model-monitor-byoc-constraints.html, .../model-monitor-interpreting-violations.html).
+
+The one implementation of the method: the training pipeline's baseline (a local run's
+QualityCheck step), the batch inference pipeline's drift check (the same step, run locally) and
+`mlops-kit monitor` on an endpoint's captured traffic all call it.
 
 Types are inferred per column (Integral, Fractional, String, or Unknown when every value is
 missing). Numeric distributions are 10 equal-width buckets plus the sorted values as the KLL
 sketch's single compactor level (exact for up to `SKETCH_K` values, evenly thinned beyond).
+
+Where the local numbers differ from Model Monitor's:
+- Model Monitor summarises a distribution in a KLL sketch (approximate quantiles, rank error of
+  about 1-2 % at its sketch size) and compares sketches; here the baseline keeps the sorted values
+  themselves (up to 2048, evenly thinned beyond) and the current data is used whole, so the
+  distance is the exact two-sample Kolmogorov-Smirnov statistic (numpy; tests compare it with
+  scipy.stats.ks_2samp) against those values. Near the threshold the two can decide differently.
+- Model Monitor's "Robust" comparison method is not documented in detail; both methods here are
+  the KS statistic for numbers and the L-infinity distance of frequencies for strings (the
+  documented categorical_drift_method).
+- std_dev is the population standard deviation of the exact values.
 """
 
 from __future__ import annotations
 
-import bisect
 import csv
 import math
 import re
@@ -17,6 +32,8 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 BUCKETS = 10
 SKETCH_K = 2048
@@ -217,16 +234,17 @@ def _feature_violations(constraint: dict, values: list[str], config: dict) -> li
 
 
 def _numeric_distance(baseline: dict, values: list[str]) -> float:
-    """The largest gap between two empirical CDFs (Kolmogorov-Smirnov statistic)."""
-    reference = sorted(x for level in baseline["distribution"]["kll"]["sketch"]["data"] for x in level)
-    current = sorted(float(value) for value in values if _is_float(value))
-    if not reference or not current:
-        return 0.0
-    points = sorted(set(reference) | set(current))
-    return max(
-        abs(bisect.bisect_right(reference, x) / len(reference) - bisect.bisect_right(current, x) / len(current))
-        for x in points
+    """The largest gap between two empirical CDFs (the two-sample Kolmogorov-Smirnov statistic)."""
+    reference = np.sort(
+        np.fromiter((x for level in baseline["distribution"]["kll"]["sketch"]["data"] for x in level), float)
     )
+    current = np.sort(np.fromiter((float(value) for value in values if _is_float(value)), float))
+    if not reference.size or not current.size:
+        return 0.0
+    points = np.union1d(reference, current)
+    reference_cdf = np.searchsorted(reference, points, side="right") / reference.size
+    current_cdf = np.searchsorted(current, points, side="right") / current.size
+    return float(np.max(np.abs(reference_cdf - current_cdf)))
 
 
 def _categorical_distance(baseline: dict, values: list[str]) -> float:
@@ -276,3 +294,17 @@ def violations(columns: Table, baseline_constraints: dict, baseline_statistics: 
         if drift:
             found.append(drift)
     return {"violations": found}
+
+
+def with_drift_threshold(baseline_constraints: dict, threshold: float | None) -> dict:
+    """A copy of constraints.json whose numeric drift threshold is the stage's `drift_threshold`
+    (inference_config.json realtime.monitoring.data_quality: Model Monitor's
+    distribution_constraints.comparison_threshold); None keeps the baseline's."""
+    if threshold is None:
+        return baseline_constraints
+    config = dict(baseline_constraints.get("monitoring_config") or MONITORING_CONFIG)
+    config["distribution_constraints"] = {
+        **(config.get("distribution_constraints") or {}),
+        "comparison_threshold": threshold,
+    }
+    return {**baseline_constraints, "monitoring_config": config}
