@@ -24,7 +24,7 @@ DEFAULT_CAPTURE = "build/capture"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_repo_root_argument(parser)
     parser.add_argument(
-        "--capture", default=DEFAULT_CAPTURE, help="capture .jsonl file or folder (default: %(default)s)"
+        "--capture", default="", help=f"capture .jsonl file or folder (default: the repository's {DEFAULT_CAPTURE})"
     )
     parser.add_argument(
         "--ground-truth", default="", help="ground-truth .jsonl file or folder: adds the model-quality check"
@@ -83,7 +83,7 @@ def monitor(args: argparse.Namespace, repo_root: Path) -> int:
     if monitoring.get("enabled") is False:
         print(f"monitor: monitoring is off for {args.stage} (inference_config.json realtime.monitoring.enabled)")
         return 0
-    capture_location = Path(os.path.expanduser(args.capture))
+    capture_location = Path(os.path.expanduser(args.capture)) if args.capture else repo_root / DEFAULT_CAPTURE
     ground_truth = Path(os.path.expanduser(args.ground_truth)) if args.ground_truth else None
     checks_data = (monitoring.get("data_quality") or {}).get("enabled", True)
     baseline = _baseline(args.baseline, settings, args.local_aws_port) if checks_data else None
