@@ -339,3 +339,32 @@ def test_an_unshifted_capture_starts_nothing_and_a_failed_run_keeps_the_previous
     assert json.loads(before)["data_quality_violations"] == []
     assert command.run(arguments(deploy_repo, "--baseline", str(deploy_repo / "missing"))) == 1
     assert summary.read_text() == before and not list(summary.parent.parent.glob(".staging-*"))
+
+
+# --- the local endpoint captures what it answers -------------------------------------------------
+
+
+@pytest.mark.usefixtures("offline")
+def test_the_local_endpoint_captures_answered_requests_with_the_callers_inference_id(sample_bundle, tmp_path):
+    import boto3
+    import pandas as pd
+    from botocore.exceptions import ClientError
+
+    from mlops_template_kit.local_endpoint.server import RunningEndpoint
+
+    frame = pd.read_csv(sample_bundle.test_data)
+    rows = frame.drop(columns=[c for c in ("id", "progression", "high_progression") if c in frame]).head(2)
+    with RunningEndpoint(sample_bundle.model_data, "endpoint-x", capture_dir=tmp_path) as endpoint:
+        runtime = boto3.client("sagemaker-runtime", endpoint_url=endpoint.url, region_name="us-east-1")
+        body = rows.to_csv(index=False, header=False)
+        answer = runtime.invoke_endpoint(
+            EndpointName="endpoint-x", Body=body, ContentType="text/csv", InferenceId="r-1"
+        )
+        expected = json.loads(answer["Body"].read())["predictions"]
+        runtime.invoke_endpoint(EndpointName="endpoint-x", Body=body, ContentType="text/csv")
+        with pytest.raises(ClientError):  # a failed request is not captured
+            runtime.invoke_endpoint(EndpointName="endpoint-x", Body=b"not,a,record", ContentType="text/csv")
+    first, second = capture.read(tmp_path)
+    assert first.inference_id == "r-1" and first.key == "r-1" and second.inference_id == "" and second.key
+    assert first.input_text == body and capture.predictions(first) == expected
+    assert [sorted(row) for row in capture.input_rows(first, list(rows.columns))] == [sorted(rows.columns)] * 2
