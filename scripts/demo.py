@@ -3,8 +3,9 @@
 Bakes both repos into demo/, then, at the same time, runs the training pipeline locally to a
 registered model and checks the deploy repo's stage configurations; shows the pipeline
 definition the local run built (as a DAG); approves the model, serves it on loopback and runs
-the deploy repo's integration, stress and ML tests against it. It ends with what to do next by
-hand.
+the deploy repo's integration, stress and ML tests against it; then sends it unshifted and shifted
+traffic, captured in Model Monitor's format, and runs the deploy repo's `make monitor` on each. It
+ends with what to do next by hand.
 
 The generated repos' unit tests are not run here: the monorepo's `make test` runs them in every
 covering bake (tests/test_bake.py), and the demo is the loop, not the test suite.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -29,7 +31,7 @@ from scripts.bake import OFFLINE_ENV, REPO_ROOT, bake
 
 DEMO_DIR = REPO_ROOT / "demo"
 VENV = Path(sys.executable).parent.parent
-STAGES = 5
+STAGES = 6
 
 
 class DemoFailed(RuntimeError):
@@ -135,6 +137,8 @@ def what_next(train: Path, deploy: Path, package: dict, model: Path) -> str:
             f"    cd {here(deploy)} && make validate   # the stage configurations",
             f"    cd {here(deploy)} && make test-local MODEL=../{model.name} TEST_DATA=<CSV>  # serve, test",
             f"    cd {here(deploy)} && make serve-local MODEL=../{model.name}  # serve it on 127.0.0.1",
+            f"    cd {here(deploy)} && make serve-local CAPTURE=build/capture  # capture the requests it answers",
+            f"    cd {here(deploy)} && make monitor DRY_RUN=1  # check them against the model's baseline",
             "  The whole loop on your own data, with a registry that outlives each run (both READMEs):",
             f"    cd {here(train)} && make local-aws-start   # local S3 + model registry, kept in .local-aws/",
             f"    cd {here(train)} && make local-run DATA=<your CSV folder or file>",
@@ -143,6 +147,60 @@ def what_next(train: Path, deploy: Path, package: dict, model: Path) -> str:
             f"    cd {here(train)} && make local-aws-stop    # saves the state; local-aws-start loads it",
         ]
     )
+
+
+# --- issue 14: local monitoring ----------------------------------------------------------------------
+
+# Records per request of the demo's traffic: 442 sample records in ~45 requests keep the stage short.
+MONITOR_BATCH = 10
+# The shifted traffic: two features moved by about two of their standard deviations (bmi ~4.4,
+# glucose ~11.5 in the sample data), so the data-quality check must name exactly these two.
+SHIFTS = {"bmi": 10.0, "glucose": 25.0}
+
+
+def demo_traffic(problem_type: str) -> dict[str, object]:
+    """The sample data's raw features as sent to the endpoint: as they are, and shifted."""
+    from mlops_template_kit.local_endpoint.sample_bundle import sample_records
+
+    records = sample_records(problem_type)
+    features = records.drop(columns=[c for c in ("id", "progression", "high_progression") if c in records])
+    shifted = features.copy()
+    for column, shift in SHIFTS.items():
+        shifted[column] = (shifted[column] + shift).round(4)
+    return {"unshifted": features, "shifted": shifted}
+
+
+def send_traffic(model: Path, endpoint_name: str, frame, capture_dir: Path) -> None:
+    """Serve `model` with capture on and send `frame` in small CSV requests, each with an inference id."""
+    import http.client
+
+    from mlops_template_kit.local_endpoint.server import RunningEndpoint
+
+    with RunningEndpoint(model, endpoint_name, capture_dir=capture_dir) as endpoint:
+        host, port = endpoint.server.server_address[:2]
+        connection = http.client.HTTPConnection(host, port, timeout=30)
+        for start in range(0, len(frame), MONITOR_BATCH):
+            body = frame.iloc[start : start + MONITOR_BATCH].to_csv(index=False, header=False)
+            headers = {"Content-Type": "text/csv", "X-Amzn-SageMaker-Inference-Id": f"demo-{start}"}
+            connection.request("POST", "/invocations", body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise DemoFailed(f"the local endpoint answered {response.status} to the demo's traffic")
+        connection.close()
+
+
+def monitor_traffic(deploy: Path, model: Path, answers: dict) -> None:
+    """Each traffic, captured, then `make monitor` on it (DRY_RUN: the retraining run is named, not started)."""
+    capture_root = deploy / "build" / "demo-capture"
+    shutil.rmtree(capture_root, ignore_errors=True)
+    endpoint_name = naming.endpoint(answers["project_name"], answers["project_id"], "staging")
+    for name, frame in demo_traffic(answers["problem_type"]).items():
+        send_traffic(model, endpoint_name, frame, capture_root / name)
+        shift = ", ".join(f"{column} +{value:g}" for column, value in SHIFTS.items()) if name == "shifted" else "none"
+        print(f"\n{name} traffic ({len(frame)} records, shift: {shift}):", flush=True)
+        capture = f"CAPTURE={capture_root / name}"
+        print(run(make_command("monitor", capture, "DRY_RUN=1"), deploy, capture=True).rstrip())
 
 
 def local_aws() -> ThreadedMotoServer:
@@ -170,6 +228,8 @@ def the_loop() -> str:
     model = keep_model(package, DEMO_DIR / "model.tar.gz")
     banner(5, "Serve the approved model on 127.0.0.1 and run the deploy repo's integration, stress and ML tests")
     run(make_command("test-local", "MODEL=registry"), deploy)
+    banner(6, "Monitor it locally: unshifted, then shifted traffic against the registered baseline (make monitor)")
+    monitor_traffic(deploy, model, answers)
     return what_next(train, deploy, package, model)
 
 
