@@ -192,6 +192,7 @@ def send_traffic(model: Path, endpoint_name: str, frame, capture_dir: Path) -> N
 
 def monitor_traffic(deploy: Path, model: Path, answers: dict) -> None:
     """Each traffic, captured, then `make monitor` on it (DRY_RUN: the retraining run is named, not started)."""
+    started = time.perf_counter()
     capture_root = deploy / "build" / "demo-capture"
     shutil.rmtree(capture_root, ignore_errors=True)
     endpoint_name = naming.endpoint(answers["project_name"], answers["project_id"], "staging")
@@ -201,6 +202,7 @@ def monitor_traffic(deploy: Path, model: Path, answers: dict) -> None:
         print(f"\n{name} traffic ({len(frame)} records, shift: {shift}):", flush=True)
         capture = f"CAPTURE={capture_root / name}"
         print(run(make_command("monitor", capture, "DRY_RUN=1"), deploy, capture=True).rstrip())
+    print(f"\nmonitoring stage: {time.perf_counter() - started:.1f} s")
 
 
 def local_aws() -> ThreadedMotoServer:

@@ -368,3 +368,12 @@ def test_the_local_endpoint_captures_answered_requests_with_the_callers_inferenc
     assert first.inference_id == "r-1" and first.key == "r-1" and second.inference_id == "" and second.key
     assert first.input_text == body and capture.predictions(first) == expected
     assert [sorted(row) for row in capture.input_rows(first, list(rows.columns))] == [sorted(rows.columns)] * 2
+
+
+def test_the_training_baseline_the_batch_drift_check_and_the_monitor_share_one_implementation():
+    """The local run's QualityCheck step (the training pipeline's baseline, the batch pipeline's drift
+    check) computes with the monitor's data_quality module: one method, one report format."""
+    from mlops_template_kit.local_run import quality
+
+    assert quality.baseline is data_quality and run.data_quality is data_quality
+    assert not (Path(quality.__file__).parent / "baseline.py").exists()
