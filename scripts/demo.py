@@ -170,38 +170,59 @@ def demo_traffic(problem_type: str) -> dict[str, object]:
     return {"unshifted": features, "shifted": shifted}
 
 
-def send_traffic(model: Path, endpoint_name: str, frame, capture_dir: Path) -> None:
-    """Serve `model` with capture on and send `frame` in small CSV requests, each with an inference id."""
+def send_traffic(endpoint, frame) -> None:
+    """`frame` in small CSV requests to the running endpoint, each with an inference id."""
     import http.client
 
-    from mlops_template_kit.local_endpoint.server import RunningEndpoint
-
-    with RunningEndpoint(model, endpoint_name, capture_dir=capture_dir) as endpoint:
-        host, port = endpoint.server.server_address[:2]
-        connection = http.client.HTTPConnection(host, port, timeout=30)
-        for start in range(0, len(frame), MONITOR_BATCH):
-            body = frame.iloc[start : start + MONITOR_BATCH].to_csv(index=False, header=False)
-            headers = {"Content-Type": "text/csv", "X-Amzn-SageMaker-Inference-Id": f"demo-{start}"}
-            connection.request("POST", "/invocations", body=body, headers=headers)
-            response = connection.getresponse()
-            response.read()
-            if response.status != 200:
-                raise DemoFailed(f"the local endpoint answered {response.status} to the demo's traffic")
-        connection.close()
+    host, port = endpoint.server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    for start in range(0, len(frame), MONITOR_BATCH):
+        body = frame.iloc[start : start + MONITOR_BATCH].to_csv(index=False, header=False)
+        headers = {"Content-Type": "text/csv", "X-Amzn-SageMaker-Inference-Id": f"demo-{start}"}
+        connection.request("POST", "/invocations", body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise DemoFailed(f"the local endpoint answered {response.status} to the demo's traffic")
+    connection.close()
 
 
 def monitor_traffic(deploy: Path, model: Path, answers: dict) -> None:
-    """Each traffic, captured, then `make monitor` on it (DRY_RUN: the retraining run is named, not started)."""
+    """Serve the model once, capture each traffic in its own folder, then run `make monitor` on both at
+    the same time (DRY_RUN: the retraining run is named, not started), each into its own reports."""
+    from mlops_template_kit.local_endpoint.server import RunningEndpoint
+
     started = time.perf_counter()
-    capture_root = deploy / "build" / "demo-capture"
-    shutil.rmtree(capture_root, ignore_errors=True)
-    endpoint_name = naming.endpoint(answers["project_name"], answers["project_id"], "staging")
-    for name, frame in demo_traffic(answers["problem_type"]).items():
-        send_traffic(model, endpoint_name, frame, capture_root / name)
-        shift = ", ".join(f"{column} +{value:g}" for column, value in SHIFTS.items()) if name == "shifted" else "none"
-        print(f"\n{name} traffic ({len(frame)} records, shift: {shift}):", flush=True)
-        capture = f"CAPTURE={capture_root / name}"
-        print(run(make_command("monitor", capture, "DRY_RUN=1"), deploy, capture=True).rstrip())
+    root = deploy / "build" / "demo-monitor"
+    shutil.rmtree(root, ignore_errors=True)
+    traffic = {}
+    with RunningEndpoint(model, naming.endpoint(answers["project_name"], answers["project_id"], "staging")) as endpoint:
+        for name, frame in demo_traffic(answers["problem_type"]).items():
+            endpoint.capture_to(root / name / "capture")
+            send_traffic(endpoint, frame)
+            traffic[name] = len(frame)
+    checks = {
+        name: start(
+            make_command(
+                "monitor", f"CAPTURE={root / name / 'capture'}", f"REPORTS={root / name / 'reports'}", "DRY_RUN=1"
+            ),
+            deploy,
+            capture=True,
+        )
+        for name in traffic
+    }
+    try:
+        for name, process in checks.items():
+            shift = (
+                ", ".join(f"{column} +{value:g}" for column, value in SHIFTS.items()) if name == "shifted" else "none"
+            )
+            print(f"\n{name} traffic ({traffic[name]} records, shift: {shift}):")
+            print(finish(process, deploy).rstrip())
+    finally:
+        for process in checks.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     print(f"\nmonitoring stage: {time.perf_counter() - started:.1f} s")
 
 

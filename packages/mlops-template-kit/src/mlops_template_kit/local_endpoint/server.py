@@ -323,12 +323,9 @@ class RunningEndpoint:
     ) -> None:
         self._workdir = tempfile.TemporaryDirectory(prefix="local-endpoint-")
         model_dir = extract_bundle(Path(model_data), Path(self._workdir.name))
-        writer = None
+        self.server = LocalEndpointServer(ModelContainer(model_dir), endpoint_name, port, verbose)
         if capture_dir is not None:
-            from mlops_template_kit.monitor.capture import CaptureWriter
-
-            writer = CaptureWriter(Path(capture_dir), endpoint_name)
-        self.server = LocalEndpointServer(ModelContainer(model_dir), endpoint_name, port, verbose, writer)
+            self.capture_to(Path(capture_dir))
         self._thread = threading.Thread(target=self.server.serve_forever, name="local-endpoint", daemon=True)
 
     @property
@@ -339,6 +336,16 @@ class RunningEndpoint:
     def endpoint_name(self) -> str:
         return self.server.endpoint_name
 
+    def capture_to(self, capture_dir: Path | None) -> None:
+        """Write the requests answered from now on under `capture_dir` (None: stop capturing); what
+        the previous folder's writer still holds is written first."""
+        from mlops_template_kit.monitor.capture import CaptureWriter
+
+        previous = self.server.capture
+        self.server.capture = None if capture_dir is None else CaptureWriter(Path(capture_dir), self.endpoint_name)
+        if previous is not None:
+            previous.close()
+
     def start(self) -> RunningEndpoint:
         self._thread.start()
         return self
@@ -347,8 +354,7 @@ class RunningEndpoint:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(timeout=5)
-        if self.server.capture is not None:
-            self.server.capture.close()
+        self.capture_to(None)
         self._workdir.cleanup()
 
     def __enter__(self) -> RunningEndpoint:
