@@ -17,6 +17,7 @@ import jinja2
 import numpy as np
 import pytest
 
+from mlops_template_kit.deploy.errors import DeployError
 from mlops_template_kit.monitor import capture, command, data_quality, model_quality, run, trigger
 from mlops_template_kit.monitor.errors import MonitorError
 
@@ -377,3 +378,55 @@ def test_the_training_baseline_the_batch_drift_check_and_the_monitor_share_one_i
 
     assert quality.baseline is data_quality and run.data_quality is data_quality
     assert not (Path(quality.__file__).parent / "baseline.py").exists()
+
+
+# --- the registered baseline, from a (moto) model registry ------------------------------------------
+
+
+def _register(sagemaker, group: str, baseline_uri: str | None) -> None:
+    drift = {}
+    if baseline_uri:
+        drift = {
+            "ModelDataQuality": {
+                "Statistics": {"ContentType": "application/json", "S3Uri": f"{baseline_uri}/statistics.json"},
+                "Constraints": {"ContentType": "application/json", "S3Uri": f"{baseline_uri}/constraints.json"},
+            }
+        }
+    sagemaker.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="Approved",
+        InferenceSpecification={
+            "Containers": [{"Image": "image", "ModelDataUrl": "s3://sagemaker-project-p-1/m/model.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["application/json"],
+        },
+        **({"DriftCheckBaselines": drift} if drift else {}),
+    )
+
+
+@pytest.mark.usefixtures("offline")
+def test_the_registry_baseline_is_the_newest_approved_models_drift_check_baseline(baseline):
+    import time
+
+    import boto3
+    from moto import mock_aws
+
+    from mlops_template_kit.monitor.registry import registered_baseline
+
+    with mock_aws():
+        s3, sagemaker = boto3.client("s3"), boto3.client("sagemaker")
+        s3.create_bucket(Bucket="sagemaker-project-p-1")
+        uri = "s3://sagemaker-project-p-1/churn/ml-pipeline-outputs/b1/DataQualityBaseline"
+        for name, document in (("statistics.json", baseline.statistics), ("constraints.json", baseline.constraints)):
+            s3.put_object(
+                Bucket="sagemaker-project-p-1", Key=f"{uri.split('/', 3)[3]}/{name}", Body=json.dumps(document)
+            )
+        sagemaker.create_model_package_group(ModelPackageGroupName="churn-p-1")
+        _register(sagemaker, "churn-p-1", uri)
+        assert registered_baseline("churn-p-1", "us-east-1") == baseline
+        time.sleep(0.01)  # CreationTime has millisecond resolution
+        _register(sagemaker, "churn-p-1", None)
+        with pytest.raises(MonitorError, match="has no data-quality baseline"):
+            registered_baseline("churn-p-1", "us-east-1")
+        with pytest.raises(DeployError, match="no Approved model package in group 'other'"):  # one line too
+            registered_baseline("other", "us-east-1")
