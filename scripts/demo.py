@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
@@ -151,8 +152,8 @@ def what_next(train: Path, deploy: Path, package: dict, model: Path) -> str:
 
 # --- issue 14: local monitoring ----------------------------------------------------------------------
 
-# Records per request of the demo's traffic: 442 sample records in ~45 requests keep the stage short.
-MONITOR_BATCH = 10
+# Records per request of the demo's traffic: 442 sample records in 9 requests keep the stage short.
+MONITOR_BATCH = 50
 # The shifted traffic: two features moved by about two of their standard deviations (bmi ~4.4,
 # glucose ~11.5 in the sample data), so the data-quality check must name exactly these two.
 SHIFTS = {"bmi": 10.0, "glucose": 25.0}
@@ -187,20 +188,29 @@ def send_traffic(endpoint, frame) -> None:
     connection.close()
 
 
-def monitor_traffic(deploy: Path, model: Path, answers: dict) -> None:
-    """Serve the model once, capture each traffic in its own folder, then run `make monitor` on both at
-    the same time (DRY_RUN: the retraining run is named, not started), each into its own reports."""
+def prepare_monitoring(model: Path, answers: dict) -> Future:
+    """Load the model into an in-process endpoint and build the traffic in the background, while
+    stage 5's tests run in their own process: what the monitoring stage needs is ready when it starts."""
     from mlops_template_kit.local_endpoint.server import RunningEndpoint
 
+    def load() -> tuple:
+        endpoint = RunningEndpoint(model, naming.endpoint(answers["project_name"], answers["project_id"], "staging"))
+        return endpoint, demo_traffic(answers["problem_type"])
+
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-monitoring").submit(load)
+
+
+def monitor_traffic(deploy: Path, prepared: Future) -> None:
+    """Capture each traffic in its own folder, then run `make monitor` on both at the same time
+    (DRY_RUN: the retraining run is named, not started), each into its own reports."""
     started = time.perf_counter()
     root = deploy / "build" / "demo-monitor"
     shutil.rmtree(root, ignore_errors=True)
-    traffic = {}
-    with RunningEndpoint(model, naming.endpoint(answers["project_name"], answers["project_id"], "staging")) as endpoint:
-        for name, frame in demo_traffic(answers["problem_type"]).items():
+    endpoint, frames = prepared.result()
+    with endpoint:
+        for name, frame in frames.items():
             endpoint.capture_to(root / name / "capture")
             send_traffic(endpoint, frame)
-            traffic[name] = len(frame)
     checks = {
         name: start(
             make_command(
@@ -209,14 +219,14 @@ def monitor_traffic(deploy: Path, model: Path, answers: dict) -> None:
             deploy,
             capture=True,
         )
-        for name in traffic
+        for name in frames
     }
     try:
         for name, process in checks.items():
             shift = (
                 ", ".join(f"{column} +{value:g}" for column, value in SHIFTS.items()) if name == "shifted" else "none"
             )
-            print(f"\n{name} traffic ({traffic[name]} records, shift: {shift}):")
+            print(f"\n{name} traffic ({len(frames[name])} records, shift: {shift}):")
             print(finish(process, deploy).rstrip())
     finally:
         for process in checks.values():
@@ -250,9 +260,10 @@ def the_loop() -> str:
     print(f"approved {package['ModelPackageArn']}")
     model = keep_model(package, DEMO_DIR / "model.tar.gz")
     banner(5, "Serve the approved model on 127.0.0.1 and run the deploy repo's integration, stress and ML tests")
+    prepared = prepare_monitoring(model, answers)
     run(make_command("test-local", "MODEL=registry"), deploy)
     banner(6, "Monitor it locally: unshifted, then shifted traffic against the registered baseline (make monitor)")
-    monitor_traffic(deploy, model, answers)
+    monitor_traffic(deploy, prepared)
     return what_next(train, deploy, package, model)
 
 
