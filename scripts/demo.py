@@ -211,16 +211,13 @@ def monitor_traffic(deploy: Path, prepared: Future) -> None:
         for name, frame in frames.items():
             endpoint.capture_to(root / name / "capture")
             send_traffic(endpoint, frame)
-    checks = {
-        name: start(
-            make_command(
-                "monitor", f"CAPTURE={root / name / 'capture'}", f"REPORTS={root / name / 'reports'}", "DRY_RUN=1"
-            ),
-            deploy,
-            capture=True,
-        )
-        for name in frames
-    }
+
+    def check(name: str) -> list[str]:
+        command = make_command("monitor", f"CAPTURE={root / name / 'capture'}", f"REPORTS={root / name / 'reports'}")
+        # --silent: the report, not make's echo of the command line.
+        return [command[0], "--silent", *command[1:], "DRY_RUN=1"]
+
+    checks = {name: start(check(name), deploy, capture=True) for name in frames}
     try:
         for name, process in checks.items():
             shift = (

@@ -296,15 +296,15 @@ def arguments(repo: Path, *extra: str):
     return parser.parse_args(["--repo-root", str(repo), *extra])
 
 
-def test_a_violation_with_on_drift_retrain_starts_the_local_retraining_run(deploy_repo, capsys):
+def test_a_violation_with_on_drift_retrain_starts_the_local_retraining_run(deploy_repo, capsys, monkeypatch):
     write_capture(deploy_repo / "build" / "capture", feature_rows(RECORDS, seed=5, shift={"bmi": 8.0}))
+    monkeypatch.chdir(deploy_repo)  # DATA is the user's path: made absolute before the run changes folder
     assert command.run(arguments(deploy_repo, "--baseline", str(deploy_repo / "baseline"), "--data", "new-data/")) == 0
     output = capsys.readouterr().out
-    assert (
-        "bmi: baseline_drift_check" in output
-        and "retrain: running `make --no-print-directory local-run DATA=new-data/`" in output
-    )
-    assert (deploy_repo.parent / "churn-build-train" / "retrained.txt").read_text().strip() == "retrained on new-data/"
+    newest = deploy_repo / "new-data"
+    assert "bmi: baseline_drift_check" in output
+    assert f"retrain: running `make --no-print-directory local-run DATA={newest}`" in output
+    assert (deploy_repo.parent / "churn-build-train" / "retrained.txt").read_text().strip() == f"retrained on {newest}"
     reports = deploy_repo / "build" / "monitor" / "staging"
     assert sorted(path.name for path in reports.rglob("*.json")) == [
         "constraint_violations.json",

@@ -97,7 +97,9 @@ def monitor(args: argparse.Namespace, repo_root: Path) -> int:
         Path(args.train_repo) if args.train_repo else trigger.default_train_repo(repo_root, settings.project_name)
     )
     on_drift = config.get("on_drift", trigger.NOTIFY)
-    return trigger.on_violation(on_drift, result.summary_line(), train_repo.resolve(), args.data or None, args.dry_run)
+    # The retraining run works in the build-train repository: a local folder must not be read from there.
+    data = args.data if not args.data or args.data.startswith("s3://") else str(Path(args.data).expanduser().resolve())
+    return trigger.on_violation(on_drift, result.summary_line(), train_repo.resolve(), data or None, args.dry_run)
 
 
 def run(args: argparse.Namespace) -> int:
