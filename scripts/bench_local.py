@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -127,7 +128,8 @@ def write_monitor_inputs(project: Path, records: int = MONITOR_RECORDS) -> dict[
     features = frame.drop(columns=["id", "progression"])
     statistics = data_quality.statistics({name: [str(v) for v in features[name]] for name in features.columns})
     folder = project / "build" / "bench-monitor"
-    (folder / "baseline").mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)  # a capture folder keeps every writer's file: start empty
+    (folder / "baseline").mkdir(parents=True)
     (folder / "baseline" / "statistics.json").write_text(json.dumps(statistics))
     (folder / "baseline" / "constraints.json").write_text(json.dumps(data_quality.constraints(statistics)))
     writer = capture.CaptureWriter(folder / "capture", "bench-endpoint")

@@ -430,3 +430,13 @@ def test_the_registry_baseline_is_the_newest_approved_models_drift_check_baselin
             registered_baseline("churn-p-1", "us-east-1")
         with pytest.raises(DeployError, match="no Approved model package in group 'other'"):  # one line too
             registered_baseline("other", "us-east-1")
+
+
+def test_the_auc_is_scikit_learns_with_ties_and_nan_with_one_class():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(7)
+    truth = rng.integers(0, 2, 400)
+    score = np.round(rng.random(400) * 0.5 + truth * 0.3, 1)  # few distinct values: many ties
+    assert model_quality.area_under_roc(truth, score) == pytest.approx(roc_auc_score(truth, score), abs=1e-12)
+    assert np.isnan(model_quality.area_under_roc(np.ones(5, int), score[:5]))

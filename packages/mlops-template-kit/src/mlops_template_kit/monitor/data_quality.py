@@ -79,6 +79,17 @@ def _is_float(value: str) -> bool:
         return False
 
 
+def numbers(values: list[str]) -> np.ndarray:
+    """The finite numbers among a column's text values, in order (numpy parses a whole column at
+    once; a column with any other text falls back to one value at a time)."""
+    present = [value for value in values if value]
+    try:
+        parsed = np.asarray(present, dtype=float)
+    except ValueError:
+        parsed = np.fromiter((float(value) if _is_float(value) else math.nan for value in present), float, len(present))
+    return parsed[np.isfinite(parsed)]
+
+
 def conforms(value: str, inferred: str) -> bool:
     """Whether a present value has the inferred type (an integer is also a fractional)."""
     if inferred == "Integral":
@@ -100,15 +111,13 @@ def infer_type(values: list[str]) -> str:
     return "String"
 
 
-def _buckets(numbers: list[float]) -> list[dict[str, float]]:
-    low, high = numbers[0], numbers[-1]
+def _buckets(ordered: np.ndarray) -> list[dict[str, float]]:
+    low, high = float(ordered[0]), float(ordered[-1])
     if low == high:
-        return [{"lower_bound": low, "upper_bound": high, "count": float(len(numbers))}]
+        return [{"lower_bound": low, "upper_bound": high, "count": float(len(ordered))}]
     width = (high - low) / BUCKETS
     edges = [low + width * index for index in range(BUCKETS)] + [high]
-    counts = [0] * BUCKETS
-    for number in numbers:
-        counts[min(int((number - low) / width), BUCKETS - 1)] += 1
+    counts = np.bincount(np.minimum(((ordered - low) / width).astype(int), BUCKETS - 1), minlength=BUCKETS)
     return [
         {"lower_bound": edges[index], "upper_bound": edges[index + 1], "count": float(counts[index])}
         for index in range(BUCKETS)
@@ -116,6 +125,7 @@ def _buckets(numbers: list[float]) -> list[dict[str, float]]:
 
 
 def _sketch(numbers: list[float]) -> list[list[float]]:
+    # numbers: sorted
     if len(numbers) <= SKETCH_K:
         return [numbers]
     step = len(numbers) / SKETCH_K
@@ -133,18 +143,19 @@ def feature_statistics(name: str, values: list[str]) -> dict[str, Any]:
     feature: dict[str, Any] = {"name": name, "inferred_type": inferred}
     present = [value for value in values if value]
     if inferred in ("Integral", "Fractional"):
-        numbers = sorted(float(value) for value in present)
+        ordered = np.sort(numbers(present))
+        listed = ordered.tolist()
         feature["numerical_statistics"] = {
             "common": _common(values),
-            "mean": stats.fmean(numbers),
-            "sum": math.fsum(numbers),
-            "std_dev": stats.pstdev(numbers),
-            "min": numbers[0],
-            "max": numbers[-1],
+            "mean": stats.fmean(listed),
+            "sum": math.fsum(listed),
+            "std_dev": float(np.std(ordered)),
+            "min": listed[0],
+            "max": listed[-1],
             "distribution": {
                 "kll": {
-                    "buckets": _buckets(numbers),
-                    "sketch": {"parameters": {"c": SKETCH_C, "k": float(SKETCH_K)}, "data": _sketch(numbers)},
+                    "buckets": _buckets(ordered),
+                    "sketch": {"parameters": {"c": SKETCH_C, "k": float(SKETCH_K)}, "data": _sketch(listed)},
                 }
             },
         }
@@ -215,7 +226,11 @@ def _feature_violations(constraint: dict, values: list[str], config: dict) -> li
                 name, "completeness_check", f"completeness {completeness:.4f} is below {constraint['completeness']:.4f}"
             )
         )
-    mismatched = sum(1 for value in present if not conforms(value, inferred))
+    parsed = numbers(present) if inferred in ("Integral", "Fractional") else None
+    if inferred == "Fractional":
+        mismatched = len(present) - len(parsed)
+    else:
+        mismatched = sum(1 for value in present if not conforms(value, inferred))
     if present and mismatched / len(present) > config.get("datatype_check_threshold", 0.1):
         found.append(_violation(name, "data_type_check", f"{mismatched} of {len(present)} values are not {inferred}"))
     domains = (constraint.get("string_constraints") or {}).get("domains")
@@ -226,9 +241,7 @@ def _feature_violations(constraint: dict, values: list[str], config: dict) -> li
                 name, "categorical_values_check", f"{outside} of {len(present)} values are outside the baseline domain"
             )
         )
-    if constraint.get("num_constraints", {}).get("is_non_negative") and any(
-        float(v) < 0 for v in present if _is_float(v)
-    ):
+    if constraint.get("num_constraints", {}).get("is_non_negative") and parsed is not None and (parsed < 0).any():
         found.append(_violation(name, "data_type_check", "negative values where the baseline had none"))
     return found
 
@@ -238,7 +251,7 @@ def _numeric_distance(baseline: dict, values: list[str]) -> float:
     reference = np.sort(
         np.fromiter((x for level in baseline["distribution"]["kll"]["sketch"]["data"] for x in level), float)
     )
-    current = np.sort(np.fromiter((float(value) for value in values if _is_float(value)), float))
+    current = np.sort(numbers(values))
     if not reference.size or not current.size:
         return 0.0
     points = np.union1d(reference, current)

@@ -110,11 +110,24 @@ def merge(events: list[capture.Event], truth: dict[str, list[float]]) -> Merged:
 
 
 def _regression(labels: np.ndarray, predicted: np.ndarray, _probability: np.ndarray | None) -> dict[str, float]:
-    from sklearn import metrics
+    errors = labels - predicted
+    mse = float(np.mean(errors**2))
+    spread = float(np.sum((labels - labels.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(errors**2)) / spread if spread else math.nan
+    return {"mae": float(np.mean(np.abs(errors))), "mse": mse, "rmse": math.sqrt(mse), "r2": r2}
 
-    mse = metrics.mean_squared_error(labels, predicted)
-    r2 = metrics.r2_score(labels, predicted) if len(labels) > 1 else math.nan
-    return {"mae": metrics.mean_absolute_error(labels, predicted), "mse": mse, "rmse": math.sqrt(mse), "r2": r2}
+
+def area_under_roc(truth: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC as the Mann-Whitney statistic: the chance a positive scores above a negative, ties
+    counting half (tests compare it with scikit-learn's roc_auc_score); NaN without both classes."""
+    positives = int(np.sum(truth == 1))
+    negatives = len(truth) - positives
+    if not positives or not negatives:
+        return math.nan
+    _, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    average_rank = np.cumsum(counts) - (counts - 1) / 2.0
+    ranks = average_rank[inverse]
+    return float((ranks[truth == 1].sum() - positives * (positives + 1) / 2.0) / (positives * negatives))
 
 
 def _ratio(top: float, bottom: float) -> float:
@@ -122,8 +135,6 @@ def _ratio(top: float, bottom: float) -> float:
 
 
 def _binary(labels: np.ndarray, predicted: np.ndarray, probability: np.ndarray | None) -> dict[str, float]:
-    from sklearn import metrics
-
     truth, guess = labels.astype(int), predicted.astype(int)
     tp, tn = int(np.sum((truth == 1) & (guess == 1))), int(np.sum((truth == 0) & (guess == 0)))
     fp, fn = int(np.sum((truth == 0) & (guess == 1))), int(np.sum((truth == 1) & (guess == 0)))
@@ -132,8 +143,7 @@ def _binary(labels: np.ndarray, predicted: np.ndarray, probability: np.ndarray |
     def f_beta(beta: float) -> float:
         return _ratio((1 + beta**2) * precision * recall, beta**2 * precision + recall)
 
-    both_classes = len(set(truth.tolist())) == 2
-    auc = metrics.roc_auc_score(truth, probability) if probability is not None and both_classes else math.nan
+    auc = area_under_roc(truth, probability) if probability is not None else math.nan
     return {
         "recall": recall,
         "precision": precision,
