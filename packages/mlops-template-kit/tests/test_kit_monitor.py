@@ -440,3 +440,9 @@ def test_the_auc_is_scikit_learns_with_ties_and_nan_with_one_class():
     score = np.round(rng.random(400) * 0.5 + truth * 0.3, 1)  # few distinct values: many ties
     assert model_quality.area_under_roc(truth, score) == pytest.approx(roc_auc_score(truth, score), abs=1e-12)
     assert np.isnan(model_quality.area_under_roc(np.ones(5, int), score[:5]))
+
+
+def test_no_capture_yet_says_how_to_make_one(deploy_repo, capsys):
+    assert command.run(arguments(deploy_repo, "--baseline", str(deploy_repo / "baseline"))) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "build/capture does not exist: capture requests first" in line and "CAPTURE=" in line

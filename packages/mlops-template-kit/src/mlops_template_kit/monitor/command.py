@@ -76,6 +76,7 @@ def monitor(args: argparse.Namespace, repo_root: Path) -> int:
     from mlops_template_kit.deploy import inference_config
     from mlops_template_kit.deploy.settings import Settings, build_dir, config_dir, problem_type
     from mlops_template_kit.monitor import run, trigger
+    from mlops_template_kit.monitor.errors import MonitorError
 
     settings = Settings.from_env(repo_root)
     config = inference_config.load(args.stage, config_dir(repo_root))
@@ -84,7 +85,14 @@ def monitor(args: argparse.Namespace, repo_root: Path) -> int:
         print(f"monitor: monitoring is off for {args.stage} (inference_config.json realtime.monitoring.enabled)")
         return 0
     capture_location = Path(os.path.expanduser(args.capture)) if args.capture else repo_root / DEFAULT_CAPTURE
+    if not capture_location.exists():
+        raise MonitorError(
+            f"capture {capture_location} does not exist: capture requests first (make serve-local or test-local "
+            f"with CAPTURE={DEFAULT_CAPTURE}), or give CAPTURE=<capture folder or .jsonl file>"
+        )
     ground_truth = Path(os.path.expanduser(args.ground_truth)) if args.ground_truth else None
+    if ground_truth is not None and (monitoring.get("model_quality") or {}).get("enabled") is False:
+        print(f"monitor: model quality is off for {args.stage}: the ground truth is not read")
     checks_data = (monitoring.get("data_quality") or {}).get("enabled", True)
     baseline = _baseline(args.baseline, settings, args.local_aws_port) if checks_data else None
     result = run.monitor(capture_location, baseline, problem_type(repo_root), monitoring, ground_truth)
