@@ -207,17 +207,21 @@ def monitor_traffic(deploy: Path, prepared: Future) -> None:
     root = deploy / "build" / "demo-monitor"
     shutil.rmtree(root, ignore_errors=True)
     endpoint, frames = prepared.result()
-    with endpoint:
-        for name, frame in frames.items():
-            endpoint.capture_to(root / name / "capture")
-            send_traffic(endpoint, frame)
 
     def check(name: str) -> list[str]:
         command = make_command("monitor", f"CAPTURE={root / name / 'capture'}", f"REPORTS={root / name / 'reports'}")
         # --silent: the report, not make's echo of the command line.
         return [command[0], "--silent", *command[1:], "DRY_RUN=1"]
 
-    checks = {name: start(check(name), deploy, capture=True) for name in frames}
+    endpoint.start()
+    try:
+        for name, frame in frames.items():
+            endpoint.capture_to(root / name / "capture")
+            send_traffic(endpoint, frame)
+        endpoint.capture_to(None)  # every captured line is on disk before the checks read it
+        checks = {name: start(check(name), deploy, capture=True) for name in frames}
+    finally:
+        endpoint.stop()  # while the checks run: stopping waits for the server's next poll
     try:
         for name, process in checks.items():
             shift = (
