@@ -278,7 +278,9 @@ class _Handler(BaseHTTPRequestHandler):
         from mlops_template_kit.monitor import capture
 
         inference_id = self.headers.get(INFERENCE_ID_HEADER)
-        writer.add(capture.record(body, content_type, answer.body, answer.content_type, inference_id))
+        # A request without Content-Type was read as JSON (as the container does): captured as such.
+        request_type = content_type or DEFAULT_CONTENT_TYPE
+        writer.add(capture.record(body, request_type, answer.body, answer.content_type, inference_id))
 
 
 class LocalEndpointServer(ThreadingHTTPServer):
