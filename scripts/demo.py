@@ -159,16 +159,29 @@ MONITOR_BATCH = 50
 SHIFTS = {"bmi": 10.0, "glucose": 25.0}
 
 
-def demo_traffic(problem_type: str) -> dict[str, object]:
-    """The sample data's raw features as sent to the endpoint: as they are, and shifted."""
+def demo_traffic(problem_type: str) -> tuple[dict[str, object], list]:
+    """The sample data's raw features as sent to the endpoint (as they are, and shifted) and their labels."""
     from mlops_template_kit.local_endpoint.sample_bundle import sample_records
 
     records = sample_records(problem_type)
-    features = records.drop(columns=[c for c in ("id", "progression", "high_progression") if c in records])
+    labels = [c for c in ("progression", "high_progression") if c in records]
+    features = records.drop(columns=["id", *labels])
     shifted = features.copy()
     for column, shift in SHIFTS.items():
         shifted[column] = (shifted[column] + shift).round(4)
-    return {"unshifted": features, "shifted": shifted}
+    return {"unshifted": features, "shifted": shifted}, records[labels[0]].tolist()
+
+
+def write_ground_truth(path: Path, labels: list) -> Path:
+    """Model Monitor's ground-truth lines for the demo's requests: one per inference id, a label a record."""
+    lines = []
+    for start in range(0, len(labels), MONITOR_BATCH):
+        data = "\n".join(str(label) for label in labels[start : start + MONITOR_BATCH])
+        ground = {"groundTruthData": {"data": data, "encoding": "CSV"}, "eventMetadata": {"eventId": f"demo-{start}"}}
+        lines.append(json.dumps({**ground, "eventVersion": "0"}))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def send_traffic(endpoint, frame) -> None:
@@ -206,12 +219,13 @@ def monitor_traffic(deploy: Path, prepared: Future) -> None:
     started = time.perf_counter()
     root = deploy / "build" / "demo-monitor"
     shutil.rmtree(root, ignore_errors=True)
-    endpoint, frames = prepared.result()
+    endpoint, (frames, labels) = prepared.result()
 
     def check(name: str) -> list[str]:
-        command = make_command("monitor", f"CAPTURE={root / name / 'capture'}", f"REPORTS={root / name / 'reports'}")
+        truth = write_ground_truth(root / name / "ground-truth.jsonl", labels)
+        command = make_command("monitor", f"CAPTURE={root / name / 'capture'}", f"GROUND_TRUTH={truth}")
         # --silent: the report, not make's echo of the command line.
-        return [command[0], "--silent", *command[1:], "DRY_RUN=1"]
+        return [command[0], "--silent", *command[1:], f"REPORTS={root / name / 'reports'}", "DRY_RUN=1"]
 
     endpoint.start()
     try:

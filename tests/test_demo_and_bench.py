@@ -127,8 +127,9 @@ def test_a_failing_timed_command_aborts_the_benchmark(tmp_path):
 
 
 def test_the_demos_shifted_traffic_moves_only_the_named_features():
-    traffic = demo.demo_traffic("regression")
+    traffic, labels = demo.demo_traffic("regression")
     unshifted, shifted = traffic["unshifted"], traffic["shifted"]
+    assert len(labels) == len(unshifted) == len(shifted)
     assert list(unshifted.columns) == list(shifted.columns) and "progression" not in unshifted
     moved = [c for c in unshifted.columns if not unshifted[c].equals(shifted[c])]
     assert moved == list(demo.SHIFTS)
@@ -146,3 +147,11 @@ def test_the_bench_inputs_are_a_capture_the_monitor_reads_with_its_ground_truth(
     result = run.monitor(inputs["capture"], baseline, "regression", settings, inputs["ground_truth"])
     assert result.records == 442 and [v["feature_name"] for v in result.data_violations] == ["bmi"]
     assert result.reports["model-quality/statistics.json"]["dataset"]["item_count"] == 442
+
+
+def test_the_demos_ground_truth_has_a_label_per_record_of_each_request(tmp_path):
+    from mlops_template_kit.monitor import model_quality
+
+    truth = model_quality.read_ground_truth(demo.write_ground_truth(tmp_path / "gt.jsonl", list(range(120))))
+    assert sorted(truth) == ["demo-0", "demo-100", "demo-50"]
+    assert truth["demo-100"] == [float(label) for label in range(100, 120)]

@@ -446,3 +446,23 @@ def test_no_capture_yet_says_how_to_make_one(deploy_repo, capsys):
     assert command.run(arguments(deploy_repo, "--baseline", str(deploy_repo / "baseline"))) == 1
     (line,) = capsys.readouterr().err.splitlines()
     assert "build/capture does not exist: capture requests first" in line and "CAPTURE=" in line
+
+
+def test_with_ground_truth_the_report_shows_the_headline_metrics_and_the_model_quality_files(deploy_repo, capsys):
+    rows = feature_rows(RECORDS, seed=6)
+    ids = write_capture(deploy_repo / "build" / "capture", rows)
+    truth = deploy_repo / "gt.jsonl"
+    truth.write_text(ground_truth_lines(ids, [float(row["bmi"]) * 5 + 100 for row in rows]))  # rmse 100 > 75
+    args = arguments(
+        deploy_repo, "--baseline", str(deploy_repo / "baseline"), "--ground-truth", str(truth), "--dry-run"
+    )
+    assert command.run(args) == 0
+    output = capsys.readouterr().out
+    assert f"model quality of {RECORDS} labelled records: rmse 100.000, mae 100.000" in output
+    assert "rmse: GreaterThanThreshold" in output and "retrain (dry run)" in output
+    reports = deploy_repo / "build" / "monitor" / "staging" / "model-quality"
+    assert sorted(path.name for path in reports.iterdir()) == [
+        "constraint_violations.json",
+        "constraints.json",
+        "statistics.json",
+    ]

@@ -64,8 +64,21 @@ def _baseline(choice: str, settings, port: int | None):
     return registered_baseline(settings.model_package_group, settings.region)
 
 
+# The model-quality metrics the one-line report shows (all of them are in the statistics file).
+HEADLINE_METRICS = ("auc", "accuracy", "f1", "rmse", "mae", "r2")
+
+
 def _report(result, output: Path) -> None:
     print(f"monitor: {result.summary_line()}; reports in {output}")
+    statistics = result.reports.get("model-quality/statistics.json")
+    if statistics:
+        metrics = next(value for key, value in statistics.items() if key.endswith("_metrics"))
+        shown = [
+            f"{name} {metrics[name]['value']:.3f}"
+            for name in HEADLINE_METRICS
+            if isinstance(metrics.get(name, {}).get("value"), float)
+        ]
+        print(f"  model quality of {statistics['dataset']['item_count']} labelled records: {', '.join(shown)}")
     for violation in result.violations:
         subject = violation.get("feature_name") or violation.get("metric_name")
         print(f"  {subject}: {violation['constraint_check_type']} ({violation['description']})")
