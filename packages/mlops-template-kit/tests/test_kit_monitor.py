@@ -466,3 +466,25 @@ def test_with_ground_truth_the_report_shows_the_headline_metrics_and_the_model_q
         "constraints.json",
         "statistics.json",
     ]
+
+
+@pytest.mark.usefixtures("offline")
+def test_a_request_is_captured_before_it_is_answered_so_switching_folders_loses_none(sample_bundle, tmp_path):
+    import http.client
+
+    import pandas as pd
+
+    from mlops_template_kit.local_endpoint.server import RunningEndpoint
+
+    frame = pd.read_csv(sample_bundle.test_data).drop(columns=["id", "progression"]).head(1)
+    body = frame.to_csv(index=False, header=False)
+    with RunningEndpoint(sample_bundle.model_data, "endpoint-x") as endpoint:
+        host, port = endpoint.server.server_address[:2]
+        connection = http.client.HTTPConnection(host, port, timeout=10)
+        for name in ("first", "second", "third"):
+            endpoint.capture_to(tmp_path / name)
+            for _ in range(5):
+                connection.request("POST", "/invocations", body=body, headers={"Content-Type": "text/csv"})
+                connection.getresponse().read()
+        endpoint.capture_to(None)
+    assert [len(capture.read(tmp_path / name)) for name in ("first", "second", "third")] == [5, 5, 5]

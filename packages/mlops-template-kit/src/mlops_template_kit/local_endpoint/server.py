@@ -249,8 +249,8 @@ class _Handler(BaseHTTPRequestHandler):
         content_type, accept = self.headers.get("Content-Type"), self.headers.get("Accept")
         if self.path == "/invocations":
             answer = self.server.container.invoke(body, content_type, accept)
-            self._send(answer.status, answer.body, answer.content_type)
             self._capture(body, content_type, answer)
+            self._send(answer.status, answer.body, answer.content_type)
             return
         match = RUNTIME_PATH.match(self.path.split("?")[0])
         if not match:
@@ -268,10 +268,12 @@ class _Handler(BaseHTTPRequestHandler):
             status, document = _model_error(name, answer)
             self._send_error_json(status, "ModelError", document)
             return
-        self._send(answer.status, answer.body, answer.content_type, {"x-Amzn-Invoked-Production-Variant": "AllTraffic"})
         self._capture(body, content_type, answer)
+        self._send(answer.status, answer.body, answer.content_type, {"x-Amzn-Invoked-Production-Variant": "AllTraffic"})
 
     def _capture(self, body: bytes, content_type: str | None, answer: Answer) -> None:
+        # Before the answer is sent (a buffered append, microseconds): a client holding its answer
+        # knows the request is captured, so switching or closing the capture loses nothing.
         writer = self.server.capture
         if writer is None or answer.status != HTTPStatus.OK:
             return
