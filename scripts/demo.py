@@ -220,6 +220,7 @@ def monitor_traffic(deploy: Path, prepared: Future) -> None:
     root = deploy / "build" / "demo-monitor"
     shutil.rmtree(root, ignore_errors=True)
     endpoint, (frames, labels) = prepared.result()
+    waited = time.perf_counter() - started
 
     def check(name: str) -> list[str]:
         truth = write_ground_truth(root / name / "ground-truth.jsonl", labels)
@@ -248,7 +249,7 @@ def monitor_traffic(deploy: Path, prepared: Future) -> None:
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    print(f"\nmonitoring stage: {time.perf_counter() - started:.1f} s")
+    print(f"\nmonitoring stage: {time.perf_counter() - started:.1f} s ({waited:.1f} s of it waiting for the model)")
 
 
 def local_aws() -> ThreadedMotoServer:
