@@ -130,6 +130,12 @@ ROLE_RULES = [
     # `mlops-kit deploy`), its batch pipeline definition (app_infra/batch_inference) and its tests
     # in CodeBuild; the rest of the kit's local endpoint (benchmark, sample model) runs there too.
     (re.compile(r"/mlops_template_kit/(deploy|local_endpoint)/"), "codebuild"),
+    # `mlops-kit monitor` (issue 14) makes two kinds of AWS call: the registry lookup of the newest
+    # Approved model (deploy/model_registry.py, matched above) and the read of its registered
+    # baseline files from the artifact bucket (monitor/registry.py). Both are what the deploy build
+    # does in the deploy CodeBuild project, where CI runs `make monitor`; in AWS the schedules' jobs
+    # read the baseline as their own role (the monitoring stacks, checked as CloudFormation).
+    (re.compile(r"/mlops_template_kit/monitor/"), "codebuild"),
     (re.compile(r"/app_infra/"), "codebuild"),
 ]
 

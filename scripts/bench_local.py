@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -110,3 +111,55 @@ def bench_demo() -> list[Figure]:
     figure = repeat("make demo (after setup)", lambda: time_command(command, REPO_ROOT), runs=RUNS, warmup=0)
     figure.target = DEMO_TARGET_S
     return [figure]
+
+
+# --- issue 14: the local monitor ---------------------------------------------------------------------
+
+MONITOR_RECORDS = 10_000
+
+
+def write_monitor_inputs(project: Path, records: int = MONITOR_RECORDS) -> dict[str, Path]:
+    """A baseline of the sample data's features, `records` captured requests of it shifted (one
+    record each, as a real-time caller sends them) and their ground truth, under project/build/."""
+    from mlops_template_kit.local_endpoint.sample_bundle import sample_records
+    from mlops_template_kit.monitor import capture, data_quality
+
+    frame = sample_records("regression")
+    features = frame.drop(columns=["id", "progression"])
+    statistics = data_quality.statistics({name: [str(v) for v in features[name]] for name in features.columns})
+    folder = project / "build" / "bench-monitor"
+    shutil.rmtree(folder, ignore_errors=True)  # a capture folder keeps every writer's file: start empty
+    (folder / "baseline").mkdir(parents=True)
+    (folder / "baseline" / "statistics.json").write_text(json.dumps(statistics))
+    (folder / "baseline" / "constraints.json").write_text(json.dumps(data_quality.constraints(statistics)))
+    writer = capture.CaptureWriter(folder / "capture", "bench-endpoint")
+    truth = []
+    rows = features.assign(bmi=features["bmi"] + 10).to_csv(index=False, header=False).splitlines()
+    labels = frame["progression"].tolist()
+    for index in range(records):
+        answer = json.dumps({"predictions": [{"prediction": 150.0}]}).encode()
+        writer.add(
+            capture.record(rows[index % len(rows)].encode(), "text/csv", answer, "application/json", f"r{index}")
+        )
+        ground = {"data": str(labels[index % len(labels)]), "encoding": "CSV"}
+        truth.append(
+            json.dumps({"groundTruthData": ground, "eventMetadata": {"eventId": f"r{index}"}, "eventVersion": "0"})
+        )
+    writer.close()
+    (folder / "ground-truth.jsonl").write_text("\n".join(truth) + "\n")
+    return {
+        "baseline": folder / "baseline",
+        "capture": folder / "capture",
+        "ground_truth": folder / "ground-truth.jsonl",
+    }
+
+
+def bench_monitor() -> list[Figure]:
+    """`mlops-kit monitor` on 10k captured records with ground truth (data and model quality, the
+    reports written, the retraining run named in a dry run): the whole process, imports included."""
+    project = bake("deploy", BENCH_DIR / "monitor", {"problem_type": "regression", "on_drift": "notify"})
+    inputs = write_monitor_inputs(project)
+    command = [PYTHON, "-m", "mlops_template_kit.cli", "monitor", "--capture", str(inputs["capture"])]
+    command += ["--ground-truth", str(inputs["ground_truth"]), "--baseline", str(inputs["baseline"]), "--dry-run"]
+    label = f"local monitor per {MONITOR_RECORDS // 1000}k captured records (data + model quality)"
+    return [repeat(label, lambda: time_command(command, project, OFFLINE_ENV), runs=RUNS)]

@@ -3,8 +3,9 @@
 Bakes both repos into demo/, then, at the same time, runs the training pipeline locally to a
 registered model and checks the deploy repo's stage configurations; shows the pipeline
 definition the local run built (as a DAG); approves the model, serves it on loopback and runs
-the deploy repo's integration, stress and ML tests against it. It ends with what to do next by
-hand.
+the deploy repo's integration, stress and ML tests against it; then sends it unshifted and shifted
+traffic, captured in Model Monitor's format, and runs the deploy repo's `make monitor` on each. It
+ends with what to do next by hand.
 
 The generated repos' unit tests are not run here: the monorepo's `make test` runs them in every
 covering bake (tests/test_bake.py), and the demo is the loop, not the test suite.
@@ -15,9 +16,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
@@ -29,7 +32,7 @@ from scripts.bake import OFFLINE_ENV, REPO_ROOT, bake
 
 DEMO_DIR = REPO_ROOT / "demo"
 VENV = Path(sys.executable).parent.parent
-STAGES = 5
+STAGES = 6
 
 
 class DemoFailed(RuntimeError):
@@ -135,6 +138,8 @@ def what_next(train: Path, deploy: Path, package: dict, model: Path) -> str:
             f"    cd {here(deploy)} && make validate   # the stage configurations",
             f"    cd {here(deploy)} && make test-local MODEL=../{model.name} TEST_DATA=<CSV>  # serve, test",
             f"    cd {here(deploy)} && make serve-local MODEL=../{model.name}  # serve it on 127.0.0.1",
+            f"    cd {here(deploy)} && make serve-local CAPTURE=build/capture  # capture the requests it answers",
+            f"    cd {here(deploy)} && make monitor DRY_RUN=1  # check them against the model's baseline",
             "  The whole loop on your own data, with a registry that outlives each run (both READMEs):",
             f"    cd {here(train)} && make local-aws-start   # local S3 + model registry, kept in .local-aws/",
             f"    cd {here(train)} && make local-run DATA=<your CSV folder or file>",
@@ -143,6 +148,108 @@ def what_next(train: Path, deploy: Path, package: dict, model: Path) -> str:
             f"    cd {here(train)} && make local-aws-stop    # saves the state; local-aws-start loads it",
         ]
     )
+
+
+# --- issue 14: local monitoring ----------------------------------------------------------------------
+
+# Records per request of the demo's traffic: 442 sample records in 9 requests keep the stage short.
+MONITOR_BATCH = 50
+# The shifted traffic: two features moved by about two of their standard deviations (bmi ~4.4,
+# glucose ~11.5 in the sample data), so the data-quality check must name exactly these two.
+SHIFTS = {"bmi": 10.0, "glucose": 25.0}
+
+
+def demo_traffic(problem_type: str) -> tuple[dict[str, object], list]:
+    """The sample data's raw features as sent to the endpoint (as they are, and shifted) and their labels."""
+    from mlops_template_kit.local_endpoint.sample_bundle import sample_records
+
+    records = sample_records(problem_type)
+    labels = [c for c in ("progression", "high_progression") if c in records]
+    features = records.drop(columns=["id", *labels])
+    shifted = features.copy()
+    for column, shift in SHIFTS.items():
+        shifted[column] = (shifted[column] + shift).round(4)
+    return {"unshifted": features, "shifted": shifted}, records[labels[0]].tolist()
+
+
+def write_ground_truth(path: Path, labels: list) -> Path:
+    """Model Monitor's ground-truth lines for the demo's requests: one per inference id, a label a record."""
+    lines = []
+    for start in range(0, len(labels), MONITOR_BATCH):
+        data = "\n".join(str(label) for label in labels[start : start + MONITOR_BATCH])
+        ground = {"groundTruthData": {"data": data, "encoding": "CSV"}, "eventMetadata": {"eventId": f"demo-{start}"}}
+        lines.append(json.dumps({**ground, "eventVersion": "0"}))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def send_traffic(endpoint, frame) -> None:
+    """`frame` in small CSV requests to the running endpoint, each with an inference id."""
+    import http.client
+
+    host, port = endpoint.server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    for start in range(0, len(frame), MONITOR_BATCH):
+        body = frame.iloc[start : start + MONITOR_BATCH].to_csv(index=False, header=False)
+        headers = {"Content-Type": "text/csv", "X-Amzn-SageMaker-Inference-Id": f"demo-{start}"}
+        connection.request("POST", "/invocations", body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise DemoFailed(f"the local endpoint answered {response.status} to the demo's traffic")
+    connection.close()
+
+
+def prepare_monitoring(model: Path, answers: dict) -> Future:
+    """Load the model into an in-process endpoint and build the traffic in the background, while
+    stage 5's tests run in their own process: what the monitoring stage needs is ready when it starts."""
+    from mlops_template_kit.local_endpoint.server import RunningEndpoint
+
+    def load() -> tuple:
+        endpoint = RunningEndpoint(model, naming.endpoint(answers["project_name"], answers["project_id"], "staging"))
+        return endpoint, demo_traffic(answers["problem_type"])
+
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-monitoring").submit(load)
+
+
+def monitor_traffic(deploy: Path, prepared: Future) -> None:
+    """Capture each traffic in its own folder, then run `make monitor` on both at the same time
+    (DRY_RUN: the retraining run is named, not started), each into its own reports."""
+    started = time.perf_counter()
+    root = deploy / "build" / "demo-monitor"
+    shutil.rmtree(root, ignore_errors=True)
+    endpoint, (frames, labels) = prepared.result()
+    waited = time.perf_counter() - started
+
+    def check(name: str) -> list[str]:
+        truth = write_ground_truth(root / name / "ground-truth.jsonl", labels)
+        command = make_command("monitor", f"CAPTURE={root / name / 'capture'}", f"GROUND_TRUTH={truth}")
+        # --silent: the report, not make's echo of the command line.
+        return [command[0], "--silent", *command[1:], f"REPORTS={root / name / 'reports'}", "DRY_RUN=1"]
+
+    endpoint.start()
+    try:
+        for name, frame in frames.items():
+            endpoint.capture_to(root / name / "capture")
+            send_traffic(endpoint, frame)
+        endpoint.capture_to(None)  # every captured line is on disk before the checks read it
+        checks = {name: start(check(name), deploy, capture=True) for name in frames}
+    finally:
+        endpoint.stop()  # while the checks run: stopping waits for the server's next poll
+    try:
+        for name, process in checks.items():
+            shift = (
+                ", ".join(f"{column} +{value:g}" for column, value in SHIFTS.items()) if name == "shifted" else "none"
+            )
+            print(f"\n{name} traffic ({len(frames[name])} records, shift: {shift}):")
+            print(finish(process, deploy).rstrip())
+    finally:
+        for process in checks.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    print(f"\nmonitoring stage: {time.perf_counter() - started:.1f} s ({waited:.1f} s of it waiting for the model)")
 
 
 def local_aws() -> ThreadedMotoServer:
@@ -169,7 +276,10 @@ def the_loop() -> str:
     print(f"approved {package['ModelPackageArn']}")
     model = keep_model(package, DEMO_DIR / "model.tar.gz")
     banner(5, "Serve the approved model on 127.0.0.1 and run the deploy repo's integration, stress and ML tests")
+    prepared = prepare_monitoring(model, answers)
     run(make_command("test-local", "MODEL=registry"), deploy)
+    banner(6, "Monitor it locally: unshifted, then shifted traffic against the registered baseline (make monitor)")
+    monitor_traffic(deploy, prepared)
     return what_next(train, deploy, package, model)
 
 

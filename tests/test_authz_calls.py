@@ -537,3 +537,37 @@ def test_the_scenarios_tests_run_once_in_a_session_that_records_them():
     assert {f"{deploy}[regression]", f"{deploy}[binary_classification]"} < alone
     assert any(test.startswith(batch) for test in alone)
     assert with_recorder == {RECORDER_TEST, f"{deploy}[binary_classification]"}
+
+
+# --- issue 14: the local monitor ---------------------------------------------------------------------
+
+MONITOR_REGISTRY = "/k/src/mlops_template_kit/monitor/registry.py:44:registered_baseline"
+
+
+def test_the_local_monitors_registry_lookup_and_baseline_reads_are_the_deploy_builds_and_allowed():
+    """`mlops-kit monitor` reads the newest Approved model and its registered baseline, as the deploy
+    build does in its CodeBuild project: attributed to the CodeBuild role, which may make them."""
+    group = f"arn:aws:sagemaker:us-east-1:{calls.ACCOUNT}:model-package-group/churn-p-1"
+    lookup = [
+        {
+            "role": "codebuild",
+            "service": "sagemaker",
+            "operation": operation,
+            "params": params,
+            "stack": [f"/k/src/mlops_template_kit/deploy/model_registry.py:40:{function}", MONITOR_REGISTRY],
+        }
+        for operation, params, function in [
+            ("ListModelPackages", {"ModelPackageGroupName": "churn-p-1"}, "_approved_summaries"),
+            ("DescribeModelPackage", {"ModelPackageName": f"{group.replace('-group', '')}/1"}, "newest_approved"),
+        ]
+    ]
+    read = {
+        "role": "codebuild",
+        "service": "s3",
+        "operation": "GetObject",
+        "params": {"Bucket": "sagemaker-project-p-1", "Key": "churn/ml-pipeline-outputs/b1/baseline/statistics.json"},
+        "stack": ["/k/src/mlops_template_kit/monitor/registry.py:20:_read_json", MONITOR_REGISTRY],
+    }
+    assert {calls.attribute(call).role for call in [*lookup, read]} == {"codebuild"}
+    checked, denials, counts = evaluate([*lookup, read])
+    assert counts["checked"] == 3 and denials == []

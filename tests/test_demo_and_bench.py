@@ -121,3 +121,37 @@ def test_a_fresh_setup_sees_neither_this_environment_nor_a_warm_cache(monkeypatc
 def test_a_failing_timed_command_aborts_the_benchmark(tmp_path):
     with pytest.raises(RuntimeError, match="failed"):
         timing.time_command(["sh", "-c", "exit 1"], tmp_path, {"PATH": "/usr/bin:/bin"}, inherit=False)
+
+
+# --- issue 14: the demo's monitoring stage and the monitor's bench figure ---------------------------
+
+
+def test_the_demos_shifted_traffic_moves_only_the_named_features():
+    traffic, labels = demo.demo_traffic("regression")
+    unshifted, shifted = traffic["unshifted"], traffic["shifted"]
+    assert len(labels) == len(unshifted) == len(shifted)
+    assert list(unshifted.columns) == list(shifted.columns) and "progression" not in unshifted
+    moved = [c for c in unshifted.columns if not unshifted[c].equals(shifted[c])]
+    assert moved == list(demo.SHIFTS)
+
+
+def test_the_bench_inputs_are_a_capture_the_monitor_reads_with_its_ground_truth(tmp_path):
+    from mlops_template_kit.monitor import run
+    from scripts import bench_local
+
+    inputs = bench_local.write_monitor_inputs(
+        tmp_path, records=442
+    )  # the whole sample: every other feature matches its baseline exactly
+    baseline = run.read_baseline_folder(inputs["baseline"])
+    settings = {"model_quality": {"enabled": True, "constraints": {}}}
+    result = run.monitor(inputs["capture"], baseline, "regression", settings, inputs["ground_truth"])
+    assert result.records == 442 and [v["feature_name"] for v in result.data_violations] == ["bmi"]
+    assert result.reports["model-quality/statistics.json"]["dataset"]["item_count"] == 442
+
+
+def test_the_demos_ground_truth_has_a_label_per_record_of_each_request(tmp_path):
+    from mlops_template_kit.monitor import model_quality
+
+    truth = model_quality.read_ground_truth(demo.write_ground_truth(tmp_path / "gt.jsonl", list(range(120))))
+    assert sorted(truth) == ["demo-0", "demo-100", "demo-50"]
+    assert truth["demo-100"] == [float(label) for label in range(100, 120)]

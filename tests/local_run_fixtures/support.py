@@ -19,7 +19,6 @@ from pathlib import Path
 from mlops_template_kit import definition
 from mlops_template_kit.definition import expressions
 from mlops_template_kit.local_run import (
-    baseline,
     cache,
     conditions,
     errors,
@@ -31,6 +30,7 @@ from mlops_template_kit.local_run import (
     tuning,
 )
 from mlops_template_kit.local_run.command import main
+from mlops_template_kit.monitor import data_quality as baseline
 
 FIXTURES = Path(__file__).resolve().parent
 CODE = FIXTURES / "code"

@@ -35,6 +35,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "data-layout": ("check a build's S3 URIs against the data layout", "mlops_template_kit.data_layout"),
     # build-train: the training pipeline's commands (issue 11, slice 3)
     "pipeline": ("build, upload and run the build-train pipeline", "mlops_template_kit.pipeline.command"),
+    # deploy: Model Monitor's checks on captured traffic, locally, and what a violation starts (issue 14)
+    "monitor": ("check captured traffic against the model's baseline", "mlops_template_kit.monitor.command"),
 }
 
 

@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--stage", choices=naming.STAGES, default="staging")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument(
+        "--capture",
+        default="",
+        metavar="DIR",
+        help="write answered requests in Model Monitor's data-capture format under DIR (mlops-kit monitor reads it)",
+    )
     # One option, not trailing arguments: argparse cannot pass `-q`-like words through a subcommand.
     parser.add_argument("--pytest-args", default="", help='with test: options for pytest, e.g. --pytest-args="-q -x"')
 

@@ -210,7 +210,12 @@ def run(args: argparse.Namespace, repo_root: Path) -> int:
         model = resolve_model(args.model, Path(workdir), settings, evaluation, test_data)
         if args.action == "bench":
             return _bench(model, repo_root)
-        with RunningEndpoint(model.model_data, settings.endpoint_name(args.stage), args.port) as endpoint:
+        capture_dir = Path(args.capture).resolve() if getattr(args, "capture", "") else None
+        with RunningEndpoint(
+            model.model_data, settings.endpoint_name(args.stage), args.port, capture_dir=capture_dir
+        ) as endpoint:
+            if capture_dir is not None:
+                print(f"capturing requests in Model Monitor's format under {capture_dir}")
             if args.action == "serve":
                 return _serve(endpoint)
             return _test(endpoint, model, args.stage, settings, shlex.split(args.pytest_args))

@@ -16,6 +16,11 @@ Two sets of routes:
   `boto3.client("sagemaker-runtime", endpoint_url=...)` (or AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME)
   works unchanged. A model failure there is a `ModelError` (HTTP 424) carrying the container's
   status and message, as InvokeEndpoint reports it.
+
+With a capture folder, every answered request (status 200) is also written in Model Monitor's
+data-capture format (mlops_template_kit.monitor.capture), its X-Amzn-SageMaker-Inference-Id header
+(InvokeEndpoint's InferenceId) as the record's inferenceId; lines are buffered and written in
+batches, and at stop.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ PROGRAM = "inference.py"
 CODE_DIR = "code"
 # A local safety limit on request bodies (real-time InvokeEndpoint payloads are a few MB).
 MAX_BODY_BYTES = 25 * 1024 * 1024
+INFERENCE_ID_HEADER = "X-Amzn-SageMaker-Inference-Id"
 RUNTIME_PATH = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
 LOCAL_ACCOUNT = "000000000000"
 
@@ -243,6 +249,7 @@ class _Handler(BaseHTTPRequestHandler):
         content_type, accept = self.headers.get("Content-Type"), self.headers.get("Accept")
         if self.path == "/invocations":
             answer = self.server.container.invoke(body, content_type, accept)
+            self._capture(body, content_type, answer)
             self._send(answer.status, answer.body, answer.content_type)
             return
         match = RUNTIME_PATH.match(self.path.split("?")[0])
@@ -261,7 +268,21 @@ class _Handler(BaseHTTPRequestHandler):
             status, document = _model_error(name, answer)
             self._send_error_json(status, "ModelError", document)
             return
+        self._capture(body, content_type, answer)
         self._send(answer.status, answer.body, answer.content_type, {"x-Amzn-Invoked-Production-Variant": "AllTraffic"})
+
+    def _capture(self, body: bytes, content_type: str | None, answer: Answer) -> None:
+        # Before the answer is sent (a buffered append, microseconds): a client holding its answer
+        # knows the request is captured, so switching or closing the capture loses nothing.
+        writer = self.server.capture
+        if writer is None or answer.status != HTTPStatus.OK:
+            return
+        from mlops_template_kit.monitor import capture
+
+        inference_id = self.headers.get(INFERENCE_ID_HEADER)
+        # A request without Content-Type was read as JSON (as the container does): captured as such.
+        request_type = content_type or DEFAULT_CONTENT_TYPE
+        writer.add(capture.record(body, request_type, answer.body, answer.content_type, inference_id))
 
 
 class LocalEndpointServer(ThreadingHTTPServer):
@@ -271,10 +292,14 @@ class LocalEndpointServer(ThreadingHTTPServer):
     # Many clients connect at once in load tests; the default backlog of 5 would refuse some.
     request_queue_size = 128
 
-    def __init__(self, container: ModelContainer, endpoint_name: str, port: int = 0, verbose: bool = False) -> None:
+    def __init__(
+        self, container: ModelContainer, endpoint_name: str, port: int = 0, verbose: bool = False, capture: Any = None
+    ) -> None:
         self.container = container
         self.endpoint_name = endpoint_name
         self.verbose = verbose
+        # A monitor.capture.CaptureWriter, or None: nothing is captured.
+        self.capture = capture
         super().__init__(("127.0.0.1", port), _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -292,10 +317,19 @@ class LocalEndpointServer(ThreadingHTTPServer):
 class RunningEndpoint:
     """A local endpoint serving in a background thread; a context manager that stops it on exit."""
 
-    def __init__(self, model_data: Path, endpoint_name: str, port: int = 0, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        model_data: Path,
+        endpoint_name: str,
+        port: int = 0,
+        verbose: bool = False,
+        capture_dir: Path | None = None,
+    ) -> None:
         self._workdir = tempfile.TemporaryDirectory(prefix="local-endpoint-")
         model_dir = extract_bundle(Path(model_data), Path(self._workdir.name))
         self.server = LocalEndpointServer(ModelContainer(model_dir), endpoint_name, port, verbose)
+        if capture_dir is not None:
+            self.capture_to(Path(capture_dir))
         self._thread = threading.Thread(target=self.server.serve_forever, name="local-endpoint", daemon=True)
 
     @property
@@ -306,6 +340,16 @@ class RunningEndpoint:
     def endpoint_name(self) -> str:
         return self.server.endpoint_name
 
+    def capture_to(self, capture_dir: Path | None) -> None:
+        """Write the requests answered from now on under `capture_dir` (None: stop capturing); what
+        the previous folder's writer still holds is written first."""
+        from mlops_template_kit.monitor.capture import CaptureWriter
+
+        previous = self.server.capture
+        self.server.capture = None if capture_dir is None else CaptureWriter(Path(capture_dir), self.endpoint_name)
+        if previous is not None:
+            previous.close()
+
     def start(self) -> RunningEndpoint:
         self._thread.start()
         return self
@@ -314,6 +358,7 @@ class RunningEndpoint:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(timeout=5)
+        self.capture_to(None)
         self._workdir.cleanup()
 
     def __enter__(self) -> RunningEndpoint:

@@ -13,7 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import baseline, jobs, processing
+from mlops_template_kit.monitor import data_quality as baseline
+
+from . import jobs, processing
 from .context import Job
 from .errors import StepFailed
 from .storage import join_uri

@@ -1,14 +1,29 @@
-"""Data-quality baselines in Model Monitor's file formats: statistics.json, constraints.json and
-constraint_violations.json (schemas in the SageMaker Model Monitor developer guide).
+"""Data quality in Model Monitor's file formats: statistics.json, constraints.json and
+constraint_violations.json (schemas: https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-statistics.html,
+.../model-monitor-byoc-constraints.html, .../model-monitor-interpreting-violations.html).
+
+The one implementation of the method: the training pipeline's baseline (a local run's
+QualityCheck step), the batch inference pipeline's drift check (the same step, run locally) and
+`mlops-kit monitor` on an endpoint's captured traffic all call it.
 
 Types are inferred per column (Integral, Fractional, String, or Unknown when every value is
 missing). Numeric distributions are 10 equal-width buckets plus the sorted values as the KLL
 sketch's single compactor level (exact for up to `SKETCH_K` values, evenly thinned beyond).
+
+Where the local numbers differ from Model Monitor's:
+- Model Monitor summarises a distribution in a KLL sketch (approximate quantiles, rank error of
+  about 1-2 % at its sketch size) and compares sketches; here the baseline keeps the sorted values
+  themselves (up to 2048, evenly thinned beyond) and the current data is used whole, so the
+  distance is the exact two-sample Kolmogorov-Smirnov statistic (numpy; tests compare it with
+  scipy.stats.ks_2samp) against those values. Near the threshold the two can decide differently.
+- Model Monitor's "Robust" comparison method is not documented in detail; both methods here are
+  the KS statistic for numbers and the L-infinity distance of frequencies for strings (the
+  documented categorical_drift_method).
+- std_dev is the population standard deviation of the exact values.
 """
 
 from __future__ import annotations
 
-import bisect
 import csv
 import math
 import re
@@ -17,6 +32,8 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 BUCKETS = 10
 SKETCH_K = 2048
@@ -62,6 +79,17 @@ def _is_float(value: str) -> bool:
         return False
 
 
+def numbers(values: list[str]) -> np.ndarray:
+    """The finite numbers among a column's text values, in order (numpy parses a whole column at
+    once; a column with any other text falls back to one value at a time)."""
+    present = [value for value in values if value]
+    try:
+        parsed = np.asarray(present, dtype=float)
+    except ValueError:
+        parsed = np.fromiter((float(value) if _is_float(value) else math.nan for value in present), float, len(present))
+    return parsed[np.isfinite(parsed)]
+
+
 def conforms(value: str, inferred: str) -> bool:
     """Whether a present value has the inferred type (an integer is also a fractional)."""
     if inferred == "Integral":
@@ -83,15 +111,13 @@ def infer_type(values: list[str]) -> str:
     return "String"
 
 
-def _buckets(numbers: list[float]) -> list[dict[str, float]]:
-    low, high = numbers[0], numbers[-1]
+def _buckets(ordered: np.ndarray) -> list[dict[str, float]]:
+    low, high = float(ordered[0]), float(ordered[-1])
     if low == high:
-        return [{"lower_bound": low, "upper_bound": high, "count": float(len(numbers))}]
+        return [{"lower_bound": low, "upper_bound": high, "count": float(len(ordered))}]
     width = (high - low) / BUCKETS
     edges = [low + width * index for index in range(BUCKETS)] + [high]
-    counts = [0] * BUCKETS
-    for number in numbers:
-        counts[min(int((number - low) / width), BUCKETS - 1)] += 1
+    counts = np.bincount(np.minimum(((ordered - low) / width).astype(int), BUCKETS - 1), minlength=BUCKETS)
     return [
         {"lower_bound": edges[index], "upper_bound": edges[index + 1], "count": float(counts[index])}
         for index in range(BUCKETS)
@@ -99,6 +125,7 @@ def _buckets(numbers: list[float]) -> list[dict[str, float]]:
 
 
 def _sketch(numbers: list[float]) -> list[list[float]]:
+    # numbers: sorted
     if len(numbers) <= SKETCH_K:
         return [numbers]
     step = len(numbers) / SKETCH_K
@@ -116,18 +143,19 @@ def feature_statistics(name: str, values: list[str]) -> dict[str, Any]:
     feature: dict[str, Any] = {"name": name, "inferred_type": inferred}
     present = [value for value in values if value]
     if inferred in ("Integral", "Fractional"):
-        numbers = sorted(float(value) for value in present)
+        ordered = np.sort(numbers(present))
+        listed = ordered.tolist()
         feature["numerical_statistics"] = {
             "common": _common(values),
-            "mean": stats.fmean(numbers),
-            "sum": math.fsum(numbers),
-            "std_dev": stats.pstdev(numbers),
-            "min": numbers[0],
-            "max": numbers[-1],
+            "mean": stats.fmean(listed),
+            "sum": math.fsum(listed),
+            "std_dev": float(np.std(ordered)),
+            "min": listed[0],
+            "max": listed[-1],
             "distribution": {
                 "kll": {
-                    "buckets": _buckets(numbers),
-                    "sketch": {"parameters": {"c": SKETCH_C, "k": float(SKETCH_K)}, "data": _sketch(numbers)},
+                    "buckets": _buckets(ordered),
+                    "sketch": {"parameters": {"c": SKETCH_C, "k": float(SKETCH_K)}, "data": _sketch(listed)},
                 }
             },
         }
@@ -198,7 +226,11 @@ def _feature_violations(constraint: dict, values: list[str], config: dict) -> li
                 name, "completeness_check", f"completeness {completeness:.4f} is below {constraint['completeness']:.4f}"
             )
         )
-    mismatched = sum(1 for value in present if not conforms(value, inferred))
+    parsed = numbers(present) if inferred in ("Integral", "Fractional") else None
+    if inferred == "Fractional":
+        mismatched = len(present) - len(parsed)
+    else:
+        mismatched = sum(1 for value in present if not conforms(value, inferred))
     if present and mismatched / len(present) > config.get("datatype_check_threshold", 0.1):
         found.append(_violation(name, "data_type_check", f"{mismatched} of {len(present)} values are not {inferred}"))
     domains = (constraint.get("string_constraints") or {}).get("domains")
@@ -209,24 +241,23 @@ def _feature_violations(constraint: dict, values: list[str], config: dict) -> li
                 name, "categorical_values_check", f"{outside} of {len(present)} values are outside the baseline domain"
             )
         )
-    if constraint.get("num_constraints", {}).get("is_non_negative") and any(
-        float(v) < 0 for v in present if _is_float(v)
-    ):
+    if constraint.get("num_constraints", {}).get("is_non_negative") and parsed is not None and (parsed < 0).any():
         found.append(_violation(name, "data_type_check", "negative values where the baseline had none"))
     return found
 
 
 def _numeric_distance(baseline: dict, values: list[str]) -> float:
-    """The largest gap between two empirical CDFs (Kolmogorov-Smirnov statistic)."""
-    reference = sorted(x for level in baseline["distribution"]["kll"]["sketch"]["data"] for x in level)
-    current = sorted(float(value) for value in values if _is_float(value))
-    if not reference or not current:
-        return 0.0
-    points = sorted(set(reference) | set(current))
-    return max(
-        abs(bisect.bisect_right(reference, x) / len(reference) - bisect.bisect_right(current, x) / len(current))
-        for x in points
+    """The largest gap between two empirical CDFs (the two-sample Kolmogorov-Smirnov statistic)."""
+    reference = np.sort(
+        np.fromiter((x for level in baseline["distribution"]["kll"]["sketch"]["data"] for x in level), float)
     )
+    current = np.sort(numbers(values))
+    if not reference.size or not current.size:
+        return 0.0
+    points = np.union1d(reference, current)
+    reference_cdf = np.searchsorted(reference, points, side="right") / reference.size
+    current_cdf = np.searchsorted(current, points, side="right") / current.size
+    return float(np.max(np.abs(reference_cdf - current_cdf)))
 
 
 def _categorical_distance(baseline: dict, values: list[str]) -> float:
@@ -276,3 +307,17 @@ def violations(columns: Table, baseline_constraints: dict, baseline_statistics: 
         if drift:
             found.append(drift)
     return {"violations": found}
+
+
+def with_drift_threshold(baseline_constraints: dict, threshold: float | None) -> dict:
+    """A copy of constraints.json whose numeric drift threshold is the stage's `drift_threshold`
+    (inference_config.json realtime.monitoring.data_quality: Model Monitor's
+    distribution_constraints.comparison_threshold); None keeps the baseline's."""
+    if threshold is None:
+        return baseline_constraints
+    config = dict(baseline_constraints.get("monitoring_config") or MONITORING_CONFIG)
+    config["distribution_constraints"] = {
+        **(config.get("distribution_constraints") or {}),
+        "comparison_threshold": threshold,
+    }
+    return {**baseline_constraints, "monitoring_config": config}

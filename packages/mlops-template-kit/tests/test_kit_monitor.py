@@ -1,0 +1,490 @@
+"""The local monitor: Model Monitor's capture, data-quality and model-quality formats, its errors,
+its atomic reports and what a violation starts (issue 14).
+
+Data are small and synthetic (diabetes-like columns); the deploy repository is the template's own
+stage configuration rendered with Jinja, so the monitor reads the file teams get."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import re
+import shutil
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import pytest
+
+from mlops_template_kit.deploy.errors import DeployError
+from mlops_template_kit.monitor import capture, command, data_quality, model_quality, run, trigger
+from mlops_template_kit.monitor.errors import MonitorError
+
+TEMPLATE = Path(__file__).resolve().parents[3] / "templates" / "deploy" / "{{cookiecutter.__repo_dir}}"
+FEATURES = ["age", "sex", "bmi", "bp"]
+RECORDS = 1000
+
+
+def feature_rows(count: int, seed: int, shift: dict[str, float] | None = None) -> list[dict[str, str]]:
+    rng, shift = random.Random(seed), shift or {}
+    return [
+        {
+            "age": str(rng.randint(20, 80)),
+            "sex": rng.choice(["1", "2"]),
+            "bmi": f"{rng.gauss(26 + shift.get('bmi', 0.0), 4):.3f}",
+            "bp": f"{rng.gauss(95 + shift.get('bp', 0.0), 12):.2f}",
+        }
+        for _ in range(count)
+    ]
+
+
+@pytest.fixture(scope="module")
+def baseline() -> run.Baseline:
+    rows = feature_rows(1000, seed=0)
+    statistics = data_quality.statistics({name: [row[name] for row in rows] for name in FEATURES})
+    return run.Baseline(statistics, data_quality.constraints(statistics))
+
+
+def write_capture(folder: Path, rows: list[dict[str, str]], as_json_every: int = 3) -> list[str]:
+    """One request per record, as the local endpoint captures it: CSV without a header, or JSON
+    instances; each with an inference id; a prediction per record. Returns the inference ids."""
+    writer = capture.CaptureWriter(folder, "endpoint-x")
+    ids = []
+    for index, row in enumerate(rows):
+        if index % as_json_every == 0:
+            body, content_type = json.dumps({"instances": [row]}).encode(), capture.JSON
+        else:
+            body, content_type = ",".join(row[name] for name in FEATURES).encode(), capture.CSV
+        answer = {"prediction": float(row["bmi"]) * 5, "probability": min(float(row["bmi"]) / 40, 1.0)}
+        response = json.dumps({"predictions": [answer]}).encode()
+        ids.append(f"inference-{index}")
+        writer.add(capture.record(body, content_type, response, capture.JSON, ids[-1]))
+    writer.close()
+    return ids
+
+
+def kinds(violations: list[dict]) -> list[tuple[str, str]]:
+    return sorted((v["feature_name"], v["constraint_check_type"]) for v in violations)
+
+
+# --- capture format --------------------------------------------------------------------------------
+
+
+def test_a_capture_line_has_model_monitors_layout_and_encodings():
+    line = capture.record(b"1,2", "text/csv", b"\x00\xff", "application/x-npy", "abc")
+    assert set(line) == {"captureData", "eventMetadata", "eventVersion"} and line["eventVersion"] == "0"
+    given, answered = line["captureData"]["endpointInput"], line["captureData"]["endpointOutput"]
+    assert given == {"observedContentType": "text/csv", "mode": "INPUT", "data": "1,2", "encoding": "CSV"}
+    assert answered["mode"] == "OUTPUT" and answered["encoding"] == "BASE64"
+    assert base64.b64decode(answered["data"]) == b"\x00\xff"
+    metadata = line["eventMetadata"]
+    assert metadata["inferenceId"] == "abc" and len(metadata["eventId"]) == 36
+    assert metadata["inferenceTime"].endswith("Z")
+
+
+def test_the_writer_buffers_and_files_lines_by_hour_and_the_reader_merges_on_the_inference_id(tmp_path):
+    writer = capture.CaptureWriter(tmp_path, "endpoint-x")
+    writer.add(capture.record(b'{"instances": [{"a": 1}]}', "application/json", b"5", "text/csv", "id-1"))
+    writer.add(capture.record(b"7", "text/csv", b"8", "text/csv"))
+    assert not list(tmp_path.rglob("*.jsonl"))  # buffered: nothing on disk before a flush
+    writer.close()
+    (path,) = tmp_path.rglob("*.jsonl")
+    assert path.relative_to(tmp_path).parts[:2] == ("endpoint-x", "AllTraffic") and len(path.parts[-6:-1]) == 5
+    first, second = capture.read(tmp_path)
+    assert first.key == "id-1" and second.key == second.event_id
+    assert capture.input_rows(first, []) == [{"a": "1"}] and capture.predictions(second) == [{"prediction": 8.0}]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "does not exist"),
+        ("", "holds no .jsonl files"),
+        ("{not json\n", r"x\.jsonl:1: not a JSON line"),
+        ('{"captureData": {}}\n', "not a capture line"),
+        (
+            '{"captureData": {"endpointInput": {"data": "%%%", "encoding": "BASE64"}}, '
+            '"eventMetadata": {"eventId": "e"}}',
+            "not base64",
+        ),
+    ],
+)
+def test_a_missing_or_malformed_capture_is_one_line(tmp_path, content, message):
+    location = tmp_path / "capture"
+    if content is not None:
+        location.mkdir()
+        if content:
+            (location / "x.jsonl").write_text(content)
+    with pytest.raises(MonitorError, match=message) as failure:
+        capture.read(location)
+    assert "\n" not in str(failure.value)
+
+
+# --- data quality ----------------------------------------------------------------------------------
+
+
+def test_the_drift_distance_is_the_two_sample_ks_statistic():
+    from scipy.stats import ks_2samp
+
+    rng = np.random.default_rng(1)
+    reference, current = rng.normal(0, 1, 500), rng.normal(0.3, 1.2, 700)
+    feature = {"distribution": {"kll": {"sketch": {"data": [sorted(reference.tolist())]}}}}
+    distance = data_quality._numeric_distance(feature, [str(float(x)) for x in current])
+    assert distance == pytest.approx(ks_2samp(reference, current).statistic, abs=1e-12)
+
+
+def test_a_shifted_capture_yields_violations_naming_the_shifted_features(tmp_path, baseline):
+    write_capture(tmp_path, feature_rows(RECORDS, seed=1, shift={"bmi": 8.0, "bp": 30.0}))
+    result = run.monitor(tmp_path, baseline, "regression", {"data_quality": {"enabled": True, "drift_threshold": 0.1}})
+    assert result.records == RECORDS
+    assert kinds(result.data_violations) == [("bmi", "baseline_drift_check"), ("bp", "baseline_drift_check")]
+    assert "bmi" in result.summary_line() and "bp" in result.summary_line()
+
+
+def test_an_unshifted_capture_yields_none(tmp_path, baseline):
+    write_capture(tmp_path, feature_rows(RECORDS, seed=2))
+    result = run.monitor(tmp_path, baseline, "regression", {"data_quality": {"enabled": True, "drift_threshold": 0.1}})
+    assert result.data_violations == [] and result.violations == []
+    statistics = result.reports["data-quality/statistics.json"]
+    assert statistics["dataset"]["item_count"] == RECORDS
+    assert [feature["name"] for feature in statistics["features"]] == FEATURES
+
+
+def test_the_stages_drift_threshold_replaces_the_baselines(tmp_path, baseline):
+    write_capture(tmp_path, feature_rows(RECORDS, seed=1, shift={"bmi": 1.5}))
+    strict = run.monitor(tmp_path, baseline, "regression", {"data_quality": {"enabled": True, "drift_threshold": 0.05}})
+    loose = run.monitor(tmp_path, baseline, "regression", {"data_quality": {"enabled": True, "drift_threshold": 0.9}})
+    assert ("bmi", "baseline_drift_check") in kinds(strict.data_violations) and loose.data_violations == []
+
+
+# --- model quality ---------------------------------------------------------------------------------
+
+
+def ground_truth_lines(ids: list[str], labels: list[float]) -> str:
+    return "".join(
+        json.dumps(
+            {
+                "groundTruthData": {"data": str(label), "encoding": "CSV"},
+                "eventMetadata": {"eventId": i},
+                "eventVersion": "0",
+            }
+        )
+        + "\n"
+        for i, label in zip(ids, labels, strict=True)
+    )
+
+
+def test_regression_metrics_match_scikit_learn_and_a_broken_constraint_is_a_violation(tmp_path, baseline):
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    rows = feature_rows(RECORDS, seed=3)
+    ids = write_capture(tmp_path / "capture", rows)
+    predicted = [float(row["bmi"]) * 5 for row in rows]
+    labels = [p + (40 if index % 2 else -40) for index, p in enumerate(predicted)]
+    (tmp_path / "gt.jsonl").write_text(ground_truth_lines(ids, labels))
+    settings = {"data_quality": {"enabled": False}, "model_quality": {"enabled": True, "constraints": {
+        "rmse": {"threshold": 30.0, "comparison_operator": "GreaterThanThreshold"},
+        "r2": {"threshold": -1000.0, "comparison_operator": "LessThanThreshold"},
+    }}}  # fmt: skip
+    result = run.monitor(tmp_path / "capture", None, "regression", settings, tmp_path / "gt.jsonl")
+    metrics = result.reports["model-quality/statistics.json"]["regression_metrics"]
+    assert metrics["mae"]["value"] == pytest.approx(mean_absolute_error(labels, predicted))
+    assert metrics["rmse"]["value"] == pytest.approx(40.0)
+    assert metrics["r2"]["value"] == pytest.approx(r2_score(labels, predicted))
+    assert isinstance(metrics["rmse"]["standard_deviation"], float)  # 300 records: from 200 on
+    assert [v["metric_name"] for v in result.model_violations] == ["rmse"]
+    assert result.reports["model-quality/constraints.json"]["regression_constraints"]["rmse"]["threshold"] == 30.0
+
+
+def test_binary_metrics_have_model_monitors_names_and_no_deviation_below_200_records():
+    merged = model_quality.Merged(
+        labels=np.array([1, 0, 1, 1, 0, 0.0]),
+        predictions=np.array([1, 0, 0, 1, 1, 0.0]),
+        probabilities=np.array([0.9, 0.2, 0.4, 0.8, 0.6, 0.1]),
+        unmatched_ground_truth=0,
+    )
+    metrics = model_quality.statistics(merged, "binary_classification")["binary_classification_metrics"]
+    assert metrics["confusion_matrix"] == {"0": {"0": 2, "1": 1}, "1": {"0": 1, "1": 2}}
+    assert metrics["accuracy"]["value"] == pytest.approx(4 / 6)
+    assert metrics["precision"]["value"] == pytest.approx(2 / 3) and metrics["recall"]["value"] == pytest.approx(2 / 3)
+    assert metrics["auc"]["value"] == pytest.approx(8 / 9)
+    assert metrics["f1"]["standard_deviation"] == "NaN"
+    constraints = model_quality.constraints(
+        {"auc": {"threshold": 0.95, "comparison_operator": "LessThanThreshold"}}, "binary_classification"
+    )
+    found = model_quality.violations({"binary_classification_metrics": metrics}, constraints, "binary_classification")
+    assert [(v["metric_name"], v["constraint_check_type"]) for v in found["violations"]] == [
+        ("auc", "LessThanThreshold")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ground_truth", "message"),
+    [
+        (None, "ground truth .* does not exist"),
+        ("", "ground truth .* holds no records"),
+        ("not json\n", r"gt\.jsonl:1: not a JSON line"),
+        ('{"eventMetadata": {"eventId": "inference-0"}}\n', r"gt\.jsonl:1: not a ground-truth line"),
+        (
+            '{"groundTruthData": {"data": "high", "encoding": "CSV"}, "eventMetadata": {"eventId": "inference-0"}}\n',
+            "is not a number",
+        ),
+        (
+            '{"groundTruthData": {"data": "1", "encoding": "CSV"}, "eventMetadata": {"eventId": "nobody"}}\n',
+            "none of the 1 ground-truth records matches",
+        ),
+        (
+            '{"groundTruthData": {"data": "1\\n2", "encoding": "CSV"}, "eventMetadata": {"eventId": "inference-0"}}\n',
+            "2 label",
+        ),
+    ],
+)
+def test_missing_or_malformed_ground_truth_is_one_line_and_writes_no_report(
+    deploy_repo, tmp_path, capsys, ground_truth, message
+):
+    write_capture(deploy_repo / "build" / "capture", feature_rows(30, seed=4))
+    location = tmp_path / "gt.jsonl"
+    if ground_truth is not None:
+        location.write_text(ground_truth)
+    code = command.run(
+        arguments(deploy_repo, "--ground-truth", str(location), "--baseline", str(deploy_repo / "baseline"))
+    )
+    assert code == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: ") and re.search(message, line)
+    assert not (deploy_repo / "build" / "monitor").exists()
+
+
+# --- the command, its reports and what a violation starts -----------------------------------------
+
+
+def render(relative: str, answers: dict[str, str]) -> str:
+    source = (TEMPLATE / relative).read_text(encoding="utf-8")
+    return jinja2.Template(source).render(cookiecutter=answers)
+
+
+@pytest.fixture
+def deploy_repo(tmp_path, baseline, monkeypatch):
+    """A deploy repository with the template's own staging config (on_drift=retrain, regression),
+    a saved baseline, and a build-train repository beside it whose local-run only leaves a mark."""
+    answers = {"project_name": "churn", "project_id": "p-monitor00001", "region": "us-east-1"}
+    answers |= {"problem_type": "regression", "inference_mode": "realtime", "api_gateway": "no", "multi_account": "no"}
+    answers |= {"deployment_strategy": "all-at-once", "on_drift": "retrain"}
+    repo = tmp_path / "churn-deploy"
+    (repo / "inference_config" / "staging").mkdir(parents=True)
+    (repo / ".cruft.json").write_text(json.dumps({"context": {"cookiecutter": answers}}))
+    shutil.copy(TEMPLATE / "inference_config" / "inference_config.schema.json", repo / "inference_config")
+    staging = render("inference_config/staging/inference_config.json", answers)
+    (repo / "inference_config" / "staging" / "inference_config.json").write_text(staging)
+    (repo / "baseline").mkdir()
+    (repo / "baseline" / "statistics.json").write_text(json.dumps(baseline.statistics))
+    (repo / "baseline" / "constraints.json").write_text(json.dumps(baseline.constraints))
+    train = tmp_path / "churn-build-train"
+    train.mkdir()
+    (train / "Makefile").write_text("local-run:\n\t@echo retrained on $(DATA) > retrained.txt\n")
+    for name in ("SAGEMAKER_PROJECT_NAME", "SAGEMAKER_PROJECT_ID", "PROBLEM_TYPE"):
+        monkeypatch.delenv(name, raising=False)
+    return repo
+
+
+def arguments(repo: Path, *extra: str):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    return parser.parse_args(["--repo-root", str(repo), *extra])
+
+
+def test_a_violation_with_on_drift_retrain_starts_the_local_retraining_run(deploy_repo, capsys, monkeypatch):
+    write_capture(deploy_repo / "build" / "capture", feature_rows(RECORDS, seed=5, shift={"bmi": 8.0}))
+    monkeypatch.chdir(deploy_repo)  # DATA is the user's path: made absolute before the run changes folder
+    assert command.run(arguments(deploy_repo, "--baseline", str(deploy_repo / "baseline"), "--data", "new-data/")) == 0
+    output = capsys.readouterr().out
+    newest = deploy_repo / "new-data"
+    assert "bmi: baseline_drift_check" in output
+    assert f"retrain: running `make --no-print-directory local-run DATA={newest}`" in output
+    assert (deploy_repo.parent / "churn-build-train" / "retrained.txt").read_text().strip() == f"retrained on {newest}"
+    reports = deploy_repo / "build" / "monitor" / "staging"
+    assert sorted(path.name for path in reports.rglob("*.json")) == [
+        "constraint_violations.json",
+        "statistics.json",
+        "summary.json",
+    ]
+
+
+def test_a_dry_run_names_the_retraining_run_without_starting_it_and_notify_prints_one_line(deploy_repo, capsys):
+    write_capture(deploy_repo / "build" / "capture", feature_rows(RECORDS, seed=5, shift={"bp": 30.0}))
+    assert command.run(arguments(deploy_repo, "--baseline", str(deploy_repo / "baseline"), "--dry-run")) == 0
+    assert "retrain (dry run): would run `make --no-print-directory local-run`" in capsys.readouterr().out
+    assert not (deploy_repo.parent / "churn-build-train" / "retrained.txt").exists()
+    assert trigger.on_violation("notify", "1 data-quality violation(s) (bp)", Path("/nowhere"), None, False) == 0
+    assert capsys.readouterr().out == "notify: 1 data-quality violation(s) (bp)\n"
+
+
+def test_retrain_without_a_build_train_repository_is_one_line(deploy_repo, capsys):
+    write_capture(deploy_repo / "build" / "capture", feature_rows(RECORDS, seed=5, shift={"bp": 30.0}))
+    args = arguments(
+        deploy_repo, "--baseline", str(deploy_repo / "baseline"), "--train-repo", str(deploy_repo / "nope")
+    )
+    assert command.run(args) == 1
+    assert capsys.readouterr().err.startswith("error: on_drift=retrain: no build-train repository at ")
+
+
+def test_an_unshifted_capture_starts_nothing_and_a_failed_run_keeps_the_previous_reports(deploy_repo, capsys):
+    write_capture(deploy_repo / "build" / "capture", feature_rows(RECORDS, seed=6))
+    assert command.run(arguments(deploy_repo, "--baseline", str(deploy_repo / "baseline"))) == 0
+    assert "retrain" not in capsys.readouterr().out
+    summary = deploy_repo / "build" / "monitor" / "staging" / "summary.json"
+    before = summary.read_text()
+    assert json.loads(before)["data_quality_violations"] == []
+    assert command.run(arguments(deploy_repo, "--baseline", str(deploy_repo / "missing"))) == 1
+    assert summary.read_text() == before and not list(summary.parent.parent.glob(".staging-*"))
+
+
+# --- the local endpoint captures what it answers -------------------------------------------------
+
+
+@pytest.mark.usefixtures("offline")
+def test_the_local_endpoint_captures_answered_requests_with_the_callers_inference_id(sample_bundle, tmp_path):
+    import boto3
+    import pandas as pd
+    from botocore.exceptions import ClientError
+
+    from mlops_template_kit.local_endpoint.server import RunningEndpoint
+
+    frame = pd.read_csv(sample_bundle.test_data)
+    rows = frame.drop(columns=[c for c in ("id", "progression", "high_progression") if c in frame]).head(2)
+    with RunningEndpoint(sample_bundle.model_data, "endpoint-x", capture_dir=tmp_path) as endpoint:
+        runtime = boto3.client("sagemaker-runtime", endpoint_url=endpoint.url, region_name="us-east-1")
+        body = rows.to_csv(index=False, header=False)
+        answer = runtime.invoke_endpoint(
+            EndpointName="endpoint-x", Body=body, ContentType="text/csv", InferenceId="r-1"
+        )
+        expected = json.loads(answer["Body"].read())["predictions"]
+        runtime.invoke_endpoint(EndpointName="endpoint-x", Body=body, ContentType="text/csv")
+        with pytest.raises(ClientError):  # a failed request is not captured
+            runtime.invoke_endpoint(EndpointName="endpoint-x", Body=b"not,a,record", ContentType="text/csv")
+    first, second = capture.read(tmp_path)
+    assert first.inference_id == "r-1" and first.key == "r-1" and second.inference_id == "" and second.key
+    assert first.input_text == body and capture.predictions(first) == expected
+    assert [sorted(row) for row in capture.input_rows(first, list(rows.columns))] == [sorted(rows.columns)] * 2
+
+
+def test_the_training_baseline_the_batch_drift_check_and_the_monitor_share_one_implementation():
+    """The local run's QualityCheck step (the training pipeline's baseline, the batch pipeline's drift
+    check) computes with the monitor's data_quality module: one method, one report format."""
+    from mlops_template_kit.local_run import quality
+
+    assert quality.baseline is data_quality and run.data_quality is data_quality
+    assert not (Path(quality.__file__).parent / "baseline.py").exists()
+
+
+# --- the registered baseline, from a (moto) model registry ------------------------------------------
+
+
+def _register(sagemaker, group: str, baseline_uri: str | None) -> None:
+    drift = {}
+    if baseline_uri:
+        drift = {
+            "ModelDataQuality": {
+                "Statistics": {"ContentType": "application/json", "S3Uri": f"{baseline_uri}/statistics.json"},
+                "Constraints": {"ContentType": "application/json", "S3Uri": f"{baseline_uri}/constraints.json"},
+            }
+        }
+    sagemaker.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="Approved",
+        InferenceSpecification={
+            "Containers": [{"Image": "image", "ModelDataUrl": "s3://sagemaker-project-p-1/m/model.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["application/json"],
+        },
+        **({"DriftCheckBaselines": drift} if drift else {}),
+    )
+
+
+@pytest.mark.usefixtures("offline")
+def test_the_registry_baseline_is_the_newest_approved_models_drift_check_baseline(baseline):
+    import time
+
+    import boto3
+    from moto import mock_aws
+
+    from mlops_template_kit.monitor.registry import registered_baseline
+
+    with mock_aws():
+        s3, sagemaker = boto3.client("s3"), boto3.client("sagemaker")
+        s3.create_bucket(Bucket="sagemaker-project-p-1")
+        uri = "s3://sagemaker-project-p-1/churn/ml-pipeline-outputs/b1/DataQualityBaseline"
+        for name, document in (("statistics.json", baseline.statistics), ("constraints.json", baseline.constraints)):
+            s3.put_object(
+                Bucket="sagemaker-project-p-1", Key=f"{uri.split('/', 3)[3]}/{name}", Body=json.dumps(document)
+            )
+        sagemaker.create_model_package_group(ModelPackageGroupName="churn-p-1")
+        _register(sagemaker, "churn-p-1", uri)
+        assert registered_baseline("churn-p-1", "us-east-1") == baseline
+        time.sleep(0.01)  # CreationTime has millisecond resolution
+        _register(sagemaker, "churn-p-1", None)
+        with pytest.raises(MonitorError, match="has no data-quality baseline"):
+            registered_baseline("churn-p-1", "us-east-1")
+        with pytest.raises(DeployError, match="no Approved model package in group 'other'"):  # one line too
+            registered_baseline("other", "us-east-1")
+
+
+def test_the_auc_is_scikit_learns_with_ties_and_nan_with_one_class():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(7)
+    truth = rng.integers(0, 2, 400)
+    score = np.round(rng.random(400) * 0.5 + truth * 0.3, 1)  # few distinct values: many ties
+    assert model_quality.area_under_roc(truth, score) == pytest.approx(roc_auc_score(truth, score), abs=1e-12)
+    assert np.isnan(model_quality.area_under_roc(np.ones(5, int), score[:5]))
+
+
+def test_no_capture_yet_says_how_to_make_one(deploy_repo, capsys):
+    assert command.run(arguments(deploy_repo, "--baseline", str(deploy_repo / "baseline"))) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "build/capture does not exist: capture requests first" in line and "CAPTURE=" in line
+
+
+def test_with_ground_truth_the_report_shows_the_headline_metrics_and_the_model_quality_files(deploy_repo, capsys):
+    rows = feature_rows(RECORDS, seed=6)
+    ids = write_capture(deploy_repo / "build" / "capture", rows)
+    truth = deploy_repo / "gt.jsonl"
+    truth.write_text(ground_truth_lines(ids, [float(row["bmi"]) * 5 + 100 for row in rows]))  # rmse 100 > 75
+    args = arguments(
+        deploy_repo, "--baseline", str(deploy_repo / "baseline"), "--ground-truth", str(truth), "--dry-run"
+    )
+    assert command.run(args) == 0
+    output = capsys.readouterr().out
+    assert f"model quality of {RECORDS} labelled records: rmse 100.000, mae 100.000" in output
+    assert "rmse: GreaterThanThreshold" in output and "retrain (dry run)" in output
+    reports = deploy_repo / "build" / "monitor" / "staging" / "model-quality"
+    assert sorted(path.name for path in reports.iterdir()) == [
+        "constraint_violations.json",
+        "constraints.json",
+        "statistics.json",
+    ]
+
+
+@pytest.mark.usefixtures("offline")
+def test_a_request_is_captured_before_it_is_answered_so_switching_folders_loses_none(sample_bundle, tmp_path):
+    import http.client
+
+    import pandas as pd
+
+    from mlops_template_kit.local_endpoint.server import RunningEndpoint
+
+    frame = pd.read_csv(sample_bundle.test_data).drop(columns=["id", "progression"]).head(1)
+    body = frame.to_csv(index=False, header=False)
+    with RunningEndpoint(sample_bundle.model_data, "endpoint-x") as endpoint:
+        host, port = endpoint.server.server_address[:2]
+        connection = http.client.HTTPConnection(host, port, timeout=10)
+        for name in ("first", "second", "third"):
+            endpoint.capture_to(tmp_path / name)
+            for _ in range(5):
+                connection.request("POST", "/invocations", body=body, headers={"Content-Type": "text/csv"})
+                connection.getresponse().read()
+        endpoint.capture_to(None)
+    assert [len(capture.read(tmp_path / name)) for name in ("first", "second", "third")] == [5, 5, 5]
