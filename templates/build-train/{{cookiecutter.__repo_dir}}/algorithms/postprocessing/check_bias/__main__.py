@@ -83,9 +83,7 @@ def analyze(args: argparse.Namespace) -> dict:
     train_labels = binary(validate_target(train[target], problem), problem, args.label_threshold)
     test_labels = binary(validate_target(test[target], problem), problem, args.label_threshold)
     predicted = binary(bundle.predict_processed(test)["prediction"], problem, args.label_threshold)
-    pre = responsible_ai.pre_training_bias(
-        train_labels, facet_mask(bundle, train, args.facet_column, args.facet_value)
-    )
+    pre = responsible_ai.pre_training_bias(train_labels, facet_mask(bundle, train, args.facet_column, args.facet_value))
     post = responsible_ai.post_training_bias(
         test_labels, predicted, facet_mask(bundle, test, args.facet_column, args.facet_value)
     )

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import training_argv
+
 from shared_libraries import defaults, responsible_ai
 
 FACET = ["--facet-column", "sex", "--facet-value", "F"]
@@ -74,9 +74,7 @@ def test_writes_clarify_analysis_and_the_gate_report(tmp_path, check_bias, model
     assert list(gate["top_features"]) == list(shap)[: len(gate["top_features"])]
 
 
-def test_shap_ranks_a_planted_informative_feature_first(
-    tmp_path, check_bias, prepare_data, train_model, problem_type
-):
+def test_shap_ranks_a_planted_informative_feature_first(tmp_path, check_bias, prepare_data, train_model, problem_type):
     # Only `planted` decides the label; every other column is noise.
     rng = np.random.default_rng(7)
     rows = 120
