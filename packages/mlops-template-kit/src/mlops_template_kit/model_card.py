@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from functools import cache
@@ -153,7 +154,21 @@ def create_model_card_request(name: str, card: Mapping[str, Any]) -> dict[str, A
     report = ParamValidator().validate(request, shape)
     if report.has_errors():
         raise ModelCardError(f"CreateModelCard refuses the request: {report.generate_report().splitlines()[-1]}")
+    _check_string_limits(request, shape)
     return request
+
+
+def _check_string_limits(request: Mapping[str, Any], shape: Any) -> None:
+    """Maximum lengths and patterns of top-level strings: botocore's client-side check covers only minimums."""
+    for name, value in request.items():
+        member = shape.members[name]
+        if member.type_name != "string":
+            continue
+        limit, pattern = member.metadata.get("max"), member.metadata.get("pattern")
+        if limit is not None and len(value) > limit:
+            raise ModelCardError(f"CreateModelCard refuses the request: {name} is longer than {limit} characters")
+        if pattern is not None and not re.fullmatch(pattern, value, flags=re.DOTALL):
+            raise ModelCardError(f"CreateModelCard refuses the request: {name} {value!r} does not match {pattern}")
 
 
 def _metric_table(groups: list[Mapping[str, Any]]) -> list[str]:
