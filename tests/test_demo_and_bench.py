@@ -5,6 +5,7 @@ ratio and verdict, and fresh setups cannot see this environment."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,15 @@ def test_a_fresh_setup_sees_neither_this_environment_nor_a_warm_cache(monkeypatc
 def test_a_failing_timed_command_aborts_the_benchmark(tmp_path):
     with pytest.raises(RuntimeError, match="failed"):
         timing.time_command(["sh", "-c", "exit 1"], tmp_path, {"PATH": "/usr/bin:/bin"}, inherit=False)
+
+
+def test_the_closing_note_shows_the_newest_model_card_and_fails_without_one(tmp_path):
+    runs = tmp_path / ".local-run" / "runs"
+    with pytest.raises(demo.DemoFailed, match="the local run wrote no model card"):
+        demo.model_card_note(tmp_path)
+    for name, text in (("old", "# Model card: old\n"), ("new", "# Model card: new\n| DI | 0.9 |\n")):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "model_card.md").write_text(text)
+        os.utime(runs / name / "model_card.md", (1 if name == "old" else 2,) * 2)
+    note = demo.model_card_note(tmp_path)
+    assert "# Model card: new" in note and "| DI | 0.9 |" in note and "old" not in note.split("\n", 1)[1]
