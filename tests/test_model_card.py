@@ -138,3 +138,62 @@ def test_markdown_shows_every_section_and_number(tmp_path):
         assert text in markdown
     assert json.loads(json_path.read_text(encoding="utf-8"))["intended_uses"]["intended_uses"] == "triage"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["model_card.json", "model_card.md"]
+
+
+# --- the local run's card -------------------------------------------------------------------------
+
+
+def run_card_setting(tmp_path, content: str):
+    """A finished run that registered one package whose request carries `content` as its card."""
+    from types import SimpleNamespace
+
+    from mlops_template_kit.definition import Definition, Step
+    from mlops_template_kit.definition.expressions import Scope
+
+    reports = {"s3://b/evaluation.json": EVALUATION, "s3://b/analysis.json": ANALYSIS}
+    arguments = {
+        "ModelCard": {"ModelCardContent": content, "ModelCardStatus": "Draft"},
+        "ModelMetrics": {
+            "ModelQuality": {"Statistics": {"S3Uri": "s3://b/evaluation.json"}},
+            "Explainability": {"Report": {"S3Uri": {"Std:Join": {"On": "/", "Values": ["s3://b", "analysis.json"]}}}},
+        },
+        "InferenceSpecification": {"Containers": [{"ModelDataUrl": "s3://b/model.tar.gz"}]},
+        "ModelPackageDescription": "xgboost model of build b1",
+    }
+    step = Step("RegisterModel", "RegisterModel", {"Arguments": arguments}, 0)
+    definition = Definition({}, {"RegisterModel": step}, {"RegisterModel": frozenset()}, ("RegisterModel",))
+    package = {"ModelPackageArn": "arn:aws:sagemaker:us-east-1:1:model-package/g/3", "ModelPackageGroupName": "g"}
+    package["ModelPackageVersion"] = 3
+    scope = Scope(
+        parameters={},
+        execution={"PipelineExecutionArn": "arn:aws:sagemaker:us-east-1:1:pipeline/p/execution/e1"},
+        steps={"RegisterModel": package},
+        read_json=reports.__getitem__,
+    )
+    return definition, scope, SimpleNamespace(sandbox_root=tmp_path)
+
+
+def test_a_local_run_writes_the_card_with_its_numbers_and_lineage(tmp_path):
+    from mlops_template_kit.local_run import card
+
+    (markdown,) = card.write_cards(*run_card_setting(tmp_path, package_content()))
+    assert markdown == tmp_path / "model_card.md"
+    text = markdown.read_text(encoding="utf-8")
+    assert "# Model card: g-3" in text and "| DI | 0.9 |" in text and "| auc | 0.85 |" in text
+    assert "| pipeline execution | arn:aws:sagemaker:us-east-1:1:pipeline/p/execution/e1 |" in text
+    assert "| model artifact | s3://b/model.tar.gz |" in text
+
+
+def test_a_card_the_schema_refuses_fails_the_run_naming_the_field(tmp_path):
+    from types import SimpleNamespace
+
+    from mlops_template_kit.local_run.report import Summary
+    from mlops_template_kit.local_run.runner import Runner
+
+    content = json.loads(package_content())
+    content["intended_uses"]["risk_rating"] = "Severe"
+    definition, scope, run = run_card_setting(tmp_path, json.dumps(content))
+    summary = Summary(results=[])
+    Runner._model_cards(SimpleNamespace(definition=definition, scope=scope, run=run), summary)
+    assert summary.failure.startswith("model card: model card intended_uses.risk_rating: 'Severe' is not one of")
+    assert list(tmp_path.iterdir()) == []
