@@ -506,6 +506,16 @@ def test_a_biased_sample_fails_the_bias_gate_naming_the_metric(bias_definition, 
     assert str(config["responsible_ai"]["thresholds"]["DPL"]["max"]) in message
 
 
+def test_an_undefined_bias_metric_stops_the_run_at_its_gate(bias_definition):
+    from mlops_template_kit.definition.errors import ExpressionError
+
+    # DI is undefined when group a gets no positive prediction: check_bias writes null, never a made-up number.
+    report = {name: {"value": 0.0} for name in ("CI", "DPL", "KL", "JS", "LP", "TVD", "KS", "DPPL", "AD", "RD")}
+    report["DI"] = {"value": None}
+    with pytest.raises(ExpressionError, match="cannot compare None"):
+        run_bias_gates(bias_definition, report)
+
+
 def test_bias_and_shap_reports_and_the_model_card_reach_the_registered_model(bias_definition, config, project):
     steps = steps_by_name(bias_definition)
     check = steps[pipeline.CHECK_BIAS]
