@@ -280,7 +280,18 @@ def the_loop() -> str:
     run(make_command("test-local", "MODEL=registry"), deploy)
     banner(6, "Monitor it locally: unshifted, then shifted traffic against the registered baseline (make monitor)")
     monitor_traffic(deploy, prepared)
-    return what_next(train, deploy, package, model)
+    return what_next(train, deploy, package, model) + "\n\n" + model_card_note(train)
+
+
+def model_card_note(train: Path) -> str:
+    """The registered model's card as the local run rendered it (issue 15): what an auditor reads."""
+    cards = sorted((train / ".local-run" / "runs").glob("*/model_card.md"), key=lambda path: path.stat().st_mtime)
+    if not cards:
+        raise DemoFailed(f"the local run wrote no model card under {train / '.local-run' / 'runs'}")
+    shown = cards[-1].relative_to(REPO_ROOT) if cards[-1].is_relative_to(REPO_ROOT) else cards[-1]
+    return (
+        f"The registered model's card ({shown}, model_card.json beside it):\n\n{cards[-1].read_text(encoding='utf-8')}"
+    )
 
 
 def main() -> int:

@@ -571,3 +571,49 @@ def test_the_local_monitors_registry_lookup_and_baseline_reads_are_the_deploy_bu
     assert {calls.attribute(call).role for call in [*lookup, read]} == {"codebuild"}
     checked, denials, counts = evaluate([*lookup, read])
     assert counts["checked"] == 3 and denials == []
+
+
+# --- issue 15: the bias step, the model card on the package, the local run's card -----------------
+CARD_REPORT_READ = [
+    "/k/src/mlops_template_kit/local_run/storage.py:78:_get",
+    "/k/src/mlops_template_kit/definition/expressions.py:90:json_get",
+    "/k/src/mlops_template_kit/local_run/card.py:30:_report",
+    "/k/src/mlops_template_kit/local_run/runner.py:97:_model_cards",
+]
+REGISTRATION = ["/k/src/mlops_template_kit/local_run/registry.py:45:register"]
+
+
+def test_the_bias_reports_and_the_model_card_are_the_execution_roles_and_allowed():
+    """The CheckBias step and the registration carrying a ModelCard run as the pipeline's execution
+    role; the card is a member of the CreateModelPackage request
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ModelPackageModelCard.html), evaluated
+    as sagemaker:CreateModelPackage. The local run's card reads the reports from the artifact bucket
+    as that role would; a bucket outside the role's reach is denied."""
+    bucket, prefix = "sagemaker-project-p-1", "churn/ml-pipeline-outputs/b1"
+    read = {
+        "role": "codebuild",
+        "service": "s3",
+        "operation": "GetObject",
+        "params": {"Bucket": bucket, "Key": f"{prefix}/CheckBias/bias/analysis.json"},
+        "stack": CARD_REPORT_READ,
+    }
+    write = {
+        **read,
+        "operation": "PutObject",
+        "stack": ["/t/repo/algorithms/postprocessing/check_bias/__main__.py:9:main"],
+    }
+    register = {
+        "role": "codebuild",
+        "service": "sagemaker",
+        "operation": "CreateModelPackage",
+        "params": {
+            "ModelPackageGroupName": "churn-p-1",
+            "ModelCard": {"ModelCardContent": "{}", "ModelCardStatus": "Draft"},
+        },
+        "stack": REGISTRATION,
+    }
+    checked, denials, counts = evaluate([read, write, register])
+    assert counts["checked"] == 3 and {item["role"] for item in checked} == {"execution"}
+    assert denials == []
+    elsewhere = {**read, "params": {**read["params"], "Bucket": "someone-elses-bucket"}}
+    assert [line.split(" ")[:2] for line in evaluate([elsewhere])[1]] == [["execution", "s3:GetObject"]]

@@ -5,6 +5,7 @@ ratio and verdict, and fresh setups cannot see this environment."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,15 @@ def test_the_demos_ground_truth_has_a_label_per_record_of_each_request(tmp_path)
     truth = model_quality.read_ground_truth(demo.write_ground_truth(tmp_path / "gt.jsonl", list(range(120))))
     assert sorted(truth) == ["demo-0", "demo-100", "demo-50"]
     assert truth["demo-100"] == [float(label) for label in range(100, 120)]
+
+
+def test_the_closing_note_shows_the_newest_model_card_and_fails_without_one(tmp_path):
+    runs = tmp_path / ".local-run" / "runs"
+    with pytest.raises(demo.DemoFailed, match="the local run wrote no model card"):
+        demo.model_card_note(tmp_path)
+    for name, text in (("old", "# Model card: old\n"), ("new", "# Model card: new\n| DI | 0.9 |\n")):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "model_card.md").write_text(text)
+        os.utime(runs / name / "model_card.md", (1 if name == "old" else 2,) * 2)
+    note = demo.model_card_note(tmp_path)
+    assert "# Model card: new" in note and "| DI | 0.9 |" in note and "old" not in note.split("\n", 1)[1]

@@ -69,6 +69,12 @@ def test_the_baked_pipeline_registers_a_model_and_fails_on_impossible_thresholds
         assert package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"].endswith("/evaluation.json")
         assert ("DriftCheckBaselines" in package) == (combo["data_quality_baseline"] == "yes")
         assert ("TuneModel" in passed.stdout) == (combo["hyperparameter_tuning"] == "yes")
+        # Issue 15: bias and SHAP reports registered with the model, and its card in the run folder.
+        assert package["ModelMetrics"]["Bias"]["PreTrainingReport"]["S3Uri"].endswith("/analysis.json")
+        assert package["ModelMetrics"]["Explainability"]["Report"]["S3Uri"].endswith("/analysis.json")
+        (card,) = (project / ".local-run" / "runs").glob("*/model_card.md")
+        for section in ("## Intended use", "pre-training bias, sex=F", "post-training bias, sex=F", "SHAP value"):
+            assert section in card.read_text(encoding="utf-8")
 
         failed = local_run(project, *impossible_thresholds(project, passed.stdout))
         assert failed.returncode == 1, failed.stdout[-4000:] + failed.stderr[-4000:]

@@ -61,6 +61,11 @@ def evaluate_model() -> ModuleType:
 
 
 @pytest.fixture(scope="session")
+def check_bias() -> ModuleType:
+    return load_step("postprocessing/check_bias")
+
+
+@pytest.fixture(scope="session")
 def predict() -> ModuleType:
     return load_step("inference/predict")
 

@@ -28,6 +28,7 @@ class Summary:
     results: list[StepResult]
     metrics: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     packages: list[dict[str, Any]] = field(default_factory=list)
+    model_cards: list[Any] = field(default_factory=list)
     failure: str | None = None
     stderr_tail: list[str] = field(default_factory=list)
 
@@ -100,6 +101,8 @@ class Console:
                 f"version {package.get('ModelPackageVersion')} ({package.get('ModelApprovalStatus')})\n"
                 f"  {package.get('ModelPackageArn')}",
             )
+        for path in summary.model_cards:
+            self._write(self.out, f"\nModel card: {path} (and model_card.json beside it)")
         if summary.failure:
             for line in summary.stderr_tail:
                 self._write(self.err, f"  | {line}")

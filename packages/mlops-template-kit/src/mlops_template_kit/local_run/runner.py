@@ -16,9 +16,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .. import model_card
 from ..definition import Definition, Step
 from ..definition.expressions import Scope
-from . import steps
+from . import card, steps
 from .cache import StepCache
 from .context import Job, Run
 from .errors import USER_ERRORS, StepFailed
@@ -86,7 +87,16 @@ class Runner:
         summary.packages = [
             props for name, props in self.scope.steps.items() if self.results[name].type == "RegisterModel"
         ]
+        if summary.succeeded:
+            self._model_cards(summary)
         return summary
+
+    def _model_cards(self, summary: Summary) -> None:
+        """Write the registered models' cards; a card the schema refuses fails the run, naming the field."""
+        try:
+            summary.model_cards = card.write_cards(self.definition, self.scope, self.run)
+        except (model_card.ModelCardError, *USER_ERRORS) as error:
+            summary.failure = f"model card: {error}"
 
     def _reason_not_to_run(self, step: Step) -> str | None:
         if step.gate:

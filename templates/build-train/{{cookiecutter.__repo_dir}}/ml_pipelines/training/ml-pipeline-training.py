@@ -1,7 +1,11 @@
 """The training pipeline of this repository: its parameters and step graph, what a data scientist edits.
 
 Preprocessing -> training (or tuning) -> evaluation -> one condition per metric threshold ->
-model registration, or a failure naming the metric that missed. With a data-quality baseline,
+model registration, or a failure naming the metric that missed. With a `responsible_ai` section in
+input.json, a bias and explainability step (Clarify's metrics and report format, computed by this
+repository's own code: Clarify is closed to new customers) adds one condition per bias threshold,
+its reports are registered as the model's bias and explainability metrics, and the model package
+carries a model card (intended use, data, evaluation and lineage). With a data-quality baseline,
 a Model Monitor baseline of the training features is registered with the model. The first step
 reads an S3 prefix or, with `"source": "athena"` in input.json, the result of an Athena query.
 Each registered model records the commit it was built from (`MetadataProperties.CommitId`).
@@ -15,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mlops_template_kit import contract
+from mlops_template_kit import contract, model_card
 from mlops_template_kit.pipeline import sdk
 from mlops_template_kit.pipeline.config import ConfigError
 from mlops_template_kit.pipeline.settings import Settings
@@ -25,7 +29,7 @@ from sagemaker.core.metadata_properties import MetadataProperties
 from sagemaker.core.model_metrics import ModelMetrics
 from sagemaker.core.model_monitor.dataset_format import DatasetFormat
 from sagemaker.core.processing import Processor
-from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Output
+from sagemaker.core.shapes import ModelPackageModelCard, ProcessingInput, ProcessingOutput, ProcessingS3Output
 from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig
 from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo, ConditionLessThanOrEqualTo
 from sagemaker.core.workflow.functions import Join, JsonGet
@@ -61,6 +65,11 @@ TUNE_MODEL = "TuneModel"
 EVALUATE_MODEL = "EvaluateModel"
 DATA_QUALITY_BASELINE = "DataQualityBaseline"
 REGISTER_MODEL = "RegisterModel"
+CHECK_BIAS = "CheckBias"
+BIAS_OUTPUT = "bias"
+BIAS_ANALYSIS_FILE = "analysis.json"
+BIAS_REPORT_FILE = "bias_report.json"
+BIAS_REPORT = "BiasReport"
 PREPARED_OUTPUTS = ("train", "validation", "test", "baseline", contract.PREPROCESSOR_OUTPUT)
 TRAINING_CHANNELS = ("train", "validation", "preprocessor")
 EVALUATION_OUTPUT = "evaluation"
@@ -75,6 +84,7 @@ SCRIPTS = {
     PREPARE_DATA: contract.PREPARE_SCRIPT,
     TRAIN_MODEL: "training/train_model/__main__.py",
     EVALUATE_MODEL: "postprocessing/evaluate_model/__main__.py",
+    CHECK_BIAS: "postprocessing/check_bias/__main__.py",
 }
 # The registered model serves with the framework container's script mode; the bundle holds the code.
 SERVING_ENVIRONMENT = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
@@ -97,6 +107,7 @@ def check_config(config: Mapping[str, Any]) -> None:
     data = config["data"]
     if data["validation_fraction"] + data["test_fraction"] >= 1:
         raise ConfigError("input.json: data.validation_fraction and data.test_fraction must leave rows to train on")
+    _check_responsible_ai(config)
     tuning = config.get("tuning")
     if tuning is None:
         return
@@ -107,6 +118,20 @@ def check_config(config: Mapping[str, Any]) -> None:
             raise ConfigError(f"input.json: tuning.ranges.{name}: tune only hyperparameters listed in hyperparameters")
         if not spec["min"] < spec["max"]:
             raise ConfigError(f"input.json: tuning.ranges.{name} needs numbers min < max")
+
+
+def _check_responsible_ai(config: Mapping[str, Any]) -> None:
+    section = config.get("responsible_ai")
+    if section is None:
+        return
+    column = section["facet"]["column"]
+    if column not in config["data"]["categorical_columns"]:
+        raise ConfigError(f"input.json: responsible_ai.facet.column {column!r} must be one of data.categorical_columns")
+    if (config["problem_type"] == "regression") != ("label_threshold" in section):
+        raise ConfigError("input.json: responsible_ai.label_threshold is needed for regression and only there")
+    for metric, limits in section["thresholds"].items():
+        if {"min", "max"} <= set(limits) and not limits["min"] < limits["max"]:
+            raise ConfigError(f"input.json: responsible_ai.thresholds.{metric} needs min < max")
 
 
 def build_pipeline(settings: Settings, config: Mapping[str, Any], session: PipelineSession) -> Pipeline:
@@ -159,6 +184,11 @@ class _Parameters:
             for metric, limits in config["thresholds"].items()
             for bound, value in limits.items()
         }
+        self.bias_thresholds = {
+            (metric, bound): ParameterFloat(name=bias_threshold_parameter(metric, bound), default_value=float(value))
+            for metric, limits in config.get("responsible_ai", {}).get("thresholds", {}).items()
+            for bound, value in limits.items()
+        }
         self.data_quality = None
         if SKIP_DATA_QUALITY_CHECK in defaults:
             self.data_quality = (
@@ -179,6 +209,7 @@ class _Parameters:
             self.training_instance_count,
             *(self.data_quality or ()),
             *self.thresholds.values(),
+            *self.bias_thresholds.values(),
             self.model_approval_status,
         ]
 
@@ -186,6 +217,11 @@ class _Parameters:
 def threshold_parameter(metric: str, bound: str) -> str:
     """The parameter holding a metric threshold, e.g. MinAuc or MaxRmse."""
     return f"{bound.capitalize()}{metric.capitalize()}"
+
+
+def bias_threshold_parameter(metric: str, bound: str) -> str:
+    """The parameter holding a bias metric bound, e.g. MinBiasDI or MaxBiasCI."""
+    return f"{bound.capitalize()}Bias{metric}"
 
 
 class _StepBuilder:
@@ -212,9 +248,11 @@ class _StepBuilder:
         model_data = self.model_data(train)
         evaluate, report = self.evaluate_model(prepare, model_data)
         baseline = self.data_quality_baseline(prepare) if self.parameters.data_quality else None
-        register = self.register_model(model_data, evaluate, baseline)
-        gate = self.threshold_gate(evaluate, report, register)
-        return [prepare, train, evaluate, *([baseline] if baseline else []), gate]
+        bias = self.check_bias(prepare, model_data) if "responsible_ai" in self.config else None
+        register = self.register_model(model_data, evaluate, baseline, bias and bias[0])
+        first_step = self.bias_gate(*bias, register) if bias else register
+        gate = self.threshold_gate(evaluate, report, first_step)
+        return [prepare, train, evaluate, *([baseline] if baseline else []), *([bias[0]] if bias else []), gate]
 
     def prepare_data(self) -> ProcessingStep:
         data = self.config["data"]
@@ -353,9 +391,75 @@ class _StepBuilder:
             cache_config=self.cache,
         )
 
-    def register_model(self, model_data: Any, evaluate: ProcessingStep, baseline: QualityCheckStep | None) -> ModelStep:
+    def check_bias(self, prepare: ProcessingStep, model_data: Any) -> tuple[ProcessingStep, PropertyFile]:
+        """Bias metrics and SHAP values of the trained model, in Clarify's analysis.json."""
+        section = self.config["responsible_ai"]
+        outputs = prepare.properties.ProcessingOutputConfig.Outputs
+        output_dir = f"{PROCESSING_ROOT}/output/{BIAS_OUTPUT}"
+        arguments = [
+            "--model-dir", f"{PROCESSING_ROOT}/input/model",
+            "--train-dir", f"{PROCESSING_ROOT}/input/train",
+            "--test-dir", f"{PROCESSING_ROOT}/input/test",
+            "--output-dir", output_dir,
+            "--facet-column", section["facet"]["column"],
+            "--facet-value", section["facet"]["value"],
+            "--shap-rows", str(section["shap"]["rows"]),
+            "--shap-background", str(section["shap"]["background"]),
+            "--random-seed", str(self.config["data"]["random_seed"]),
+        ]  # fmt: skip
+        if "label_threshold" in section:
+            arguments += ["--label-threshold", str(section["label_threshold"])]
+        step_args = self.processor(CHECK_BIAS).run(
+            inputs=[
+                self.code_input(),
+                sdk.processing_input("model", model_data, "input/model"),
+                sdk.processing_input("train", outputs["train"].S3Output.S3Uri, "input/train"),
+                sdk.processing_input("test", outputs["test"].S3Output.S3Uri, "input/test"),
+            ],
+            outputs=[self.processing_output(CHECK_BIAS, BIAS_OUTPUT, output_dir)],
+            arguments=arguments,
+        )
+        report = PropertyFile(name=BIAS_REPORT, output_name=BIAS_OUTPUT, path=BIAS_REPORT_FILE)
+        step = ProcessingStep(name=CHECK_BIAS, step_args=step_args, property_files=[report], cache_config=self.cache)
+        return step, report
+
+    def bias_gate(self, check: ProcessingStep, report: PropertyFile, register: ModelStep) -> ConditionStep:
+        """One condition step per bias metric, chained before registration; each failure names its metric."""
+        next_steps: list = [register]
+        for metric, limits in reversed(self.config["responsible_ai"]["thresholds"].items()):
+            value = JsonGet(step_name=check.name, property_file=report, json_path=f"{metric}.value")
+            bounds = {bound: self.parameters.bias_thresholds[(metric, bound)] for bound in limits}
+            conditions = [
+                ConditionGreaterThanOrEqualTo(left=value, right=threshold)
+                if bound == "min"
+                else ConditionLessThanOrEqualTo(left=value, right=threshold)
+                for bound, threshold in bounds.items()
+            ]
+            allowed = [item for bound, threshold in bounds.items() for item in (bound, threshold)]
+            fail = FailStep(
+                name=f"Bias{metric}OutOfRange",
+                error_message=Join(on=" ", values=[f"bias metric {metric} =", value, "is outside", *allowed]),
+            )
+            gate = ConditionStep(
+                name=f"CheckBias{metric}", conditions=conditions, if_steps=next_steps, else_steps=[fail]
+            )
+            next_steps = [gate]
+        return next_steps[0]
+
+    def register_model(
+        self,
+        model_data: Any,
+        evaluate: ProcessingStep,
+        baseline: QualityCheckStep | None,
+        bias: ProcessingStep | None,
+    ) -> ModelStep:
         evaluation = evaluate.properties.ProcessingOutputConfig.Outputs[EVALUATION_OUTPUT].S3Output.S3Uri
         metrics = {"model_statistics": sdk.json_metrics(Join(on="/", values=[evaluation, EVALUATION_FILE]))}
+        if bias is not None:
+            # One analysis.json holds both bias sections and the SHAP values, as Clarify's does.
+            analysis_uri = bias.properties.ProcessingOutputConfig.Outputs[BIAS_OUTPUT].S3Output.S3Uri
+            analysis = sdk.json_metrics(Join(on="/", values=[analysis_uri, BIAS_ANALYSIS_FILE]))
+            metrics.update(bias_pre_training=analysis, bias_post_training=analysis, explainability=analysis)
         drift_baselines = None
         if baseline is not None:
             metrics["model_data_statistics"] = sdk.json_metrics(baseline.properties.CalculatedBaselineStatistics)
@@ -387,8 +491,31 @@ class _StepBuilder:
             metadata_properties=MetadataProperties(
                 commit_id=self.settings.commit_id, project_id=self.settings.project_id
             ),
+            model_card=self.model_card() if bias is not None else None,
         )
         return ModelStep(name=REGISTER_MODEL, step_args=step_args)
+
+    def model_card(self) -> ModelPackageModelCard:
+        """The card an approver reads in the registry: intended use, data, where the reports are, lineage.
+
+        Built before the run, so it names the reports' S3 locations (fixed by the build id) rather than
+        their numbers; the registry shows the numbers from the model metrics next to it.
+        """
+        section = self.config["responsible_ai"]
+        content = model_card.package_card_content(
+            intended_use=section["intended_use"],
+            risk_rating=section["risk_rating"],
+            problem_type=self.config["problem_type"],
+            training_data=self.settings.input_uri()
+            if self.parameters.input_data_url
+            else "the Athena query in input.json",
+            reports={
+                "evaluation": f"{self.settings.output_uri(EVALUATE_MODEL, EVALUATION_OUTPUT)}/{EVALUATION_FILE}",
+                "bias and explainability": f"{self.settings.output_uri(CHECK_BIAS, BIAS_OUTPUT)}/{BIAS_ANALYSIS_FILE}",
+            },
+            lineage=self.model_properties() | {"commit": self.settings.commit_id or "unknown"},
+        )
+        return ModelPackageModelCard(model_card_content=content, model_card_status="Draft")
 
     def model_description(self) -> str:
         model = f"{self.config['framework']} {self.config['problem_type']} model"

@@ -386,7 +386,10 @@ def test_evaluation_gates_and_reaches_the_registered_model(definition, config, p
     for metric, gate in zip(config["thresholds"], gates, strict=True):
         (condition,) = gate["Arguments"]["Conditions"]
         assert condition["LeftValue"]["Std:JsonGet"]["Path"] == f"{section}.{metric}.value"
-    assert [step["Name"] for step in gates[-1]["Arguments"]["IfSteps"]] == [pipeline.REGISTER_MODEL]
+    # With bias thresholds, the bias gates stand between the metric gates and the registration.
+    bias_gates = [f"CheckBias{metric}" for metric in config.get("responsible_ai", {}).get("thresholds", {})]
+    first_after = bias_gates[0] if bias_gates else pipeline.REGISTER_MODEL
+    assert [step["Name"] for step in gates[-1]["Arguments"]["IfSteps"]] == [first_after]
 
     arguments = steps[pipeline.REGISTER_MODEL]["Arguments"]
     assert arguments["ModelPackageGroupName"] == project.model_package_group
@@ -437,7 +440,8 @@ def test_data_quality_baseline_is_registered_with_the_model(definition, config):
 
 def test_each_failure_names_the_metric_that_missed(definition, config):
     failures = find(list(pipeline_definition.iter_steps(definition)), "Fail")
-    assert len(failures) == len(config["thresholds"])
+    bias_thresholds = config.get("responsible_ai", {}).get("thresholds", {})
+    assert len(failures) == len(config["thresholds"]) + len(bias_thresholds)
     for metric, bound in config["thresholds"].items():
         (side,) = bound
         name = f"{metric.capitalize()}{'BelowMinimum' if side == 'min' else 'AboveMaximum'}"
@@ -445,6 +449,101 @@ def test_each_failure_names_the_metric_that_missed(definition, config):
         values = failure["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
         assert values[0] == f"{metric} ="
         assert {"Get": f"Parameters.{pipeline.threshold_parameter(metric, side)}"} in values
+
+
+# --------------------------------------------------------------------------- responsible AI
+
+
+def bias_report(labels, facet) -> dict:
+    """What check_bias writes for the gates, from labels a perfect model predicts."""
+    from shared_libraries import responsible_ai
+
+    values = {
+        **responsible_ai.pre_training_bias(labels, facet),
+        **responsible_ai.post_training_bias(labels, labels, facet),
+    }
+    return {name: {"value": value} for name, value in values.items()}
+
+
+def run_bias_gates(definition: dict, report: dict) -> str:
+    """Walk the bias gates as the local run would; the registration step reached, or the failure's message."""
+    from mlops_template_kit.definition.expressions import Scope
+    from mlops_template_kit.local_run import conditions
+
+    steps = steps_by_name(definition)
+    parameters = {item["Name"]: item["DefaultValue"] for item in definition["Parameters"]}
+    properties = {pipeline.CHECK_BIAS: {"PropertyFiles": {pipeline.BIAS_REPORT: "s3://bucket/bias_report.json"}}}
+    scope = Scope(parameters=parameters, execution={}, steps=properties, read_json=lambda uri: report)
+    step = steps["CheckBiasCI"]
+    while step["Type"] == "Condition":
+        passed = conditions.evaluate_all(step["Arguments"]["Conditions"], scope.resolve)
+        (step,) = step["Arguments"]["IfSteps" if passed else "ElseSteps"]
+    return scope.resolve(step["Arguments"]["ErrorMessage"]) if step["Type"] == "Fail" else step["Name"]
+
+
+@pytest.fixture(scope="module")
+def bias_definition(definition, config) -> dict:
+    if "responsible_ai" not in config:
+        pytest.skip("input.json has no responsible_ai section")
+    return definition
+
+
+def test_a_balanced_sample_passes_the_bias_gates_to_registration(bias_definition):
+    import numpy as np
+
+    facet = np.array([True, False] * 50)
+    labels = np.array([1, 1, 0, 0] * 25)  # half of each group positive, groups of equal size
+    assert run_bias_gates(bias_definition, bias_report(labels, facet)) == pipeline.REGISTER_MODEL
+
+
+def test_a_biased_sample_fails_the_bias_gate_naming_the_metric(bias_definition, config):
+    import numpy as np
+
+    facet = np.array([True, False] * 50)
+    labels = (~facet).astype(int)  # every row of the sensitive group negative, every other row positive
+    message = run_bias_gates(bias_definition, bias_report(labels, facet))
+    assert message.startswith("bias metric DPL = 1.0 is outside min")
+    assert str(config["responsible_ai"]["thresholds"]["DPL"]["max"]) in message
+
+
+def test_an_undefined_bias_metric_stops_the_run_at_its_gate(bias_definition):
+    from mlops_template_kit.definition.errors import ExpressionError
+
+    # DI is undefined when group a gets no positive prediction: check_bias writes null, never a made-up number.
+    report = {name: {"value": 0.0} for name in ("CI", "DPL", "KL", "JS", "LP", "TVD", "KS", "DPPL", "AD", "RD")}
+    report["DI"] = {"value": None}
+    with pytest.raises(ExpressionError, match="cannot compare None"):
+        run_bias_gates(bias_definition, report)
+
+
+def test_bias_and_shap_reports_and_the_model_card_reach_the_registered_model(bias_definition, config, project):
+    steps = steps_by_name(bias_definition)
+    check = steps[pipeline.CHECK_BIAS]
+    assert check["PropertyFiles"] == [
+        {"PropertyFileName": "BiasReport", "OutputName": "bias", "FilePath": "bias_report.json"}
+    ]
+    facet = config["responsible_ai"]["facet"]
+    arguments = check["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--facet-column") + 1] == facet["column"]
+    assert arguments[arguments.index("--facet-value") + 1] == facet["value"]
+    register = steps[pipeline.REGISTER_MODEL]["Arguments"]
+    analysis = {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                {"Get": "Steps.CheckBias.ProcessingOutputConfig.Outputs['bias'].S3Output.S3Uri"},
+                "analysis.json",
+            ],
+        }
+    }
+    bias = register["ModelMetrics"]["Bias"]
+    assert bias["PreTrainingReport"]["S3Uri"] == bias["PostTrainingReport"]["S3Uri"] == analysis
+    assert register["ModelMetrics"]["Explainability"]["Report"]["S3Uri"] == analysis
+    card = json.loads(register["ModelCard"]["ModelCardContent"])
+    assert card["intended_uses"]["intended_uses"] == config["responsible_ai"]["intended_use"]
+    assert card["additional_information"]["custom_details"]["commit"] == COMMIT_ID
+    reports = {detail["name"]: detail["metadata"]["report"] for detail in card["evaluation_details"]}
+    assert reports["bias and explainability"] == f"{project.output_uri(pipeline.CHECK_BIAS, 'bias')}/analysis.json"
 
 
 def test_every_step_caches_its_job(definition):
@@ -618,6 +717,30 @@ BAD_CONFIGS = {
             c, ranges={next(iter(c["hyperparameters"])): {"type": "Continuous", "min": 1, "max": 3, "scaling": "Log"}}
         ),
         ".scaling must be one of",
+    ),
+    "bias facet that is not a categorical column": (
+        lambda c: c["responsible_ai"]["facet"].update(column="bmi"),
+        "responsible_ai.facet.column 'bmi' must be one of data.categorical_columns",
+    ),
+    "bias metric Clarify does not define": (
+        lambda c: c["responsible_ai"]["thresholds"].update(XYZ={"max": 1}),
+        "responsible_ai.thresholds: name 'XYZ'",
+    ),
+    "bias threshold with min above max": (
+        lambda c: c["responsible_ai"]["thresholds"].update(DI={"min": 2, "max": 1}),
+        "responsible_ai.thresholds.DI needs min < max",
+    ),
+    "label threshold on the wrong problem type": (
+        lambda c: (
+            c["responsible_ai"].update(label_threshold=1)
+            if c["problem_type"] != "regression"
+            else c["responsible_ai"].pop("label_threshold")
+        ),
+        "responsible_ai.label_threshold is needed for regression and only there",
+    ),
+    "model card risk rating the schema lacks": (
+        lambda c: c["responsible_ai"].update(risk_rating="Severe"),
+        "responsible_ai.risk_rating must be one of",
     ),
 }
 
