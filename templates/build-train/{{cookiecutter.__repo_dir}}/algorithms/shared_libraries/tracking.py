@@ -12,6 +12,7 @@ pay for it. Each run is written with a few batched calls (log_batch), not one ca
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,8 @@ class Tracker:
 
     def disable(self, reason: str) -> None:
         """Stop tracking for the rest of the step, saying why (every later call is a no-op: said once)."""
-        print(f"{self.step}: nothing tracked in MLflow: {reason}", flush=True)
+        # stderr: stdout carries the metric lines SageMaker's metric definitions read.
+        print(f"{self.step}: nothing tracked in MLflow: {reason}", file=sys.stderr, flush=True)
         self.client = None
 
     def start_run(self, name: str, tags: dict[str, str]) -> str | None:
@@ -133,7 +135,7 @@ def open_tracker(step: str) -> Tracker:
     tracker = Tracker(step)
     uri = os.environ.get(TRACKING_URI, "").strip()
     if not uri:
-        tracker.disable("the pipeline's MlflowTrackingUri parameter is empty")
+        tracker.disable(f"{TRACKING_URI} is empty (the pipeline's MlflowTrackingUri parameter)")
         return tracker
     # MLflow 3 reports usage to its maintainers unless told not to; a pipeline step sends nothing
     # anywhere but its tracking server (an exported value wins).

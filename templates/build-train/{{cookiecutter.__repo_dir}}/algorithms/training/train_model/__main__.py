@@ -78,7 +78,6 @@ def start_tracking(args: argparse.Namespace) -> tuple[tracking.Tracker, str | No
 
 def train(args: argparse.Namespace) -> dict[str, float]:
     """Fit the model, write the bundle and the validation metrics, track them; return those metrics."""
-    tracker, run_id = start_tracking(args)
     preprocessor = Preprocessor.load(existing_dir(args.preprocessor_dir, "preprocessor"))
     target = args.target_column or preprocessor.target_column
     x_train, y_train = load_split(args.train_dir, "train", target, preprocessor, args.problem_type)
@@ -87,6 +86,8 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     trained = algorithm.fit(args.problem_type, hyperparameters, x_train, y_train, x_validation, y_validation)
     scores = algorithm.predict(trained.model, x_validation)
     validation_metrics = metrics_for(args.problem_type)(y_validation, scores)
+    # Only a model worth recording opens a run (bad input fails above, in one line, with no run left open).
+    tracker, run_id = start_tracking(args)
     metadata = build_metadata(
         args.problem_type,
         preprocessor,
