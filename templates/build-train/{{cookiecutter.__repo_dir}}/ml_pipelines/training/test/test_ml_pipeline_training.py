@@ -614,6 +614,10 @@ BAD_CONFIGS = {
         lambda c: use_athena(c, AthenaWorkGroup="my group"),
         "parameters.AthenaWorkGroup: 'my group' is not allowed (expected a workgroup name",
     ),
+    "MLflow tracking URI that is not a managed MLflow ARN": (
+        lambda c: c["parameters"].update(MlflowTrackingUri="http://mlflow.internal:5000"),
+        "parameters.MlflowTrackingUri: 'http://mlflow.internal:5000' is not allowed (expected empty (no tracking) or",
+    ),
     "empty registry list": (
         lambda c: c["model_registry"].update(content_types=[]),
         "model_registry.content_types must not be empty",
@@ -653,6 +657,19 @@ BAD_CONFIGS = {
         ".scaling must be one of",
     ),
 }
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/team-tracking",
+        "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-app/app-abc123",
+    ],
+)
+def test_a_managed_mlflow_arn_is_a_valid_tracking_uri(arn, config, tmp_path):
+    path = tmp_path / "input.json"
+    path.write_text(json.dumps({**config, "parameters": {**config["parameters"], "MlflowTrackingUri": arn}}))
+    assert load_config(path)["parameters"]["MlflowTrackingUri"] == arn
 
 
 @pytest.mark.parametrize("case", list(BAD_CONFIGS), ids=list(BAD_CONFIGS))
