@@ -84,6 +84,8 @@ def test_the_baked_pipeline_registers_a_model_and_fails_on_impossible_thresholds
         if tracked:
             pipeline = re.search(r"^Pipeline (\S+): execution", passed.stdout, flags=re.MULTILINE).group(1)
             check_tracked_runs(project, pipeline, package["CustomerMetadataProperties"]["mlflow_run_id"], tuned)
+        else:  # the registry refuses an empty metadata value: the model says it was not tracked
+            assert package["CustomerMetadataProperties"]["mlflow_run_id"] == "not-tracked"
 
         failed = local_run(project, *impossible_thresholds(project, passed.stdout))
         assert failed.returncode == 1, failed.stdout[-4000:] + failed.stderr[-4000:]

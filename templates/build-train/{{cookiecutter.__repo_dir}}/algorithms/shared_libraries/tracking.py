@@ -33,8 +33,13 @@ STEP_TAG = "mlops.step"
 MODEL_PACKAGE_TAG = "mlops.model_package_arn"
 RUN_ID_KEY = "mlflow_run_id"
 TRACKING_FILE = "tracking.json"
+# What the registered model records when nothing was tracked: CustomerMetadataProperties values
+# must not be empty (1 to 256 characters, botocore's sagemaker model: CustomerMetadataValue).
+NOT_TRACKED = "not-tracked"
 # MLflow limits a param value to 6,000 characters (mlflow.org/docs/latest/api_reference: log_param).
 PARAM_LIMIT = 6000
+# The local store of `make local-run` (the platform kit creates it), relative to the repository root.
+LOCAL_STORE = Path(".local-run") / "mlflow"
 
 
 class Tracker:
@@ -147,20 +152,33 @@ def open_tracker(step: str) -> Tracker:
         return tracker
     try:
         client = MlflowClient(tracking_uri=uri)
-        tracker.experiment_id = experiment_id(client, os.environ.get(EXPERIMENT_NAME) or DEFAULT_EXPERIMENT)
+        tracker.experiment_id = experiment_id(client, os.environ.get(EXPERIMENT_NAME) or DEFAULT_EXPERIMENT, uri)
         tracker.client = client
     except Exception as error:  # noqa: BLE001 - an unreachable server, a refused ARN, a broken store
         tracker.disable(f"{uri} did not answer: {first_line(error)}")
     return tracker
 
 
-def experiment_id(client: Any, name: str) -> str:
+def local_store_uri(repo_root: Path) -> str:
+    """The repository's local store, where `make local-run` tracks and `make mlflow-ui` reads."""
+    return f"sqlite:///{(Path(repo_root).resolve() / LOCAL_STORE / 'mlflow.db').as_posix()}"
+
+
+def artifact_location(uri: str) -> str | None:
+    """A local SQLite store keeps run artifacts beside its database (MLflow's default would be
+    ./mlruns under whatever folder the step or notebook runs in); a server decides for itself."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "artifacts").as_uri()
+
+
+def experiment_id(client: Any, name: str, uri: str = "") -> str:
     """The experiment of this name, created when missing (another step may create it at the same time)."""
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
     try:
-        return client.create_experiment(name)
+        return client.create_experiment(name, artifact_location=artifact_location(uri))
     except Exception:  # noqa: BLE001 - lost the race to a parallel trial: it exists now
         found = client.get_experiment_by_name(name)
         if found is None:
@@ -202,10 +220,10 @@ def flat_metrics(report: dict, prefix: str) -> dict[str, float]:
 
 
 def write_tracking_file(run_id: str | None, output_dir: Path) -> Path:
-    """tracking.json, the property file the registration reads the run id from ("" when untracked)."""
+    """tracking.json, the property file the registration reads the run id from (NOT_TRACKED when none)."""
     from .data_io import write_json
 
-    return write_json({RUN_ID_KEY: run_id or ""}, output_dir / TRACKING_FILE)
+    return write_json({RUN_ID_KEY: run_id or NOT_TRACKED}, output_dir / TRACKING_FILE)
 
 
 def first_line(error: BaseException) -> str:

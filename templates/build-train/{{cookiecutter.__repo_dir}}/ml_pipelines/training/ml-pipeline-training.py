@@ -411,7 +411,7 @@ class _StepBuilder:
 
     def model_properties(self, evaluate: ProcessingStep) -> dict[str, Any]:
         """Searchable in the registry next to MetadataProperties.CommitId (set when the commit is known),
-        with the MLflow run of the model ("" when nothing was tracked)."""
+        with the MLflow run of the model ("not-tracked" when nothing was tracked)."""
         run_id = JsonGet(step_name=evaluate.name, property_file=self.tracking_report, json_path="mlflow_run_id")
         return {**contract.model_metadata(self.settings.build_id, self.settings.branch), "mlflow_run_id": run_id}
 

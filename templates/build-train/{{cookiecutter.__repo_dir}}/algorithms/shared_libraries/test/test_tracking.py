@@ -49,7 +49,7 @@ class FakeClient:
         found = self.experiments.get(name)
         return types.SimpleNamespace(experiment_id=found) if found else None
 
-    def create_experiment(self, name):
+    def create_experiment(self, name, artifact_location=None):
         self.experiments[name] = str(len(self.experiments) + 1)
         return self.experiments[name]
 
@@ -186,7 +186,7 @@ def test_without_a_tracking_uri_the_step_succeeds_and_says_so_once(
     assert evaluate(evaluate_model, tmp_path / "model", prepared_dir, tmp_path / "evaluation") == 0
     assert len(notes(capsys.readouterr().err)) == 1
     recorded = json.loads((tmp_path / "evaluation" / tracking.TRACKING_FILE).read_text())
-    assert recorded == {tracking.RUN_ID_KEY: ""}
+    assert recorded == {tracking.RUN_ID_KEY: tracking.NOT_TRACKED}
 
 
 @pytest.mark.parametrize(
@@ -235,3 +235,10 @@ def test_the_tuning_group_is_the_tuning_job_name_that_prefixes_each_trial(monkey
 def test_report_metrics_are_flattened_with_their_standard_deviations():
     report = {"regression_metrics": {"rmse": {"value": 1.5, "standard_deviation": 0.25}}, "version": 1}
     assert tracking.flat_metrics(report, "test") == {"test_rmse": 1.5, "test_rmse_std": 0.25}
+
+
+def test_a_local_store_keeps_artifacts_beside_its_database_and_a_server_decides_for_itself(tmp_path):
+    uri = tracking.local_store_uri(tmp_path)
+    assert uri == f"sqlite:///{tmp_path.resolve().as_posix()}/.local-run/mlflow/mlflow.db"
+    assert tracking.artifact_location(uri) == (tmp_path.resolve() / ".local-run" / "mlflow" / "artifacts").as_uri()
+    assert tracking.artifact_location("arn:aws:sagemaker:us-east-1:123456789012:mlflow-app/app-1") is None
