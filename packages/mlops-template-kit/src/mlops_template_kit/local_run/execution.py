@@ -67,7 +67,7 @@ def execute(
     finally:
         shutil.rmtree(downloads, ignore_errors=True)
     console.summary(summary)
-    if store.process is not None and not problem:
+    if store.process is not None and not problem:  # a store this run prepared
         console.say(f"MLflow: runs tracked in {store_folder(args.work_dir)}; browse them with `make mlflow-ui`")
     return 0 if summary.succeeded else 1
 

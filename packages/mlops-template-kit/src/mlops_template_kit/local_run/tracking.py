@@ -70,10 +70,16 @@ class StorePreparation:
     def __init__(self, uri: str, work_dir: Path, experiment: str) -> None:
         self.uri = uri
         self.process: subprocess.Popen | None = None
+        self.problem = None
         if not uri.startswith("sqlite:///") or uri != store_uri(work_dir):
             return  # someone else's store: theirs to prepare
+        self.problem: str | None = None
         artifacts = store_folder(work_dir) / ARTIFACTS
-        artifacts.mkdir(parents=True, exist_ok=True)
+        try:
+            artifacts.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            self.problem = f"cannot create {artifacts}: {error.strerror}"
+            return
         self.process = subprocess.Popen(
             [sys.executable, "-c", _PREPARE, uri, experiment, artifacts.as_uri()],
             # MLflow's Default experiment keeps its artifacts under the working folder: the store's.
@@ -87,7 +93,7 @@ class StorePreparation:
     def wait(self) -> str | None:
         """Wait for the store; the one-line reason it could not be prepared, if any."""
         if self.process is None:
-            return None
+            return self.problem
         _, errors = self.process.communicate()
         if self.process.returncode == 0:
             return None
