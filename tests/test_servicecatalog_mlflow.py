@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+from authz.evaluate import Request, decide
+from authz.roles import ROLES, with_platform
 from scripts import products
 from tests.bakery import payload_dir
 from tests.test_servicecatalog_support import allowed, parameter_errors, resolve, statements, wildcard_grants
@@ -130,3 +132,23 @@ def stack_parameters() -> dict:
 def test_the_seed_readme_points_at_this_stack():
     readme = (payload_dir("build-train") / "ml_pipelines" / "README.md").read_text(encoding="utf-8")
     assert "servicecatalog/mlflow-access.yaml" in readme
+
+
+def test_the_harness_finds_the_execution_role_needs_this_stack_and_gets_every_call_with_it():
+    """The authorization harness's view: the pipelines' role (AmazonSageMakerFullAccess snapshot)
+    has no MLflow data-plane action; with the stack attached, every call of the steps is allowed."""
+    needed = [Request(f"sagemaker-mlflow:{action}", SERVER, {}) for action in CLIENT_CALLS.values()]
+    needed.append(Request("s3:PutObject", ARTIFACT, {}))
+    alone = ROLES["execution"].policies
+    assert not any(decide(alone, request).allowed for request in needed[:-1])
+    role = with_platform("execution", products.MLFLOW_ACCESS_FILE, stack_parameters())
+    denied = [request.action for request in needed if not decide(role.policies, request).allowed]
+    assert denied == []
+
+
+def test_the_launch_role_cannot_create_a_tracking_server_so_no_product_creates_one():
+    """Why the products use an existing server (this stack) and create none per project: the
+    managed launch role's policy snapshot has no sagemaker:CreateMlflowTrackingServer."""
+    server = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:mlflow-tracking-server/sagemaker-p-1"
+    launch = ROLES["launch"].policies
+    assert not decide(launch, Request("sagemaker:CreateMlflowTrackingServer", server, {})).allowed
