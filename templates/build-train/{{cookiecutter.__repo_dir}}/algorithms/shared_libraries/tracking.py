@@ -23,6 +23,7 @@ DEFAULT_EXPERIMENT = "training-pipeline"
 # execution: a per-execution value in a step's arguments would defeat step caching.
 BUILD_ID = "MLOPS_BUILD_ID"
 COMMIT_ID = "MLOPS_COMMIT_ID"
+MODEL_PACKAGE_GROUP = "MLOPS_MODEL_PACKAGE_GROUP"
 # MLflow's own tags: a run's parent (nested runs) and its source commit.
 PARENT_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"
@@ -30,7 +31,6 @@ COMMIT_TAG = "mlflow.source.git.commit"
 # Our tags: the trials of one tuning job share this one; the evaluation finds them by it.
 TUNING_TAG = "mlops.tuning_group"
 STEP_TAG = "mlops.step"
-MODEL_PACKAGE_TAG = "mlops.model_package_arn"
 RUN_ID_KEY = "mlflow_run_id"
 TRACKING_FILE = "tracking.json"
 # What the registered model records when nothing was tracked: CustomerMetadataProperties values
@@ -191,6 +191,7 @@ def pipeline_tags() -> dict[str, str]:
     tags = {
         COMMIT_TAG: os.environ.get(COMMIT_ID, ""),
         "mlops.build_id": os.environ.get(BUILD_ID, ""),
+        "sagemaker.model_package_group": os.environ.get(MODEL_PACKAGE_GROUP, ""),
         "sagemaker.training_job_name": os.environ.get("TRAINING_JOB_NAME", ""),
     }
     return {name: value for name, value in tags.items() if value}

@@ -446,6 +446,8 @@ class _StepBuilder:
             "MLFLOW_EXPERIMENT_NAME": self.settings.pipeline_name,
             "MLOPS_BUILD_ID": self.settings.build_id,
             "MLOPS_COMMIT_ID": self.settings.commit_id or "",
+            # The run names the group its model is registered in; the model records the run's id.
+            "MLOPS_MODEL_PACKAGE_GROUP": self.settings.model_package_group,
         }
 
     def processor(self, step: str) -> Processor:

@@ -106,6 +106,7 @@ def fake_mlflow(monkeypatch):
     monkeypatch.setenv(tracking.TRACKING_URI, "https://mlflow.example.invalid")
     monkeypatch.setenv(tracking.EXPERIMENT_NAME, "diabetes-training")
     monkeypatch.setenv(tracking.BUILD_ID, "20261203T000000Z-abc1234")
+    monkeypatch.setenv(tracking.MODEL_PACKAGE_GROUP, "diabetes-p-1")
     monkeypatch.delenv("TRAINING_JOB_NAME", raising=False)
     return client
 
@@ -141,6 +142,7 @@ def test_a_training_run_holds_parameters_validation_and_test_metrics_and_the_mod
     (run,) = fake_mlflow.runs.values()
     assert run.info.status == "FINISHED" and run.data.tags[tracking.STEP_TAG] == "train_model"
     assert run.data.tags["mlops.build_id"] == "20261203T000000Z-abc1234"
+    assert run.data.tags["sagemaker.model_package_group"] == "diabetes-p-1"
     assert run.data.params["problem_type"] == problem_type and "seed" in run.data.params
     validation = json.loads((tmp_path / "out" / "validation_metrics.json").read_text())["validation_metrics"]
     assert {f"validation_{name}": value for name, value in validation.items()}.items() <= run.data.metrics.items()

@@ -430,6 +430,7 @@ def test_training_and_evaluation_track_to_the_mlflow_parameter_and_the_model_rec
         "MLFLOW_EXPERIMENT_NAME": project.pipeline_name,
         "MLOPS_BUILD_ID": BUILD_ID,
         "MLOPS_COMMIT_ID": COMMIT_ID,
+        "MLOPS_MODEL_PACKAGE_GROUP": project.model_package_group,
     }
     assert training.get("TrainingJobDefinition", training)["Environment"] == expected
     assert steps[pipeline.EVALUATE_MODEL]["Arguments"]["Environment"] == expected
