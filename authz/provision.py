@@ -118,9 +118,13 @@ def check_products(ledger: Ledger) -> dict[str, int]:
 
 
 def check_portfolio(ledger: Ledger) -> int:
-    """The platform stacks (portfolio, data-lake access) against the platform administrator."""
+    """The platform stacks (portfolio, data-lake and MLflow access) against the platform administrator."""
     ledger.roles.setdefault(PLATFORM_ADMIN, ADMIN_ROLE)
     samples = {"GlueDatabase": "sales", "DataLakeBucket": "example-data-lake"}
+    samples |= {  # mlflow-access.yaml
+        "MlflowResourceArn": "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/team",
+        "ArtifactBucket": "example-mlflow-artifacts",
+    }
     count = 0
     for path in products.ACCOUNT_TEMPLATES:
         template = products.load_cloudformation(path.read_text(encoding="utf-8"))

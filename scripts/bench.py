@@ -17,7 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scripts.bake import OFFLINE_ENV, REPO_ROOT, bake
-from scripts.bench_local import bench_demo, bench_endpoint, bench_executor_overhead, bench_monitor
+from scripts.bench_local import (
+    bench_demo,
+    bench_endpoint,
+    bench_executor_overhead,
+    bench_monitor,
+    bench_tracking_overhead,
+)
 from scripts.bench_package import bench_packaging
 from scripts.bench_setup import bench_fresh_setups, bench_full_test_suite
 from scripts.timing import HEADER, Figure, repeat, time_command
@@ -62,6 +68,7 @@ BENCHMARKS: list[Callable[[], list[Figure]]] = [
     bench_demo,
     bench_definition_build,
     bench_executor_overhead,
+    bench_tracking_overhead,
     bench_bakes,
     bench_endpoint,
     bench_monitor,

@@ -28,6 +28,9 @@ RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 # Issue 12's targets: the demo after setup, and the executor against the scripts run directly.
 DEMO_TARGET_S = 60.0
 EXECUTOR_TARGET_RATIO = 1.25
+# Issue 16's target: what MLflow tracking may add to one local run (demo.py's closing note reports it).
+TRACKING_TARGET_S = 3.0
+TRACKING_FIGURE = "tracking overhead per run (A - B)"
 
 
 def _direct_steps(project: Path, work: Path) -> list[tuple[list[str], dict]]:
@@ -82,6 +85,45 @@ def bench_executor_overhead() -> list[Figure]:
         local, scripts, ratio = paired_ratio(label, local_run, direct, RUNS)
         ratio.target = EXECUTOR_TARGET_RATIO
         return [local, scripts, ratio]
+    finally:
+        server.stop()
+
+
+def bench_tracking_overhead() -> list[Figure]:
+    """MLflow tracking's cost per local run (issue 16): the saved definition run with caching off,
+    tracked into a fresh local store (what `make demo` pays: the store's schema is created too)
+    vs with MLFLOW_TRACKING_URI="" (nothing tracked), paired A B A B; the figure is A - B per pair."""
+    project = BENCH_DIR / "local-run"  # baked and run once by bench_executor_overhead
+    if not (project / ".local-run" / "definition.json").is_file():
+        project = bake("build-train", BENCH_DIR / "local-run")
+    store = project / ".local-run" / "mlflow"
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {**OFFLINE_ENV, "AWS_ENDPOINT_URL": f"http://{host}:{port}"}
+    untracked_env = {**env, "MLFLOW_TRACKING_URI": ""}
+    tracked_env = {key: value for key, value in {**os.environ, **env}.items() if key != "MLFLOW_TRACKING_URI"}
+    try:
+        time_command([PYTHON, "-m", "mlops_template_kit.local_run"], project, untracked_env)
+        saved = [PYTHON, "-m", "mlops_template_kit.local_run", "--definition", ".local-run/definition.json"]
+        saved.append("--no-cache")
+
+        def tracked() -> float:
+            shutil.rmtree(store, ignore_errors=True)
+            return time_command(saved, project, tracked_env, inherit=False)
+
+        def untracked() -> float:
+            return time_command(saved, project, untracked_env)
+
+        label = "local run tracked in MLflow (A) vs not (B)"
+        with_tracking, without, _ = paired_ratio(label, tracked, untracked, RUNS)
+        overhead = Figure(
+            TRACKING_FIGURE,
+            [a - b for a, b in zip(with_tracking.runs, without.runs, strict=True)],
+            target=TRACKING_TARGET_S,
+        )
+        return [with_tracking, without, overhead]
     finally:
         server.stop()
 

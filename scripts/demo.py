@@ -29,8 +29,11 @@ from moto.server import ThreadedMotoServer
 from mlops_template_kit import naming
 from mlops_template_kit.definition import summarise
 from scripts.bake import OFFLINE_ENV, REPO_ROOT, bake
+from scripts.bench_local import TRACKING_FIGURE
 
 DEMO_DIR = REPO_ROOT / "demo"
+# Issue 16: the closing note reports this make bench figure (scripts/bench_local.py) when there is one.
+BENCH_RESULTS = REPO_ROOT / ".bench" / "results.json"
 VENV = Path(sys.executable).parent.parent
 STAGES = 6
 
@@ -146,6 +149,9 @@ def what_next(train: Path, deploy: Path, package: dict, model: Path) -> str:
             f"    cd {here(train)} && make approve           # the newest model, in the local registry",
             f"    cd {here(deploy)} && make serve-local      # then make test-local",
             f"    cd {here(train)} && make local-aws-stop    # saves the state; local-aws-start loads it",
+            f"  MLflow: the local run tracked its training and evaluation in {here(train / '.local-run' / 'mlflow')}",
+            f"    ({tracking_overhead_note()}); browse them, side by side with the notebook's runs:",
+            f"    cd {here(train)} && make mlflow-ui         # http://127.0.0.1:5000",
         ]
     )
 
@@ -250,6 +256,18 @@ def monitor_traffic(deploy: Path, prepared: Future) -> None:
                 process.kill()
                 process.wait()
     print(f"\nmonitoring stage: {time.perf_counter() - started:.1f} s ({waited:.1f} s of it waiting for the model)")
+
+
+def tracking_overhead_note(results: Path = BENCH_RESULTS) -> str:
+    """The tracking overhead per run that `make bench` last measured, or how to measure it."""
+    try:
+        figures = json.loads(results.read_text())
+    except (OSError, ValueError):
+        figures = []
+    for figure in figures if isinstance(figures, list) else []:
+        if isinstance(figure, dict) and figure.get("name") == TRACKING_FIGURE and figure.get("median") is not None:
+            return f"tracking overhead per run: {figure['median']:.1f} s, measured by make bench"
+    return "make bench measures the tracking overhead per run"
 
 
 def local_aws() -> ThreadedMotoServer:

@@ -25,7 +25,8 @@ PARTS_DIR = catalog.CATALOG_DIR / "parts"
 PORTFOLIO_FILE = catalog.CATALOG_DIR / "portfolio.yaml"
 DATA_LAKE_ACCESS_FILE = catalog.CATALOG_DIR / "data-lake-access.yaml"
 # Stand-alone templates a platform team deploys itself (with IAM rights the products lack).
-ACCOUNT_TEMPLATES = (PORTFOLIO_FILE, DATA_LAKE_ACCESS_FILE)
+MLFLOW_ACCESS_FILE = catalog.CATALOG_DIR / "mlflow-access.yaml"
+ACCOUNT_TEMPLATES = (PORTFOLIO_FILE, DATA_LAKE_ACCESS_FILE, MLFLOW_ACCESS_FILE)
 SECTIONS = ("Parameters", "Rules", "Mappings", "Conditions", "Resources", "Outputs")
 INTERFACE = "AWS::CloudFormation::Interface"
 PARAMETER_RULES = "SagemakerTemplateParameterRules"

@@ -32,6 +32,11 @@ for key, value in {
 for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(key, "1")
 
+# No MLflow tracking unless a test asks for it: a local run would otherwise track into a store in
+# its work folder (mlops_template_kit/local_run/tracking.py); empty means "off" there and in the steps.
+os.environ.setdefault("MLFLOW_TRACKING_URI", "")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))

@@ -57,6 +57,20 @@ def test_the_closing_note_says_where_things_are_and_how_to_repeat_each_stage():
         assert command in note
 
 
+def test_the_closing_note_ends_at_the_mlflow_ui_with_the_measured_tracking_overhead(tmp_path, monkeypatch):
+    train, deploy = demo.DEMO_DIR / "p-build-train", demo.DEMO_DIR / "p-deploy"
+    package = {"ModelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1"}
+    results = tmp_path / "results.json"
+    monkeypatch.setattr(demo, "BENCH_RESULTS", results)
+    note = demo.what_next(train, deploy, package, demo.DEMO_DIR / "model.tar.gz")
+    assert "make mlflow-ui" in note.splitlines()[-1] and ".local-run/mlflow" in note
+    assert "make bench measures the tracking overhead per run" in note  # no results yet
+    results.write_text(json.dumps([{"name": "other", "median": 9.0}, {"name": demo.TRACKING_FIGURE, "median": 2.46}]))
+    assert "tracking overhead per run: 2.5 s, measured by make bench" in demo.tracking_overhead_note(results)
+    results.write_text("not json")
+    assert demo.tracking_overhead_note(results) == "make bench measures the tracking overhead per run"
+
+
 def test_the_demo_runs_no_unit_tests_and_names_an_existing_environment():
     """`make test` runs the generated repos' unit tests (tests/test_bake.py); the demo passes its
     environment as VENV=, which the generated Makefiles use without reinstalling."""

@@ -29,8 +29,18 @@ def combinations() -> list[dict[str, str]]:
 COMBINATIONS = [pytest.param(combo, id=bakery.combo_id(combo), marks=pytest.mark.slow) for combo in combinations()]
 
 
-def local_run(project, *arguments):
+# MLflow tracking is read back on two rows (it costs a few seconds a run): a training run, and a
+# tuning step whose two trials nest under one parent run. The suite's conftest turns tracking off.
+TRACKED = {
+    bakery.combo_id(next(combo for combo in combinations() if combo["hyperparameter_tuning"] == tuning))
+    for tuning in ("no", "yes")
+}
+
+
+def local_run(project, *arguments, tracked=False):
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    if tracked:
+        env.pop("MLFLOW_TRACKING_URI", None)  # the local run's own store under .local-run/mlflow
     for name in ("BUILD_ID", "ARTIFACT_BUCKET", "MODEL_PACKAGE_GROUP_NAME", "SAGEMAKER_PROJECT_NAME"):
         env.pop(name, None)
     # One trial per tuning step: the wiring of tuning is what is checked here; choosing the best of
@@ -57,9 +67,11 @@ def impossible_thresholds(project, first_run_output):
 @pytest.mark.parametrize("combo", COMBINATIONS)
 def test_the_baked_pipeline_registers_a_model_and_fails_on_impossible_thresholds(baked, combo, tmp_path):
     project = bakery.private_copy(baked(TEMPLATE, bakery.answers_for(combo)), tmp_path)  # the run writes .local-run/
+    tracked = bakery.combo_id(combo) in TRACKED
+    tuned = combo["hyperparameter_tuning"] == "yes"
     with support.emulator():
         sagemaker = boto3.client("sagemaker", region_name="us-east-1")
-        passed = local_run(project)
+        passed = local_run(project, *(["--tuning-trials", "2"] if tracked and tuned else []), tracked=tracked)
         assert passed.returncode == 0, passed.stdout[-4000:] + passed.stderr[-4000:]
         assert "Pipeline succeeded." in passed.stdout
         (group,) = sagemaker.list_model_package_groups()["ModelPackageGroupSummaryList"]
@@ -75,6 +87,11 @@ def test_the_baked_pipeline_registers_a_model_and_fails_on_impossible_thresholds
         (card,) = (project / ".local-run" / "runs").glob("*/model_card.md")
         for section in ("## Intended use", "pre-training bias, sex=F", "post-training bias, sex=F", "SHAP value"):
             assert section in card.read_text(encoding="utf-8")
+        if tracked:
+            pipeline = re.search(r"^Pipeline (\S+): execution", passed.stdout, flags=re.MULTILINE).group(1)
+            check_tracked_runs(project, pipeline, package["CustomerMetadataProperties"]["mlflow_run_id"], tuned)
+        else:  # the registry refuses an empty metadata value: the model says it was not tracked
+            assert package["CustomerMetadataProperties"]["mlflow_run_id"] == "not-tracked"
 
         failed = local_run(project, *impossible_thresholds(project, passed.stdout))
         assert failed.returncode == 1, failed.stdout[-4000:] + failed.stderr[-4000:]
@@ -83,3 +100,29 @@ def test_the_baked_pipeline_registers_a_model_and_fails_on_impossible_thresholds
         assert "<== PrepareData: cached" in failed.stdout
         listed = sagemaker.list_model_packages(ModelPackageGroupName=group["ModelPackageGroupName"])
         assert len(listed["ModelPackageSummaryList"]) == 1
+
+
+def check_tracked_runs(project, experiment_name, registered_run_id, tuned):
+    """Read the local store back through MLflow's client: the registered model's run holds the
+    parameters, the validation and test metrics and the evaluation report; a tuned one nests its trials."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{project / '.local-run' / 'mlflow' / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name(experiment_name)
+    runs = {run.info.run_id: run for run in client.search_runs([experiment.experiment_id])}
+    registered = runs.pop(registered_run_id)
+    assert registered.info.status == "FINISHED"
+    assert {"framework", "problem_type"} <= set(registered.data.params)
+    metrics = set(registered.data.metrics)
+    assert any(name.startswith("validation_") for name in metrics) and any(name.startswith("test_") for name in metrics)
+    assert "evaluation.json" in [artifact.path for artifact in client.list_artifacts(registered_run_id)]
+    if not tuned:
+        assert runs == {}
+        assert "model" in [artifact.path for artifact in client.list_artifacts(registered_run_id)]
+        return
+    assert len(runs) == 2
+    for trial in runs.values():
+        assert trial.data.tags["mlflow.parentRunId"] == registered_run_id
+        assert any(name.startswith("validation_") for name in trial.data.metrics)
+        assert registered.data.params.keys() - {"tuning_trials"} == trial.data.params.keys()
+    assert registered.data.params["tuning_trials"] == "2"

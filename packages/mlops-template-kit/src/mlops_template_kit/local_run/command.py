@@ -114,9 +114,10 @@ def run_definition(args: argparse.Namespace) -> int:
     """`--definition FILE`: check it, then run it against the local AWS."""
     from .. import definition
     from . import athena, execution, project
+    from .tracking import with_tracking
 
     checked = definition.load_file(args.definition)
-    parameters = checked.resolve_parameters(parameter_values(args))
+    parameters = checked.resolve_parameters(with_tracking(parameter_values(args), checked.parameters, args.work_dir))
     # Run from a build-train repository, an Athena step reads that repository's input as tables
     # (as a whole run does); elsewhere LOCAL_ATHENA_TABLES must say where they are.
     if not os.environ.get(athena.TABLES_VARIABLE):

@@ -14,6 +14,7 @@ from .emulator import ENDPOINT_VARIABLE, local_aws
 from .report import Console
 from .runner import Runner, new_execution_id
 from .storage import Storage, split_uri
+from .tracking import StorePreparation, prepare, store_folder
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -38,10 +39,19 @@ def buckets_in(definition: Definition) -> set[str]:
 
 
 def execute(
-    definition: Definition, parameters: dict[str, Any], pipeline_name: str, args: argparse.Namespace, clients: Clients
+    definition: Definition,
+    parameters: dict[str, Any],
+    pipeline_name: str,
+    args: argparse.Namespace,
+    clients: Clients,
+    store: StorePreparation | None = None,
 ) -> int:
     """Run the definition; 0 when the pipeline succeeded, 1 when it failed."""
     console = Console()
+    store = store or prepare(parameters, args.work_dir, definition.steps.values())
+    problem = store.wait()
+    if problem:
+        console.say(f"MLflow: the local store {store.uri} could not be prepared: {problem}")
     run = Run(
         pipeline_name, new_execution_id(), args.work_dir, clients, Storage(clients("s3")), console, options_from(args)
     )
@@ -57,6 +67,8 @@ def execute(
     finally:
         shutil.rmtree(downloads, ignore_errors=True)
     console.summary(summary)
+    if store.process is not None and not problem:  # a store this run prepared
+        console.say(f"MLflow: runs tracked in {store_folder(args.work_dir)}; browse them with `make mlflow-ui`")
     return 0 if summary.succeeded else 1
 
 

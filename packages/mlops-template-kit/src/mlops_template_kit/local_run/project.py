@@ -24,7 +24,7 @@ from ..pipeline import aws
 from ..pipeline import repo as pipeline_repo
 from ..pipeline.config import ConfigError
 from ..pipeline.settings import SettingsError
-from . import athena, input_data
+from . import athena, input_data, tracking
 from .context import Clients
 from .emulator import local_aws
 from .errors import LocalRunError
@@ -132,6 +132,7 @@ def run(args: argparse.Namespace, given: dict[str, Any]) -> int:
     check_input(given, args.repo, services)
     settings, config, text = build(args.repo)
     checked = definitions.loads(text, f"the definition of {pipeline_repo.PIPELINE_MODULE.name}")
+    given = tracking.with_tracking(given, checked.parameters, args.work_dir)
     checked.resolve_parameters(given)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     (args.work_dir / "definition.json").write_text(text, encoding="utf-8")
@@ -146,6 +147,8 @@ def run(args: argparse.Namespace, given: dict[str, Any]) -> int:
         storage = Storage(clients("s3"))
         storage.ensure_bucket(settings.bucket)
         parameters = checked.resolve_parameters(prepare_input(storage, given, settings, console))
+        # The store's schema is made while the code uploads and the first steps run.
+        store = tracking.prepare(parameters, args.work_dir, checked.steps.values())
         input_uri = str(parameters.get("InputDataUrl", settings.input_uri()))
         # An Athena query step reads CSV files standing in for the tables: the repository's input.
         os.environ.setdefault(athena.TABLES_VARIABLE, settings.input_uri())
@@ -156,4 +159,4 @@ def run(args: argparse.Namespace, given: dict[str, Any]) -> int:
             console.say(f"Wrote the sample data set to {sample}")
         uploaded = aws.upload_code(settings, args.repo, s3_client=clients("s3"))
         console.say(f"Uploaded {len(uploaded)} code files under {settings.code_uri()}")
-        return execute(checked, parameters, settings.pipeline_name, args, clients)
+        return execute(checked, parameters, settings.pipeline_name, args, clients, store)

@@ -56,6 +56,8 @@ MODEL_APPROVAL_STATUS = "ModelApprovalStatus"
 SKIP_DATA_QUALITY_CHECK = "SkipDataQualityCheck"
 REGISTER_NEW_DATA_QUALITY_BASELINE = "RegisterNewDataQualityBaseline"
 INPUT_DATA_URL = "InputDataUrl"
+# A SageMaker managed MLflow tracking server or app ARN; empty: nothing is tracked.
+MLFLOW_TRACKING_URI = "MlflowTrackingUri"
 ATHENA_PARAMETERS = (sdk.ATHENA_CATALOG, sdk.ATHENA_DATABASE, sdk.ATHENA_WORKGROUP, sdk.ATHENA_QUERY)
 
 # Step names and the outputs each step writes (the S3 layout uses both).
@@ -75,6 +77,8 @@ TRAINING_CHANNELS = ("train", "validation", "preprocessor")
 EVALUATION_OUTPUT = "evaluation"
 EVALUATION_FILE = "evaluation.json"
 EVALUATION_REPORT = "EvaluationReport"
+TRACKING_FILE = "tracking.json"
+TRACKING_REPORT = "TrackingReport"
 ATHENA_RESULTS = "athena-results"
 
 # Container paths: the step scripts take them as arguments (their defaults are the same paths).
@@ -179,6 +183,9 @@ class _Parameters:
             default_value=defaults[MODEL_APPROVAL_STATUS],
             enum_values=list(APPROVAL_STATUSES),
         )
+        self.mlflow_tracking_uri = ParameterString(
+            name=MLFLOW_TRACKING_URI, default_value=defaults.get(MLFLOW_TRACKING_URI, "")
+        )
         self.thresholds = {
             metric: ParameterFloat(name=threshold_parameter(metric, bound), default_value=float(value))
             for metric, limits in config["thresholds"].items()
@@ -211,6 +218,7 @@ class _Parameters:
             *self.thresholds.values(),
             *self.bias_thresholds.values(),
             self.model_approval_status,
+            self.mlflow_tracking_uri,
         ]
 
 
@@ -301,6 +309,7 @@ class _StepBuilder:
                 s3_output_path=self.settings.output_uri(self.training_step_name, "model")
             ),
             hyperparameters=sdk.encode_hyperparameters(hyperparameters),
+            environment=self.tracking_environment(),
         )
 
     @property
@@ -364,8 +373,13 @@ class _StepBuilder:
             ],  # fmt: skip
         )
         report = PropertyFile(name=EVALUATION_REPORT, output_name=EVALUATION_OUTPUT, path=EVALUATION_FILE)
+        # The MLflow run the evaluation logged to; the registered model records it.
+        self.tracking_report = PropertyFile(name=TRACKING_REPORT, output_name=EVALUATION_OUTPUT, path=TRACKING_FILE)
         step = ProcessingStep(
-            name=EVALUATE_MODEL, step_args=step_args, property_files=[report], cache_config=self.cache
+            name=EVALUATE_MODEL,
+            step_args=step_args,
+            property_files=[report, self.tracking_report],
+            cache_config=self.cache,
         )
         return step, report
 
@@ -487,7 +501,7 @@ class _StepBuilder:
             drift_check_baselines=drift_baselines,
             approval_status=self.parameters.model_approval_status,
             description=self.model_description(),
-            customer_metadata_properties=self.model_properties(),
+            customer_metadata_properties=self.model_properties(evaluate),
             metadata_properties=MetadataProperties(
                 commit_id=self.settings.commit_id, project_id=self.settings.project_id
             ),
@@ -522,9 +536,11 @@ class _StepBuilder:
         description = f"{model} of build {self.settings.build_id}"
         return f"{description} on branch {self.settings.branch}" if self.settings.branch else description
 
-    def model_properties(self) -> dict[str, str]:
-        """Searchable in the registry next to MetadataProperties.CommitId (set when the commit is known)."""
-        return contract.model_metadata(self.settings.build_id, self.settings.branch)
+    def model_properties(self, evaluate: ProcessingStep) -> dict[str, Any]:
+        """Searchable in the registry next to MetadataProperties.CommitId (set when the commit is known),
+        with the MLflow run of the model ("not-tracked" when nothing was tracked)."""
+        run_id = JsonGet(step_name=evaluate.name, property_file=self.tracking_report, json_path="mlflow_run_id")
+        return {**contract.model_metadata(self.settings.build_id, self.settings.branch), "mlflow_run_id": run_id}
 
     def threshold_gate(self, evaluate: ProcessingStep, report: PropertyFile, register: ModelStep) -> ConditionStep:
         """One condition step per threshold, chained: the last one registers; each failure names its metric."""
@@ -550,6 +566,17 @@ class _StepBuilder:
             next_steps = [gate]
         return next_steps[0]
 
+    def tracking_environment(self) -> dict[str, Any]:
+        """What the training and evaluation code needs to track in MLflow (shared_libraries/tracking.py)."""
+        return {
+            "MLFLOW_TRACKING_URI": self.parameters.mlflow_tracking_uri,
+            "MLFLOW_EXPERIMENT_NAME": self.settings.pipeline_name,
+            "MLOPS_BUILD_ID": self.settings.build_id,
+            "MLOPS_COMMIT_ID": self.settings.commit_id or "",
+            # The run names the group its model is registered in; the model records the run's id.
+            "MLOPS_MODEL_PACKAGE_GROUP": self.settings.model_package_group,
+        }
+
     def processor(self, step: str) -> Processor:
         return Processor(
             role=self.settings.role_arn,
@@ -558,6 +585,7 @@ class _StepBuilder:
             instance_count=self.parameters.processing_instance_count,
             entrypoint=["python3", f"{CODE_DIR}/{SCRIPTS[step]}"],
             sagemaker_session=self.session,
+            env=self.tracking_environment() if step == EVALUATE_MODEL else None,
         )
 
     def code_input(self) -> ProcessingInput:

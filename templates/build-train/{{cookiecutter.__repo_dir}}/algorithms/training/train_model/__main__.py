@@ -8,6 +8,7 @@ for SageMaker's metric definitions and hyperparameter tuning.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from pathlib import Path
 ALGORITHMS_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ALGORITHMS_ROOT))
 
-from shared_libraries import defaults  # noqa: E402
+from shared_libraries import defaults, tracking  # noqa: E402
 from shared_libraries import model as algorithm  # noqa: E402
 from shared_libraries.bundle import build_metadata, write_bundle  # noqa: E402
 from shared_libraries.data_io import read_csv_dir, write_json  # noqa: E402
@@ -66,8 +67,17 @@ def load_split(directory: Path, what: str, target_column: str, preprocessor: Pre
     return frame[preprocessor.feature_columns], validate_target(frame[target_column], problem_type)
 
 
+def start_tracking(args: argparse.Namespace) -> tuple[tracking.Tracker, str | None]:
+    """The step's MLflow run; a tuning trial's run is tagged so the evaluation can nest it."""
+    tracker = tracking.open_tracker(STEP)
+    tags = {tracking.STEP_TAG: STEP}
+    if args._tuning_objective_metric is not None:
+        tags[tracking.TUNING_TAG] = tracking.tuning_group()
+    return tracker, tracker.start_run(os.environ.get("TRAINING_JOB_NAME") or STEP, tags)
+
+
 def train(args: argparse.Namespace) -> dict[str, float]:
-    """Fit the model, write the bundle and the validation metrics; return those metrics."""
+    """Fit the model, write the bundle and the validation metrics, track them; return those metrics."""
     preprocessor = Preprocessor.load(existing_dir(args.preprocessor_dir, "preprocessor"))
     target = args.target_column or preprocessor.target_column
     x_train, y_train = load_split(args.train_dir, "train", target, preprocessor, args.problem_type)
@@ -76,19 +86,34 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     trained = algorithm.fit(args.problem_type, hyperparameters, x_train, y_train, x_validation, y_validation)
     scores = algorithm.predict(trained.model, x_validation)
     validation_metrics = metrics_for(args.problem_type)(y_validation, scores)
+    # Only a model worth recording opens a run (bad input fails above, in one line, with no run left open).
+    tracker, run_id = start_tracking(args)
     metadata = build_metadata(
         args.problem_type,
         preprocessor,
         hyperparameters,
         best_iteration=trained.best_iteration,
         validation_metrics=validation_metrics,
+        **({tracking.RUN_ID_KEY: run_id} if run_id else {}),
     )
     write_bundle(args.model_dir, trained.model, preprocessor, metadata, INFERENCE_SCRIPT)
+    track_training(tracker, run_id, args, hyperparameters, validation_metrics, trained.best_iteration)
     write_json(
         {"best_iteration": trained.best_iteration, "validation_metrics": validation_metrics},
         args.output_data_dir / "validation_metrics.json",
     )
     return validation_metrics
+
+
+def track_training(tracker, run_id, args, hyperparameters: dict, validation_metrics: dict, best_iteration) -> None:
+    """Parameters and validation metrics in one batch, then the model bundle once (it is small)."""
+    params = {**hyperparameters, "framework": algorithm.FRAMEWORK, "problem_type": args.problem_type}
+    metrics = {f"validation_{name}": value for name, value in validation_metrics.items()}
+    if best_iteration is not None:
+        metrics["best_iteration"] = best_iteration
+    tracker.log(run_id, params=params, metrics=metrics)
+    tracker.log_artifacts(run_id, args.model_dir, "model")
+    tracker.finish(run_id)
 
 
 def print_metrics(metrics: dict[str, float]) -> None:

@@ -100,14 +100,17 @@ def test_definition_built_offline_breaks_no_rule(definition):
     assert pipeline_definition.problems(definition) == []
 
 
-def test_same_build_id_gives_byte_identical_definitions_across_processes(raw_definition):
-    script = "from pathlib import Path; from mlops_template_kit.pipeline import repo; "
-    script += "print(repo.build(Path('.'))[2], end='')"
+def test_same_build_id_gives_byte_identical_definitions_across_processes_without_importing_mlflow(raw_definition):
+    # The steps import MLflow when they track; building the definition never does (it costs seconds).
+    script = "import sys; from pathlib import Path; from mlops_template_kit.pipeline import repo; "
+    script += "print(repo.build(Path('.'))[2], end=''); "
+    script += "print(sorted(name for name in sys.modules if name.split('.')[0] == 'mlflow'), file=sys.stderr)"
     environment = {**os.environ, **CI_ENVIRONMENT}
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=REPO_ROOT, env=environment, capture_output=True, text=True, check=True
     )
     assert result.stdout == raw_definition
+    assert result.stderr.splitlines()[-1] == "[]"
 
 
 def test_build_id_is_the_only_thing_that_changes_between_builds(raw_definition, config):
@@ -247,6 +250,14 @@ MUTATIONS = {
         lambda d: find(d["Steps"], "Condition")[0]["Arguments"]["Conditions"][0].update(Type="Roughly"),
         "is not one of",
     ),
+    "MLflow tracking URI parameter that is not a String (job environments hold text)": (
+        retype_parameter(pipeline.MLFLOW_TRACKING_URI, "Integer", 1),
+        "Invalid type for parameter Environment.MLFLOW_TRACKING_URI",
+    ),
+    "model package metadata value longer than the API allows": (
+        lambda d: register(d)["Arguments"]["CustomerMetadataProperties"].update(mlflow_run_id="r" * 257),
+        "257 characters; the maximum is 256",
+    ),
     "commit id longer than the API allows": (
         lambda d: register(d)["Arguments"]["MetadataProperties"].update(CommitId="a" * 1025),
         "1025 characters; the maximum is 1024",
@@ -379,7 +390,8 @@ def test_evaluation_gates_and_reaches_the_registered_model(definition, config, p
     steps = steps_by_name(definition)
     evaluate = steps[pipeline.EVALUATE_MODEL]
     assert evaluate["PropertyFiles"] == [
-        {"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": "evaluation.json"}
+        {"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": "evaluation.json"},
+        {"PropertyFileName": "TrackingReport", "OutputName": "evaluation", "FilePath": "tracking.json"},
     ]
     section = pipeline.METRICS[config["problem_type"]][0]
     gates = [steps[f"Check{metric.capitalize()}"] for metric in config["thresholds"]]
@@ -411,6 +423,28 @@ def test_evaluation_gates_and_reaches_the_registered_model(definition, config, p
     assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
     assert container["Image"] == training_image(definition)
     assert "ModelDataUrl" in container
+
+
+def test_training_and_evaluation_track_to_the_mlflow_parameter_and_the_model_records_the_run(definition, project):
+    steps = steps_by_name(definition)
+    training = training_step(definition)["Arguments"]
+    expected = {
+        "MLFLOW_TRACKING_URI": {"Get": f"Parameters.{pipeline.MLFLOW_TRACKING_URI}"},
+        "MLFLOW_EXPERIMENT_NAME": project.pipeline_name,
+        "MLOPS_BUILD_ID": BUILD_ID,
+        "MLOPS_COMMIT_ID": COMMIT_ID,
+        "MLOPS_MODEL_PACKAGE_GROUP": project.model_package_group,
+    }
+    assert training.get("TrainingJobDefinition", training)["Environment"] == expected
+    assert steps[pipeline.EVALUATE_MODEL]["Arguments"]["Environment"] == expected
+    assert "Environment" not in steps[pipeline.PREPARE_DATA]["Arguments"]
+    run_id = steps[pipeline.REGISTER_MODEL]["Arguments"]["CustomerMetadataProperties"]["mlflow_run_id"]
+    assert run_id == {
+        "Std:JsonGet": {
+            "PropertyFile": {"Get": f"Steps.{pipeline.EVALUATE_MODEL}.PropertyFiles.TrackingReport"},
+            "Path": "mlflow_run_id",
+        }
+    }
 
 
 def training_image(definition: dict) -> str:
@@ -680,6 +714,10 @@ BAD_CONFIGS = {
         lambda c: use_athena(c, AthenaWorkGroup="my group"),
         "parameters.AthenaWorkGroup: 'my group' is not allowed (expected a workgroup name",
     ),
+    "MLflow tracking URI that is not a managed MLflow ARN": (
+        lambda c: c["parameters"].update(MlflowTrackingUri="http://mlflow.internal:5000"),
+        "parameters.MlflowTrackingUri: 'http://mlflow.internal:5000' is not allowed (expected empty (no tracking) or",
+    ),
     "empty registry list": (
         lambda c: c["model_registry"].update(content_types=[]),
         "model_registry.content_types must not be empty",
@@ -743,6 +781,19 @@ BAD_CONFIGS = {
         "responsible_ai.risk_rating must be one of",
     ),
 }
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/team-tracking",
+        "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-app/app-abc123",
+    ],
+)
+def test_a_managed_mlflow_arn_is_a_valid_tracking_uri(arn, config, tmp_path):
+    path = tmp_path / "input.json"
+    path.write_text(json.dumps({**config, "parameters": {**config["parameters"], "MlflowTrackingUri": arn}}))
+    assert load_config(path)["parameters"]["MlflowTrackingUri"] == arn
 
 
 @pytest.mark.parametrize("case", list(BAD_CONFIGS), ids=list(BAD_CONFIGS))
