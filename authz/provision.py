@@ -118,9 +118,17 @@ def check_products(ledger: Ledger) -> dict[str, int]:
 
 
 def check_portfolio(ledger: Ledger) -> int:
-    """The platform stacks (portfolio, data-lake access) against the platform administrator."""
+    """The platform stacks (portfolio, data-lake access, CI OIDC roles) against the platform administrator."""
     ledger.roles.setdefault(PLATFORM_ADMIN, ADMIN_ROLE)
-    samples = {"GlueDatabase": "sales", "DataLakeBucket": "example-data-lake"}
+    samples = {
+        "GlueDatabase": "sales",
+        "DataLakeBucket": "example-data-lake",
+        # ci-oidc.yaml: one project's repositories.
+        "ProjectName": "churn",
+        "ProjectId": "p-abc123",
+        "BuildTrainRepository": "acme/churn-build-train",
+        "DeployRepository": "acme/churn-deploy",
+    }
     count = 0
     for path in products.ACCOUNT_TEMPLATES:
         template = products.load_cloudformation(path.read_text(encoding="utf-8"))

@@ -68,6 +68,15 @@ PRUNE: dict[str, dict[tuple[str, str], list[str]]] = {
     },
 }
 
+# The `ci` option: each CI system's files, kept only when chosen (build_spec.yml and the other
+# CodeBuild specs stay in every repo: the Makefile targets the workflows call run their commands).
+CI_FILES = {"github-actions": [".github"], "gitlab": [".gitlab-ci.yml"]}
+for _template in PRUNE:
+    for _chosen in ("codepipeline", *CI_FILES):
+        PRUNE[_template][("ci", _chosen)] = sorted(
+            path for system, paths in CI_FILES.items() if system != _chosen for path in paths
+        )
+
 # Generated repos pin the kit in this file, at the template release they come from.
 REQUIREMENTS_FILE = "requirements.txt"
 KIT_DISTRIBUTION = "mlops-template-kit"
