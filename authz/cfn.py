@@ -141,7 +141,6 @@ def _invoke(props: dict, env: dict) -> Iterator[Need]:
         yield (phase, "lambda:InvokeFunction", _function_arn(props["ServiceToken"], env), {})
 
 
-
 def _oidc_provider(props: dict, env: dict) -> Iterator[Need]:
     """AWS::IAM::OIDCProvider (servicecatalog/ci-oidc.yaml): its ARN names the provider URL without
     the scheme, arn:aws:iam::<account>:oidc-provider/<host>
