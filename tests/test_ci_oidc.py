@@ -213,7 +213,7 @@ def build_spec_commands(project: Path, recipes: dict[str, str]) -> set[str]:
         phases = yaml.safe_load(spec.read_text())["phases"]
         for phase in phases.values():
             commands = phase.get("commands", [])
-            # An unquoted `echo "ERROR: ..."` parses as a mapping, which CodeBuild cannot run.
+            # An unquoted command holding ": " (an echoed message) parses as a mapping CodeBuild cannot run.
             assert all(isinstance(command, str) for command in commands), f"{spec.name}: {commands}"
             result |= tool_commands("\n".join(commands), recipes)
     return result
