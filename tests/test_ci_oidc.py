@@ -394,3 +394,51 @@ def test_the_ci_files_are_pruned_by_the_option_table():
         assert options.pruned_paths(name, {"ci": "codepipeline"}) == [".github", ".gitlab-ci.yml"]
         assert options.pruned_paths(name, {"ci": "github-actions"}) == [".gitlab-ci.yml"]
         assert options.pruned_paths(name, {"ci": "gitlab"}) == [".github"]
+
+
+def runs_on_pull_requests(name: str, jobs: dict) -> bool:
+    """Whether a job can run for a pull request: its `if` neither excludes that event nor names only
+    others, and no job it needs is kept from running for one (a skipped need skips the job)."""
+    job = jobs[name]
+    condition = job.get("if", "")
+    if "github.event_name != 'pull_request'" in condition:
+        return False
+    if "github.event_name ==" in condition and "== 'pull_request'" not in condition:
+        return False
+    needs = job.get("needs", [])
+    needs = [needs] if isinstance(needs, str) else needs
+    return not needs or all(runs_on_pull_requests(need, jobs) for need in needs)
+
+
+def oidc_jobs(jobs: dict) -> dict[str, list[str]]:
+    """Jobs holding an OIDC token -> the roles they assume."""
+    return {
+        name: [step["with"]["role-to-assume"] for step in job["steps"] if "role-to-assume" in step.get("with", {})]
+        for name, job in jobs.items()
+        if job.get("permissions", {}).get("id-token") == "write"
+    }
+
+
+@pytest.mark.parametrize("name,answers", [p for p in CI_BAKES if p.values[1]["ci"] == "github-actions"])
+def test_pull_requests_get_no_oidc_token_and_only_the_prod_environment_uses_the_prod_role(baked, name, answers):
+    """A pull request's code never holds AWS credentials; the prod role is asked for only by the
+    job its trust admits (environment prod, whose reviewers approve it)."""
+    for path in workflow_files(baked(name, answers), "github-actions"):
+        jobs = yaml.safe_load(path.read_text())["jobs"]
+        tokens = oidc_jobs(jobs)
+        assert tokens and all(tokens.values()), "every job with a token assumes a role"
+        assert not [job_name for job_name in tokens if runs_on_pull_requests(job_name, jobs)]
+        for job_name, job in jobs.items():
+            uses_prod = any("AWS_PROD_ROLE_ARN" in role for role in tokens.get(job_name, []))
+            assert uses_prod == (job.get("environment") == "prod"), job_name
+
+
+def test_the_pull_request_check_sees_a_job_that_would_get_a_token():
+    jobs = {
+        "build": {"if": "github.event_name != 'pull_request'"},
+        "deploy": {"needs": "build"},
+        "lint": {"if": "github.event_name == 'pull_request' || github.event_name == 'push'"},
+        "after-lint": {"needs": ["lint"]},
+        "plain": {},
+    }
+    assert [name for name in jobs if runs_on_pull_requests(name, jobs)] == ["lint", "after-lint", "plain"]
