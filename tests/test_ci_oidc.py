@@ -55,14 +55,18 @@ def test_a_repo_holds_the_files_of_its_ci_system_only(baked, name, system):
 
 
 def test_ci_is_rotated_through_the_bake_matrix_and_the_covering_array():
-    """Every value bakes in the full matrix of each template, with each multi_branch value for
-    build-train (its workflows depend on it), and in the covering array whose own tests run."""
+    """Every value bakes in the full matrix of each template with every value of every other option
+    (build-train's workflows depend on multi_branch), and in the covering array whose own tests run."""
     for name in ("build-train", "deploy"):
         values = bakery.choices(name)["ci"]
         assert {combo["ci"] for combo in bakery.supported(name)} == set(values)
         assert {combo["ci"] for combo in bakery.covering_subset(name)} == set(values)
-    pairs = {(combo["ci"], combo["multi_branch"]) for combo in bakery.supported("build-train")}
-    assert pairs == {(ci, branch) for ci in bakery.choices("build-train")["ci"] for branch in ("no", "yes")}
+    for name in ("build-train", "deploy"):
+        declared = bakery.choices(name)
+        others = {key: values for key, values in declared.items() if key != "ci"}
+        baked_with = {(combo["ci"], key, combo[key]) for combo in bakery.supported(name) for key in others}
+        wanted = {(ci, key, value) for ci in declared["ci"] for key, values in others.items() for value in values}
+        assert wanted - baked_with == set(), f"{name}: every ci value bakes with every value of every option"
 
 
 # --- offline checkers -----------------------------------------------------------------------------
