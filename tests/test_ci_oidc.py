@@ -78,10 +78,14 @@ def actionlint(paths: list[Path]) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
-def gitlab_schema(path: Path) -> subprocess.CompletedProcess:
-    # The schema is the copy check-jsonschema bundles: no download, the check runs offline.
-    command = [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.gitlab-ci", "--no-cache", str(path)]
+def schema_check(schema: str, *paths: Path) -> subprocess.CompletedProcess:
+    # The schemas are the copies check-jsonschema bundles: no download, the check runs offline.
+    command = [str(CHECK_JSONSCHEMA), "--builtin-schema", schema, "--no-cache", *map(str, paths)]
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+def gitlab_schema(path: Path) -> subprocess.CompletedProcess:
+    return schema_check("vendor.gitlab-ci", path)
 
 
 @pytest.mark.parametrize("name,answers", [p for p in CI_BAKES if p.values[1]["ci"] == "github-actions"])
@@ -89,6 +93,9 @@ def test_every_generated_github_workflow_passes_actionlint(baked, name, answers)
     files = workflow_files(baked(name, answers), "github-actions")
     assert files
     result = actionlint(files)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # SchemaStore's workflow schema too: a second, independent reading of the syntax.
+    result = schema_check("vendor.github-workflows", *files)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
