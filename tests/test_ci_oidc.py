@@ -393,11 +393,19 @@ def test_roles_hold_the_codebuild_policy_whose_calls_the_harness_evaluates_and_i
     assert escalation.findings(policies.managed(CODEBUILD_POLICY), "codebuild") == []
 
 
-def test_role_names_fit_iam_at_the_longest_project_id(stack):
+def test_role_names_fit_iam_and_the_stage_access_stack_at_the_longest_project_id(stack):
+    """IAM role names hold at most 64 characters; the deploy roles are what the platform team
+    gives stage_access.yaml as AttachToRoleName (servicecatalog/README.md), so its pattern must
+    accept them."""
     longest = {**GIVEN, "ProjectId": "p-" + "a" * 18, "Platform": "github", "CreateProvider": "no", "MultiBranch": "no"}
+    stage_access = products.load_cloudformation(
+        (bakery.payload_dir("deploy") / "app_infra" / "stage_access" / "stage_access.yaml").read_text()
+    )
+    attach_to = re.compile(stage_access["Parameters"]["AttachToRoleName"]["AllowedPattern"])
     for body in stack["Resources"].values():
         if body["Type"] == "AWS::IAM::Role":
-            assert len(resolve(body["Properties"]["RoleName"], stack, longest)) <= 64
+            name = resolve(body["Properties"]["RoleName"], stack, longest)
+            assert len(name) <= 64 and attach_to.fullmatch(name), name
 
 
 def test_the_ci_files_are_pruned_by_the_option_table():
