@@ -148,6 +148,16 @@ def _topic_policies(props: dict, env: dict) -> Iterator[Need]:
             yield (phase, "sns:SetTopicAttributes", str(topic), {})
 
 
+def _oidc_provider(props: dict, env: dict) -> Iterator[Need]:
+    """AWS::IAM::OIDCProvider (servicecatalog/ci-oidc.yaml): its ARN names the provider URL without
+    the scheme, arn:aws:iam::<account>:oidc-provider/<host>
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-arns)."""
+    host = str(props.get("Url") or env["generated"]).removeprefix("https://")
+    arn = f"arn:{env['partition']}:iam::{env['account']}:oidc-provider/{host}"
+    yield ("create", "iam:CreateOpenIDConnectProvider", arn, {})
+    yield ("delete", "iam:DeleteOpenIDConnectProvider", arn, {})
+
+
 S3 = "arn:{partition}:s3:::"
 HANDLERS: dict[str, Handler] = {
     "AWS::S3::Bucket": Handler(
@@ -245,6 +255,7 @@ HANDLERS: dict[str, Handler] = {
         extra=_policy_attachments,
     ),
     "AWS::IAM::Policy": Handler(arn="", create=(), delete=(), extra=_policy_attachments),
+    "AWS::IAM::OIDCProvider": Handler(arn="", create=(), delete=(), extra=_oidc_provider),
     "AWS::KMS::Key": Handler(
         arn="arn:{partition}:kms:{region}:{account}:key/{generated}",
         create=("kms:CreateKey",),

@@ -118,9 +118,17 @@ def check_products(ledger: Ledger) -> dict[str, int]:
 
 
 def check_portfolio(ledger: Ledger) -> int:
-    """The platform stacks (portfolio, data-lake and MLflow access) against the platform administrator."""
+    """The platform stacks (portfolio, data-lake, MLflow access, CI OIDC) against the platform administrator."""
     ledger.roles.setdefault(PLATFORM_ADMIN, ADMIN_ROLE)
-    samples = {"GlueDatabase": "sales", "DataLakeBucket": "example-data-lake"}
+    samples = {
+        "GlueDatabase": "sales",
+        "DataLakeBucket": "example-data-lake",
+        # ci-oidc.yaml: one project's repositories.
+        "ProjectName": "churn",
+        "ProjectId": "p-abc123",
+        "BuildTrainRepository": "acme/churn-build-train",
+        "DeployRepository": "acme/churn-deploy",
+    }
     samples |= {  # mlflow-access.yaml
         "MlflowResourceArn": "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/team",
         "ArtifactBucket": "example-mlflow-artifacts",

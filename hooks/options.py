@@ -41,12 +41,26 @@ IGNORED: dict[str, list[Ignored]] = {
     ],
 }
 
+# The `ci` option: each CI system's files, kept only when chosen (build_spec.yml and the other
+# CodeBuild specs stay in every repo: the Makefile targets the workflows call run their commands).
+CI_FILES = {"github-actions": [".github"], "gitlab": [".gitlab-ci.yml"]}
+
+
+def _ci_rules() -> dict[tuple[str, str], list[str]]:
+    """ci=<system> removes every other system's files (codepipeline removes them all)."""
+    return {
+        ("ci", chosen): sorted(path for system, paths in CI_FILES.items() if system != chosen for path in paths)
+        for chosen in ("codepipeline", *CI_FILES)
+    }
+
+
 # (option, value) -> paths (relative to the generated repo) that the option removes.
 PRUNE: dict[str, dict[tuple[str, str], list[str]]] = {
     # Multi-branch is a run-time setting of the kit's `mlops-kit pipeline`; only the tests of the
     # multi-branch build spec go with it.
     "build-train": {
         ("multi_branch", "no"): ["ml_pipelines/training/test/test_feature_branches.py"],
+        **_ci_rules(),
     },
     "deploy": {
         ("inference_mode", "realtime"): [
@@ -66,6 +80,7 @@ PRUNE: dict[str, dict[tuple[str, str], list[str]]] = {
             "app_infra/lambda",
             "tests/integration_test/test_api.py",
         ],
+        **_ci_rules(),
     },
 }
 

@@ -26,7 +26,9 @@ PORTFOLIO_FILE = catalog.CATALOG_DIR / "portfolio.yaml"
 DATA_LAKE_ACCESS_FILE = catalog.CATALOG_DIR / "data-lake-access.yaml"
 # Stand-alone templates a platform team deploys itself (with IAM rights the products lack).
 MLFLOW_ACCESS_FILE = catalog.CATALOG_DIR / "mlflow-access.yaml"
-ACCOUNT_TEMPLATES = (PORTFOLIO_FILE, DATA_LAKE_ACCESS_FILE, MLFLOW_ACCESS_FILE)
+# OIDC roles for projects whose CI runs in GitHub Actions or GitLab (templates' ci option).
+CI_OIDC_FILE = catalog.CATALOG_DIR / "ci-oidc.yaml"
+ACCOUNT_TEMPLATES = (PORTFOLIO_FILE, DATA_LAKE_ACCESS_FILE, MLFLOW_ACCESS_FILE, CI_OIDC_FILE)
 SECTIONS = ("Parameters", "Rules", "Mappings", "Conditions", "Resources", "Outputs")
 INTERFACE = "AWS::CloudFormation::Interface"
 PARAMETER_RULES = "SagemakerTemplateParameterRules"

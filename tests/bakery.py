@@ -30,8 +30,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = REPO_ROOT / "templates"
 VENV_BIN = Path(sys.executable).parent
 PAYLOAD_GLOB = "{{cookiecutter.*}}"
-# Jinja left behind by a bad render; CloudFormation dynamic references `{{resolve:...}}` are fine.
-LEFTOVER_JINJA = re.compile(r"\{\{(?!resolve:)|\{%|\{#")
+# Jinja left behind by a bad render; CloudFormation dynamic references `{{resolve:...}}` and GitHub
+# Actions expressions `${{ ... }}` (a rendered workflow's own, kept by {% raw %}) are fine.
+LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{(?!resolve:)|\{%|\{#")
 IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 
 
@@ -58,11 +59,30 @@ def copied_verbatim(name: str, relative: str) -> bool:
     return any(fnmatch.fnmatch(relative, pattern) for pattern in declared.get("_copy_without_render", []))
 
 
+# Options rotated through the rows instead of multiplied into them (cookiecutter-data-science's
+# habit): `ci` only chooses which CI system's files a repo holds (hooks/options.py CI_FILES), so
+# tripling every bake for it would buy nothing. Each row takes the next value in turn; pairs with a
+# rotated option are not required of the covering array, and tests/test_ci_oidc.py bakes every CI
+# system with the options its files depend on.
+ROTATED = ("ci",)
+
+
+def rotate(name: str, rows: Iterator[dict[str, str]] | list[dict[str, str]]) -> list[dict[str, str]]:
+    """The rows with each rotated option set to its values in turn, the first row to the default."""
+    rotated = {key: values for key, values in choices(name).items() if key in ROTATED}
+    return [
+        {**row, **{key: values[index % len(values)] for key, values in rotated.items()}}
+        for index, row in enumerate(rows)
+    ]
+
+
 def combinations(name: str) -> Iterator[dict[str, str]]:
-    """Every combination of the template's choice variables."""
-    declared = choices(name)
-    for values in itertools.product(*declared.values()):
-        yield dict(zip(declared, values, strict=True))
+    """Every combination of the template's choice variables, the rotated ones taken in turn."""
+    declared = {key: values for key, values in choices(name).items() if key not in ROTATED}
+    rows = (dict(zip(declared, values, strict=True)) for values in itertools.product(*declared.values()))
+    # Keys in declaration order, so combination ids read as before.
+    order = list(choices(name))
+    yield from ({key: row[key] for key in order} for row in rotate(name, list(rows)))
 
 
 def effective_choices(name: str, combo: dict[str, str]) -> dict[str, str]:
@@ -87,8 +107,9 @@ Pair = tuple[tuple[str, str], tuple[str, str]]
 
 
 def value_pairs(combo: dict[str, str]) -> set[Pair]:
-    """Every pair of (option, value) settings one combination exercises together."""
-    return set(itertools.combinations(sorted(combo.items()), 2))
+    """Every pair of (option, value) settings one combination exercises together (rotated options
+    left out: they are taken in turn, not paired)."""
+    return set(itertools.combinations(sorted((k, v) for k, v in combo.items() if k not in ROTATED), 2))
 
 
 def supported_pairs(name: str) -> set[Pair]:
@@ -121,7 +142,7 @@ def covering_subset(name: str) -> list[dict[str, str]]:
     names two, a pruned file depends on one); no maintained covering-array package is in this
     repo's pinned requirements."""
     tries = (_greedy_covering(name, random.Random(seed)) for seed in range(COVERING_SEEDS))
-    return min(tries, key=len)
+    return rotate(name, min(tries, key=len))
 
 
 COVERING_SEEDS = 16

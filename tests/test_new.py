@@ -214,7 +214,7 @@ def test_a_bad_name_is_refused_at_once_and_asked_again():
 def test_account_ids_are_asked_only_with_multi_account():
     answers, shown, _ = ask("deploy", "\n" * 20)
     assert "staging_account_id" not in asked(shown) and answers["multi_account"] == "no"
-    typed = "\n" * 8 + "2\n" + "12\n111111111111\n222222222222\n"
+    typed = "\n" * 9 + "2\n" + "12\n111111111111\n222222222222\n"
     answers, shown, refused = ask("deploy", typed)
     assert asked(shown)[-3:] == ["staging_account_id", "staging_account_id", "prod_account_id"]
     assert refused.startswith("error: staging_account_id '12' is not an AWS account id")
@@ -222,7 +222,7 @@ def test_account_ids_are_asked_only_with_multi_account():
 
 
 def test_api_gateway_and_strategy_are_not_asked_for_a_batch_repo():
-    answers, shown, _ = ask("deploy", "\n\n\n\n2\n\n\n")  # inference_mode: 2) batch
+    answers, shown, _ = ask("deploy", "\n\n\n\n2\n\n\n\n")  # inference_mode: 2) batch
     assert answers["inference_mode"] == "batch"
     assert "api_gateway" not in asked(shown) and "deployment_strategy" not in asked(shown)
     assert asked(shown) == [
@@ -232,6 +232,7 @@ def test_api_gateway_and_strategy_are_not_asked_for_a_batch_repo():
         "problem_type",
         "inference_mode",
         "on_drift",
+        "ci",
         "multi_account",
     ]
 
@@ -258,7 +259,7 @@ def test_a_terminal_session_creates_the_repo(tmp_path):
         cwd=bakery.REPO_ROOT,
     )
     os.close(terminal)
-    os.write(controller, b"1bad\nchurn\n\n\n\n2\n\n\n")  # the terminal buffers the lines until they are read
+    os.write(controller, b"1bad\nchurn\n\n\n\n2\n\n\n\n")  # the terminal buffers the lines until they are read
     shown = read_until_closed(controller)
     assert process.wait(timeout=60) == 0, process.stderr.read()
     assert process.stderr.read().decode().startswith("error: project_name '1bad' is not allowed")
