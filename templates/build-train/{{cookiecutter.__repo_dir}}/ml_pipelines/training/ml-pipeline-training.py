@@ -527,7 +527,8 @@ class _StepBuilder:
                 "evaluation": f"{self.settings.output_uri(EVALUATE_MODEL, EVALUATION_OUTPUT)}/{EVALUATION_FILE}",
                 "bias and explainability": f"{self.settings.output_uri(CHECK_BIAS, BIAS_OUTPUT)}/{BIAS_ANALYSIS_FILE}",
             },
-            lineage=self.model_properties() | {"commit": self.settings.commit_id or "unknown"},
+            lineage=contract.model_metadata(self.settings.build_id, self.settings.branch)
+            | {"commit": self.settings.commit_id or "unknown"},
         )
         return ModelPackageModelCard(model_card_content=content, model_card_status="Draft")
 
