@@ -44,7 +44,8 @@ def test_a_feature_definition_registers_into_the_feature_group_under_the_branch_
     definition = json.loads(text)
     register = next(step for step in _steps(definition) if step["Name"] == pipeline.REGISTER_MODEL)["Arguments"]
     assert register["ModelPackageGroupName"] == feature.model_package_group
-    assert register["CustomerMetadataProperties"] == {"build_id": BUILD_ID, "branch": BRANCH}
+    metadata = register["CustomerMetadataProperties"]
+    assert (metadata["build_id"], metadata["branch"]) == (BUILD_ID, BRANCH)
     assert register["MetadataProperties"]["CommitId"] == "1a2b3c4d5e6f"
     assert f"s3://{feature.bucket}/{feature.key_prefix}/code/{BUILD_ID}/" in text
     main_code = f"s3://{feature.bucket}/{naming.s3_prefix(feature.project_name)}/code/"
