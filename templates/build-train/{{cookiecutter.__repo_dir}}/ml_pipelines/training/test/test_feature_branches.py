@@ -50,7 +50,20 @@ def test_a_feature_definition_registers_into_the_feature_group_under_the_branch_
     assert f"s3://{feature.bucket}/{feature.key_prefix}/code/{BUILD_ID}/" in text
     main_code = f"s3://{feature.bucket}/{naming.s3_prefix(feature.project_name)}/code/"
     assert main_code not in text
-    assert ci().main_model_package_group not in text.replace(feature.model_package_group, "")
+    main_group = ci().main_model_package_group
+    # The main group's name prefixes the project's other names (the pipeline, its MLflow experiment):
+    # what must not appear is the group itself or its ARN.
+    assert all(
+        value != main_group and f"model-package-group/{main_group}" not in value for value in _strings(definition)
+    )
+
+
+def _strings(node) -> list[str]:
+    """Every string value of a JSON document."""
+    if isinstance(node, str):
+        return [node]
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+    return [value for child in children for value in _strings(child)]
 
 
 def _steps(definition: dict) -> list[dict]:
