@@ -88,7 +88,8 @@ def test_the_baked_pipeline_registers_a_model_and_fails_on_impossible_thresholds
         # ...and as drift-check baselines, as the pipeline definition registers them in AWS.
         check_drift_baselines(drift, package["ModelMetrics"]["Bias"]["PreTrainingReport"]["S3Uri"])
         (card,) = (project / ".local-run" / "runs").glob("*/model_card.md")
-        for section in ("## Intended use", "pre-training bias, sex=F", "post-training bias, sex=F", "SHAP value"):
+        sections = ("## Intended use", "pre-training bias, sex=F", "post-training bias, sex=F", "SHAP value")
+        for section in (*sections, "| drift baseline: Clarify analysis configuration | s3://"):
             assert section in card.read_text(encoding="utf-8")
         if tracked:
             pipeline = re.search(r"^Pipeline (\S+): execution", passed.stdout, flags=re.MULTILINE).group(1)
