@@ -79,13 +79,17 @@ def test_the_baked_pipeline_registers_a_model_and_fails_on_impossible_thresholds
         (summary,) = listed["ModelPackageSummaryList"]
         package = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
         assert package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"].endswith("/evaluation.json")
-        assert ("DriftCheckBaselines" in package) == (combo["data_quality_baseline"] == "yes")
+        drift = package["DriftCheckBaselines"]
+        assert ("ModelDataQuality" in drift) == (combo["data_quality_baseline"] == "yes")
         assert ("TuneModel" in passed.stdout) == (combo["hyperparameter_tuning"] == "yes")
         # Issue 15: bias and SHAP reports registered with the model, and its card in the run folder.
         assert package["ModelMetrics"]["Bias"]["PreTrainingReport"]["S3Uri"].endswith("/analysis.json")
         assert package["ModelMetrics"]["Explainability"]["Report"]["S3Uri"].endswith("/analysis.json")
+        # ...and as drift-check baselines, as the pipeline definition registers them in AWS.
+        check_drift_baselines(drift, package["ModelMetrics"]["Bias"]["PreTrainingReport"]["S3Uri"])
         (card,) = (project / ".local-run" / "runs").glob("*/model_card.md")
-        for section in ("## Intended use", "pre-training bias, sex=F", "post-training bias, sex=F", "SHAP value"):
+        sections = ("## Intended use", "pre-training bias, sex=F", "post-training bias, sex=F", "SHAP value")
+        for section in (*sections, "| drift baseline: Clarify analysis configuration | s3://"):
             assert section in card.read_text(encoding="utf-8")
         if tracked:
             pipeline = re.search(r"^Pipeline (\S+): execution", passed.stdout, flags=re.MULTILINE).group(1)
@@ -100,6 +104,19 @@ def test_the_baked_pipeline_registers_a_model_and_fails_on_impossible_thresholds
         assert "<== PrepareData: cached" in failed.stdout
         listed = sagemaker.list_model_packages(ModelPackageGroupName=group["ModelPackageGroupName"])
         assert len(listed["ModelPackageSummaryList"]) == 1
+
+
+def check_drift_baselines(drift, analysis_uri):
+    """Bias and feature-attribution drift baselines: the run's analysis.json, and its Clarify analysis
+    configuration next to it, which names the facet and label of the run."""
+    config_uri = analysis_uri.replace("/analysis.json", "/analysis_config.json")
+    assert drift["Bias"]["ConfigFile"]["S3Uri"] == drift["Explainability"]["ConfigFile"]["S3Uri"] == config_uri
+    for baseline in (drift["Bias"]["PreTrainingConstraints"], drift["Bias"]["PostTrainingConstraints"]):
+        assert baseline["S3Uri"] == analysis_uri
+    assert drift["Explainability"]["Constraints"]["S3Uri"] == analysis_uri
+    bucket, _, key = config_uri.removeprefix("s3://").partition("/")
+    config = json.loads(boto3.client("s3", region_name="us-east-1").get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert config["facet"] == [{"name_or_index": "sex", "value_or_threshold": ["F"]}]
 
 
 def check_tracked_runs(project, experiment_name, registered_run_id, tuned):

@@ -2,8 +2,9 @@
 
 The RegisterModel step's request carries the package card (built with the definition) and the
 S3 locations of the evaluation and Clarify-format bias/SHAP reports; after the run those reports
-exist, so the card gains their numbers and the run's lineage, is validated as CreateModelCard
-content, and is written as model_card.json and model_card.md next to the step sandboxes.
+exist, so the card gains their numbers and the run's lineage (with where its drift-check baselines
+are), is validated as CreateModelCard content, and is written as model_card.json and model_card.md
+next to the step sandboxes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,22 @@ def _report(scope: Scope, metrics: dict[str, Any], *path: str) -> dict[str, Any]
     for key in path:
         node = node.get(key) if isinstance(node, dict) else None
     return scope.read_json(node) if isinstance(node, str) else None
+
+
+def drift_baselines(request: dict[str, Any]) -> dict[str, str]:
+    """Where the registered drift-check baselines are, for the card's lineage (what monitoring compares against)."""
+    drift = request.get("DriftCheckBaselines") or {}
+    places = {
+        "drift baseline: data-quality constraints": ("ModelDataQuality", "Constraints"),
+        "drift baseline: bias and feature attributions": ("Bias", "PostTrainingConstraints"),
+        "drift baseline: Clarify analysis configuration": ("Bias", "ConfigFile"),
+    }
+    found = {}
+    for label, (group, member) in places.items():
+        uri = (drift.get(group) or {}).get(member, {}).get("S3Uri")
+        if isinstance(uri, str):
+            found[label] = uri
+    return found
 
 
 def card_name(package: dict[str, Any]) -> str:
@@ -49,6 +66,7 @@ def write_cards(definition: Definition, scope: Scope, run: Run) -> list[Path]:
         lineage = {
             "model package": str(package.get("ModelPackageArn")),
             "pipeline execution": str(scope.execution.get("PipelineExecutionArn")),
+            **drift_baselines(request),
         }
         card = model_card.full_card(
             json.loads(package_card["ModelCardContent"]),

@@ -11,6 +11,12 @@ https://docs.aws.amazon.com/sagemaker/latest/dg/clarify-measure-post-training-bi
 SHAP values are Kernel SHAP's target, the Shapley values of the model with absent features drawn
 from a background sample; up to EXACT_SHAP_MAX_FEATURES features every coalition is evaluated
 (so the values are exact, not sampled), beyond that they are estimated from random permutations.
+Columns can be grouped into one player (the one-hot columns of a categorical feature), so the
+values are those of the raw features the endpoint receives, as Clarify explains them.
+
+`analysis_config` writes the run's settings as Clarify's analysis configuration file, the file a
+Clarify job or monitor reads:
+https://docs.aws.amazon.com/sagemaker/latest/dg/clarify-processing-job-configure-analysis.html
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ POST_TRAINING = {
 }
 BIAS_METRICS = {**PRE_TRAINING, **POST_TRAINING}
 EXACT_SHAP_MAX_FEATURES = 12
+SAMPLED_SHAP_PERMUTATIONS = 64
 Predict = Callable[[np.ndarray], np.ndarray]
 
 
@@ -104,51 +111,71 @@ def _recall(labels: np.ndarray, predicted: np.ndarray, group: np.ndarray) -> flo
     return float(np.mean(predicted[positives] == 1)) if positives.any() else float("nan")
 
 
-def shapley_values(predict: Predict, rows: np.ndarray, background: np.ndarray, seed: int = 0) -> np.ndarray:
-    """SHAP values (rows x features) of `predict` for `rows`, absent features taken from `background`."""
+def shapley_values(
+    predict: Predict, rows: np.ndarray, background: np.ndarray, seed: int = 0, players: np.ndarray | None = None
+) -> np.ndarray:
+    """SHAP values (rows x players) of `predict` for `rows`, absent features taken from `background`.
+
+    `players[column]` is the player a column belongs to (default: every column its own player); the
+    columns of one player are present or absent together.
+    """
     rows, background = np.atleast_2d(rows).astype(float), np.atleast_2d(background).astype(float)
     if rows.shape[1] != background.shape[1]:
         raise InputError("rows and background must have the same features")
-    if rows.shape[1] <= EXACT_SHAP_MAX_FEATURES:
-        return _exact_shapley(predict, rows, background)
-    return _sampled_shapley(predict, rows, background, np.random.default_rng(seed))
+    players = np.arange(rows.shape[1]) if players is None else np.asarray(players, dtype=int)
+    if players.shape != (rows.shape[1],) or set(players) != set(range(int(players.max()) + 1)):
+        raise InputError("players must give every column a player numbered from 0 without gaps")
+    if players.max() + 1 <= EXACT_SHAP_MAX_FEATURES:
+        return _exact_shapley(predict, rows, background, players)
+    return _sampled_shapley(predict, rows, background, players, np.random.default_rng(seed))
 
 
-def _coalition_values(predict: Predict, rows: np.ndarray, background: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """v(S) for every row and coalition S: the mean prediction with the features outside S from the background."""
-    mixed = np.where(masks[None, :, None, :], rows[:, None, None, :], background[None, None, :, :])
+def coalitions_per_row(players: int) -> int:
+    """How many coalitions the SHAP values of one row evaluate (Clarify's `num_samples`)."""
+    if players <= EXACT_SHAP_MAX_FEATURES:
+        return 2**players
+    return SAMPLED_SHAP_PERMUTATIONS * (players + 1)
+
+
+def _coalition_values(
+    predict: Predict, rows: np.ndarray, background: np.ndarray, masks: np.ndarray, players: np.ndarray
+) -> np.ndarray:
+    """v(S) for every row and coalition S of players: the mean prediction with the columns of players
+    outside S taken from the background."""
+    columns = masks[:, players]
+    mixed = np.where(columns[None, :, None, :], rows[:, None, None, :], background[None, None, :, :])
     scores = np.asarray(predict(mixed.reshape(-1, rows.shape[1])), dtype=float)
     return scores.reshape(len(rows), len(masks), len(background)).mean(axis=2)
 
 
-def _exact_shapley(predict: Predict, rows: np.ndarray, background: np.ndarray) -> np.ndarray:
-    features = rows.shape[1]
-    codes = np.arange(2**features)
-    masks = ((codes[:, None] >> np.arange(features)) & 1).astype(bool)
-    values = _coalition_values(predict, rows, background, masks)
+def _exact_shapley(predict: Predict, rows: np.ndarray, background: np.ndarray, players: np.ndarray) -> np.ndarray:
+    count = int(players.max()) + 1
+    codes = np.arange(2**count)
+    masks = ((codes[:, None] >> np.arange(count)) & 1).astype(bool)
+    values = _coalition_values(predict, rows, background, masks, players)
     sizes = masks.sum(axis=1)
-    weights = np.array([factorial(s) * factorial(features - s - 1) / factorial(features) for s in range(features)])
-    result = np.zeros(rows.shape)
-    for feature in range(features):
-        without = codes[~masks[:, feature]]
-        with_feature = without | (1 << feature)
-        result[:, feature] = (values[:, with_feature] - values[:, without]) @ weights[sizes[without]]
+    weights = np.array([factorial(s) * factorial(count - s - 1) / factorial(count) for s in range(count)])
+    result = np.zeros((len(rows), count))
+    for player in range(count):
+        without = codes[~masks[:, player]]
+        with_player = without | (1 << player)
+        result[:, player] = (values[:, with_player] - values[:, without]) @ weights[sizes[without]]
     return result
 
 
 def _sampled_shapley(
-    predict: Predict, rows: np.ndarray, background: np.ndarray, rng: np.random.Generator, permutations: int = 64
+    predict: Predict, rows: np.ndarray, background: np.ndarray, players: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    features = rows.shape[1]
-    result = np.zeros(rows.shape)
-    for _ in range(permutations):
-        order = rng.permutation(features)
-        masks = np.zeros((features + 1, features), dtype=bool)
-        for position, feature in enumerate(order):
-            masks[position + 1 :, feature] = True
-        values = _coalition_values(predict, rows, background, masks)
+    count = int(players.max()) + 1
+    result = np.zeros((len(rows), count))
+    for _ in range(SAMPLED_SHAP_PERMUTATIONS):
+        order = rng.permutation(count)
+        masks = np.zeros((count + 1, count), dtype=bool)
+        for position, player in enumerate(order):
+            masks[position + 1 :, player] = True
+        values = _coalition_values(predict, rows, background, masks, players)
         result[:, order] += np.diff(values, axis=1)
-    return result / permutations
+    return result / SAMPLED_SHAP_PERMUTATIONS
 
 
 def global_shap(names: list[str], values: np.ndarray) -> dict[str, float]:
@@ -189,3 +216,54 @@ def clarify_analysis(
         "post_training_bias_metrics": section(post_training, POST_TRAINING),
         "explanations": {"kernel_shap": {"label0": {"global_shap_values": shap, "expected_value": expected_value}}},
     }
+
+
+def analysis_config(
+    *,
+    headers: list[str],
+    label: str,
+    label_value: float | int,
+    facet_column: str,
+    facet_value: str,
+    probability_threshold: float | None,
+    baseline: list[list],
+    num_samples: int,
+    seed: int,
+) -> dict:
+    """Clarify's analysis configuration of this run: what analysis.json was computed from, and what a
+    bias or explainability monitor needs to compute the same numbers on captured endpoint traffic
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/clarify-processing-job-configure-analysis.html;
+    the monitors read a subset of the same parameters:
+    https://docs.aws.amazon.com/sagemaker/latest/dg/clarify-config-json-monitor-bias-parameters.html and
+    https://docs.aws.amazon.com/sagemaker/latest/dg/clarify-config-json-monitor-model-explainability-parameters.html).
+
+    `headers` are the columns of a record as the endpoint receives it, with the label; the endpoint
+    answers text/csv `prediction[,probability]` (algorithms/inference/predict/inference.py), hence
+    the predictor's column indexes.
+    """
+    predictor = {"content_type": "text/csv", "accept_type": "text/csv", "label": 0}
+    config = {
+        "version": "1.0",
+        "dataset_type": "text/csv",
+        "headers": headers,
+        "label": label,
+        "label_values_or_threshold": [label_value],
+        "facet": [{"name_or_index": facet_column, "value_or_threshold": [facet_value]}],
+        "methods": {
+            "pre_training_bias": {"methods": list(PRE_TRAINING)},
+            "post_training_bias": {"methods": list(POST_TRAINING)},
+            "shap": {
+                "baseline": baseline,
+                "num_samples": num_samples,
+                "agg_method": "mean_abs",
+                "use_logit": False,
+                "save_local_shap_values": False,
+                "seed": seed,
+            },
+        },
+        "predictor": predictor,
+    }
+    if probability_threshold is not None:
+        config["probability_threshold"] = float(probability_threshold)
+        predictor["probability"] = 1
+    return config

@@ -4,7 +4,8 @@ Preprocessing -> training (or tuning) -> evaluation -> one condition per metric 
 model registration, or a failure naming the metric that missed. With a `responsible_ai` section in
 input.json, a bias and explainability step (Clarify's metrics and report format, computed by this
 repository's own code: Clarify is closed to new customers) adds one condition per bias threshold,
-its reports are registered as the model's bias and explainability metrics, and the model package
+its reports are registered as the model's bias and explainability metrics and, with the step's
+Clarify analysis configuration, as its bias and feature-attribution drift baselines; the model package
 carries a model card (intended use, data, evaluation and lineage). With a data-quality baseline,
 a Model Monitor baseline of the training features is registered with the model. The first step
 reads an S3 prefix or, with `"source": "athena"` in input.json, the result of an Athena query.
@@ -26,7 +27,7 @@ from mlops_template_kit.pipeline.settings import Settings
 from sagemaker.core import image_uris
 from sagemaker.core.drift_check_baselines import DriftCheckBaselines
 from sagemaker.core.metadata_properties import MetadataProperties
-from sagemaker.core.model_metrics import ModelMetrics
+from sagemaker.core.model_metrics import FileSource, ModelMetrics
 from sagemaker.core.model_monitor.dataset_format import DatasetFormat
 from sagemaker.core.processing import Processor
 from sagemaker.core.shapes import ModelPackageModelCard, ProcessingInput, ProcessingOutput, ProcessingS3Output
@@ -70,6 +71,7 @@ REGISTER_MODEL = "RegisterModel"
 CHECK_BIAS = "CheckBias"
 BIAS_OUTPUT = "bias"
 BIAS_ANALYSIS_FILE = "analysis.json"
+BIAS_CONFIG_FILE = "analysis_config.json"
 BIAS_REPORT_FILE = "bias_report.json"
 BIAS_REPORT = "BiasReport"
 PREPARED_OUTPUTS = ("train", "validation", "test", "baseline", contract.PREPROCESSOR_OUTPUT)
@@ -469,19 +471,21 @@ class _StepBuilder:
     ) -> ModelStep:
         evaluation = evaluate.properties.ProcessingOutputConfig.Outputs[EVALUATION_OUTPUT].S3Output.S3Uri
         metrics = {"model_statistics": sdk.json_metrics(Join(on="/", values=[evaluation, EVALUATION_FILE]))}
+        drift: dict[str, Any] = {}
         if bias is not None:
             # One analysis.json holds both bias sections and the SHAP values, as Clarify's does.
-            analysis_uri = bias.properties.ProcessingOutputConfig.Outputs[BIAS_OUTPUT].S3Output.S3Uri
-            analysis = sdk.json_metrics(Join(on="/", values=[analysis_uri, BIAS_ANALYSIS_FILE]))
+            bias_uri = bias.properties.ProcessingOutputConfig.Outputs[BIAS_OUTPUT].S3Output.S3Uri
+            analysis = sdk.json_metrics(Join(on="/", values=[bias_uri, BIAS_ANALYSIS_FILE]))
             metrics.update(bias_pre_training=analysis, bias_post_training=analysis, explainability=analysis)
-        drift_baselines = None
+            drift.update(self.bias_drift_baselines(analysis, Join(on="/", values=[bias_uri, BIAS_CONFIG_FILE])))
         if baseline is not None:
             metrics["model_data_statistics"] = sdk.json_metrics(baseline.properties.CalculatedBaselineStatistics)
             metrics["model_data_constraints"] = sdk.json_metrics(baseline.properties.CalculatedBaselineConstraints)
-            drift_baselines = DriftCheckBaselines(
+            drift.update(
                 model_data_statistics=sdk.json_metrics(baseline.properties.BaselineUsedForDriftCheckStatistics),
                 model_data_constraints=sdk.json_metrics(baseline.properties.BaselineUsedForDriftCheckConstraints),
             )
+        drift_baselines = DriftCheckBaselines(**drift) if drift else None
         config = self.config
         registry = config["model_registry"]
         builder = ModelBuilder(
@@ -508,6 +512,31 @@ class _StepBuilder:
             model_card=self.model_card() if bias is not None else None,
         )
         return ModelStep(name=REGISTER_MODEL, step_args=step_args)
+
+    @staticmethod
+    def bias_drift_baselines(analysis: Any, config_uri: Any) -> dict[str, Any]:
+        """DriftCheckBaselines.Bias and .Explainability: what a bias-drift or feature-attribution-drift monitor
+        compares its own analysis.json against, and the analysis configuration it computes it with.
+
+        A Clarify baselining job's constraints file IS its analysis.json (the SDK reads a ModelBias or
+        ModelExplainability baselining job's suggested constraints from "analysis.json", ClarifyBaseliningJob in
+        sagemaker/core/model_monitor/clarify_model_monitoring.py; bias-drift violations compare a metric in the
+        monitor's analysis.json with the same metric in the constraints:
+        https://docs.aws.amazon.com/sagemaker/latest/dg/clarify-model-monitor-bias-drift-violations.html; feature
+        attribution drift compares the global SHAP values of both files:
+        https://docs.aws.amazon.com/sagemaker/latest/dg/clarify-model-monitor-model-attribution-drift-violations.html).
+        One analysis_config.json serves both config files: it holds the parameters of both monitors
+        (https://docs.aws.amazon.com/sagemaker/latest/dg/clarify-config-json-monitor-bias-parameters.html,
+        https://docs.aws.amazon.com/sagemaker/latest/dg/clarify-config-json-monitor-model-explainability-parameters.html).
+        """
+        config = FileSource(s3_uri=config_uri, content_type="application/json")
+        return {
+            "bias_config_file": config,
+            "bias_pre_training_constraints": analysis,
+            "bias_post_training_constraints": analysis,
+            "explainability_constraints": analysis,
+            "explainability_config_file": config,
+        }
 
     def model_card(self) -> ModelPackageModelCard:
         """The card an approver reads in the registry: intended use, data, where the reports are, lineage.

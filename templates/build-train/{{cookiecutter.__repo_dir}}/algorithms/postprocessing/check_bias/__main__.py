@@ -1,16 +1,20 @@
-"""Measure bias and explain the trained model: Clarify-format analysis.json plus the gate's bias_report.json.
+"""Measure bias and explain the trained model in Clarify's formats, plus the report the bias gates read.
 
 Pre-training bias is measured on the training split's labels, post-training bias on the model's
 predictions for the test split, and SHAP feature attributions on a few test rows against a
 background sample of training rows. The facet is one value of a categorical column (its one-hot
 feature after preprocessing). Labels and predictions are made binary the way Clarify does it: the
-positive class for classification, "above --label-threshold" for regression.
+positive class for classification, "above --label-threshold" for regression. SHAP values are those
+of the raw features the endpoint receives (a categorical column's one-hot features count as one).
+analysis_config.json records the settings in Clarify's analysis configuration format; the model is
+registered with it and analysis.json as its bias and feature-attribution drift baselines.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 # SageMaker runs this file as a plain script with only its own folder on sys.path: add the algorithms/ root.
@@ -23,10 +27,12 @@ from shared_libraries import responsible_ai  # noqa: E402
 from shared_libraries.bundle import ModelBundle, load_bundle  # noqa: E402
 from shared_libraries.data_io import read_csv_dir, write_json  # noqa: E402
 from shared_libraries.errors import InputError, report  # noqa: E402
+from shared_libraries.metrics import DECISION_THRESHOLD  # noqa: E402
 from shared_libraries.preprocessing import one_hot_name, require_columns, validate_target  # noqa: E402
 
 STEP = "check_bias"
 ANALYSIS_FILENAME = "analysis.json"
+CONFIG_FILENAME = "analysis_config.json"
 REPORT_FILENAME = "bias_report.json"
 TOP_FEATURES = 5
 
@@ -72,8 +78,9 @@ def binary(values: pd.Series, problem_type: str, threshold: float | None) -> np.
     return (np.asarray(values, dtype=float) > threshold).astype(int)
 
 
-def analyze(args: argparse.Namespace) -> dict:
-    """Clarify's analysis.json for the bundle in --model-dir on the splits in --train-dir and --test-dir."""
+def analyze(args: argparse.Namespace) -> tuple[dict, dict]:
+    """Clarify's analysis.json and analysis_config.json for the bundle in --model-dir on the splits in
+    --train-dir and --test-dir."""
     bundle = load_bundle(args.model_dir)
     train, test = read_csv_dir(args.train_dir), read_csv_dir(args.test_dir)
     target, features = bundle.metadata["target_column"], bundle.metadata["feature_columns"]
@@ -87,26 +94,79 @@ def analyze(args: argparse.Namespace) -> dict:
     post = responsible_ai.post_training_bias(
         test_labels, predicted, facet_mask(bundle, test, args.facet_column, args.facet_value)
     )
-    shap, expected = explain(bundle, train[features], test[features], args)
-    label_value = "1" if problem == "binary_classification" else f"{args.label_threshold:g}"
-    return responsible_ai.clarify_analysis(
-        target, label_value, args.facet_column, args.facet_value, pre, post, shap, expected
+    explanation = explain(bundle, train[features], test[features], args)
+    classification = problem == "binary_classification"
+    label_value = "1" if classification else f"{args.label_threshold:g}"
+    analysis = responsible_ai.clarify_analysis(
+        target, label_value, args.facet_column, args.facet_value, pre, post, explanation.shap, explanation.expected
     )
+    config = responsible_ai.analysis_config(
+        headers=[*bundle.preprocessor.raw_feature_columns, target],
+        label=target,
+        label_value=1 if classification else args.label_threshold,
+        facet_column=args.facet_column,
+        facet_value=args.facet_value,
+        probability_threshold=DECISION_THRESHOLD if classification else None,
+        baseline=explanation.baseline,
+        num_samples=explanation.num_samples,
+        seed=args.random_seed,
+    )
+    return analysis, config
 
 
-def explain(bundle: ModelBundle, train: pd.DataFrame, test: pd.DataFrame, args) -> tuple[dict[str, float], float]:
-    """Global SHAP values of the model's score (probability or prediction) and the background's mean score."""
+@dataclass(frozen=True)
+class Explanation:
+    shap: dict[str, float]  # global SHAP value per raw feature, largest first
+    expected: float  # the background's mean score
+    baseline: list[list]  # the background rows as raw records
+    num_samples: int  # coalitions evaluated per explained row
+
+
+def explain(bundle: ModelBundle, train: pd.DataFrame, test: pd.DataFrame, args) -> Explanation:
+    """Global SHAP values of the model's score (probability or prediction) per raw feature."""
     rng = np.random.default_rng(args.random_seed)
     rows = test.to_numpy()[rng.permutation(len(test))[: args.shap_rows]]
     background = train.to_numpy()[rng.permutation(len(train))[: args.shap_background]]
     score = "probability" if bundle.problem_type == "binary_classification" else "prediction"
     columns = list(train.columns)
+    raw = bundle.preprocessor.raw_feature_columns
+    players = raw_feature_of(bundle.preprocessor, columns)
 
     def predict(matrix: np.ndarray) -> np.ndarray:
         return bundle.predict_processed(pd.DataFrame(matrix, columns=columns))[score].to_numpy()
 
-    values = responsible_ai.shapley_values(predict, rows, background, seed=args.random_seed)
-    return responsible_ai.global_shap(columns, values), float(np.mean(predict(background)))
+    values = responsible_ai.shapley_values(predict, rows, background, seed=args.random_seed, players=players)
+    return Explanation(
+        shap=responsible_ai.global_shap(raw, values),
+        expected=float(np.mean(predict(background))),
+        baseline=raw_records(bundle.preprocessor, pd.DataFrame(background, columns=columns)),
+        num_samples=responsible_ai.coalitions_per_row(len(raw)),
+    )
+
+
+def raw_feature_of(preprocessor, columns: list[str]) -> np.ndarray:
+    """For each processed column, the index of the raw feature it comes from."""
+    origin = {}
+    for index, column in enumerate(preprocessor.raw_feature_columns):
+        values = preprocessor.categories.get(column)
+        for name in [one_hot_name(column, value) for value in values] if values is not None else [column]:
+            origin[name] = index
+    return np.array([origin[column] for column in columns])
+
+
+def raw_records(preprocessor, processed: pd.DataFrame) -> list[list]:
+    """Processed rows back as the raw records they encode (a row with no category set gets null)."""
+    records = []
+    for _, row in processed.iterrows():
+        record = []
+        for column in preprocessor.raw_feature_columns:
+            if column in preprocessor.categories:
+                present = [value for value in preprocessor.categories[column] if row[one_hot_name(column, value)] == 1]
+                record.append(present[0] if present else None)
+            else:
+                record.append(float(row[column] * preprocessor.scales[column] + preprocessor.means[column]))
+        records.append(record)
+    return records
 
 
 def gate_report(analysis: dict, facet_column: str) -> dict:
@@ -122,10 +182,11 @@ def gate_report(analysis: dict, facet_column: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        analysis = analyze(args)
+        analysis, config = analyze(args)
     except InputError as error:
         return report(STEP, error)
     gate = gate_report(analysis, args.facet_column)
+    write_json(config, args.output_dir / CONFIG_FILENAME)
     write_json(analysis, args.output_dir / ANALYSIS_FILENAME)
     write_json(gate, args.output_dir / REPORT_FILENAME)
     for name in responsible_ai.BIAS_METRICS:

@@ -274,6 +274,18 @@ if ATHENA:
     )
 
 
+if "responsible_ai" in load_config():
+    # The drift-check baselines go through CreateModelPackage's shape like every other argument.
+    MUTATIONS["bias drift baseline config file without its S3 URI"] = (
+        lambda d: register(d)["Arguments"]["DriftCheckBaselines"]["Bias"]["ConfigFile"].pop("S3Uri"),
+        'Missing required parameter in DriftCheckBaselines.Bias.ConfigFile: "S3Uri"',
+    )
+    MUTATIONS["explainability drift baseline the API does not know"] = (
+        lambda d: register(d)["Arguments"]["DriftCheckBaselines"]["Explainability"].update(Report={}),
+        'Unknown parameter in DriftCheckBaselines.Explainability: "Report"',
+    )
+
+
 @pytest.mark.parametrize("mutation", list(MUTATIONS), ids=list(MUTATIONS))
 def test_checker_rejects_a_broken_definition(definition, mutation):
     mutate, expected = MUTATIONS[mutation]
@@ -457,7 +469,8 @@ def test_data_quality_baseline_is_registered_with_the_model(definition, config):
     arguments = steps[pipeline.REGISTER_MODEL]["Arguments"]
     if pipeline.SKIP_DATA_QUALITY_CHECK not in config["parameters"]:
         assert pipeline.DATA_QUALITY_BASELINE not in steps
-        assert "ModelDataQuality" not in arguments["ModelMetrics"] and "DriftCheckBaselines" not in arguments
+        assert "ModelDataQuality" not in arguments["ModelMetrics"]
+        assert "ModelDataQuality" not in arguments.get("DriftCheckBaselines", {})
         return
     baseline = steps[pipeline.DATA_QUALITY_BASELINE]
     assert baseline["CheckType"] == "DATA_QUALITY"
@@ -573,6 +586,21 @@ def test_bias_and_shap_reports_and_the_model_card_reach_the_registered_model(bia
     bias = register["ModelMetrics"]["Bias"]
     assert bias["PreTrainingReport"]["S3Uri"] == bias["PostTrainingReport"]["S3Uri"] == analysis
     assert register["ModelMetrics"]["Explainability"]["Report"]["S3Uri"] == analysis
+    # The same reports, with the step's Clarify analysis configuration, are the drift-check baselines
+    # bias-drift and feature-attribution-drift monitoring compare against.
+    config_file = copy.deepcopy(analysis)
+    config_file["Std:Join"]["Values"][-1] = "analysis_config.json"
+    drift = register["DriftCheckBaselines"]
+    assert drift["Bias"] == {
+        "ConfigFile": {"S3Uri": config_file, "ContentType": "application/json"},
+        "PreTrainingConstraints": {"S3Uri": analysis, "ContentType": "application/json"},
+        "PostTrainingConstraints": {"S3Uri": analysis, "ContentType": "application/json"},
+    }
+    assert drift["Explainability"] == {
+        "Constraints": {"S3Uri": analysis, "ContentType": "application/json"},
+        "ConfigFile": {"S3Uri": config_file, "ContentType": "application/json"},
+    }
+    assert ("ModelDataQuality" in drift) == (pipeline.SKIP_DATA_QUALITY_CHECK in config["parameters"])
     card = json.loads(register["ModelCard"]["ModelCardContent"])
     assert card["intended_uses"]["intended_uses"] == config["responsible_ai"]["intended_use"]
     assert card["additional_information"]["custom_details"]["commit"] == COMMIT_ID

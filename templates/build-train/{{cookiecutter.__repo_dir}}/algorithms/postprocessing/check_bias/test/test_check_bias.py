@@ -62,16 +62,82 @@ def test_shap_values_of_a_linear_model_are_its_weights_times_the_offset_from_the
     assert values == pytest.approx(weights * (rows - background.mean(axis=0)))
 
 
-def test_writes_clarify_analysis_and_the_gate_report(tmp_path, check_bias, model_archive_dir, prepared_dir):
-    assert run(check_bias, model_archive_dir, prepared_dir, tmp_path, *FACET, *THRESHOLD) == 0
-    analysis = json.loads((tmp_path / "analysis.json").read_text())
+def test_shap_values_of_grouped_columns_are_the_values_of_their_raw_feature():
+    # Columns 1 and 2 are one player (the one-hot columns of a categorical): its value is their joint effect.
+    rng = np.random.default_rng(1)
+    weights = np.array([1.0, 2.0, -3.0])
+    rows, background = rng.normal(size=(2, 3)), rng.normal(size=(4, 3))
+    values = responsible_ai.shapley_values(lambda m: m @ weights, rows, background, players=np.array([0, 1, 1]))
+    offsets = weights * (rows - background.mean(axis=0))
+    assert values == pytest.approx(np.column_stack([offsets[:, 0], offsets[:, 1] + offsets[:, 2]]))
+    with pytest.raises(responsible_ai.InputError, match="without gaps"):
+        responsible_ai.shapley_values(lambda m: m @ weights, rows, background, players=np.array([0, 2, 2]))
+
+
+@pytest.fixture(scope="module")
+def bias_output(tmp_path_factory, check_bias, model_archive_dir, prepared_dir) -> Path:
+    output = tmp_path_factory.mktemp("bias")
+    assert run(check_bias, model_archive_dir, prepared_dir, output, *FACET, *THRESHOLD) == 0
+    return output
+
+
+def test_writes_clarify_analysis_and_the_gate_report(bias_output, bundle_dir):
+    analysis = json.loads((bias_output / "analysis.json").read_text())
     pre = analysis["pre_training_bias_metrics"]["facets"]["sex"][0]
     assert pre["value_or_threshold"] == "F"
     assert [metric["name"] for metric in pre["metrics"]] == list(responsible_ai.PRE_TRAINING)
-    gate = json.loads((tmp_path / "bias_report.json").read_text())
+    gate = json.loads((bias_output / "bias_report.json").read_text())
     assert set(responsible_ai.BIAS_METRICS) <= set(gate)
     shap = analysis["explanations"]["kernel_shap"]["label0"]["global_shap_values"]
     assert list(gate["top_features"]) == list(shap)[: len(gate["top_features"])]
+    # Attributions of the raw features the endpoint receives: `sex`, not its one-hot columns.
+    metadata = json.loads((bundle_dir / "metadata.json").read_text())
+    assert sorted(shap) == sorted(metadata["raw_feature_columns"])
+
+
+def test_writes_the_clarify_analysis_configuration_of_the_run(bias_output, bundle_dir):
+    config = json.loads((bias_output / "analysis_config.json").read_text())
+    metadata = json.loads((bundle_dir / "metadata.json").read_text())
+    target, raw = metadata["target_column"], metadata["raw_feature_columns"]
+    assert config["dataset_type"] == "text/csv"
+    assert config["headers"] == [*raw, target] and config["label"] == target
+    assert config["facet"] == [{"name_or_index": "sex", "value_or_threshold": ["F"]}]
+    classification = defaults.PROBLEM_TYPE == "binary_classification"
+    assert config["label_values_or_threshold"] == ([1] if classification else [140.0])
+    assert ("probability_threshold" in config) == classification
+    methods = config["methods"]
+    assert methods["pre_training_bias"]["methods"] == list(responsible_ai.PRE_TRAINING)
+    assert methods["post_training_bias"]["methods"] == list(responsible_ai.POST_TRAINING)
+    shap = methods["shap"]
+    assert len(shap["baseline"]) == 4 and all(len(row) == len(raw) for row in shap["baseline"])
+    assert {row[raw.index("sex")] for row in shap["baseline"]} <= {"F", "M"}
+    assert shap["num_samples"] == 2 ** len(raw) and shap["agg_method"] == "mean_abs"
+    assert config["predictor"]["content_type"] == "text/csv" and config["predictor"]["label"] == 0
+
+
+def test_the_analysis_configuration_passes_the_sagemaker_sdks_schema_of_it(bias_output):
+    # The SDK validates every analysis configuration it hands to a Clarify job against this schema.
+    from sagemaker.core.clarify import ANALYSIS_CONFIG_SCHEMA_V1_0
+    from schema import SchemaError
+
+    config = json.loads((bias_output / "analysis_config.json").read_text())
+    ANALYSIS_CONFIG_SCHEMA_V1_0.validate(config)
+    config["facet"] = [{"value_or_threshold": ["F"]}]  # a facet must name its column
+    with pytest.raises(SchemaError):
+        ANALYSIS_CONFIG_SCHEMA_V1_0.validate(config)
+
+
+def test_the_baseline_rows_are_the_raw_records_of_the_background(bundle_dir, check_bias):
+    from shared_libraries.bundle import load_bundle
+
+    bundle = load_bundle(bundle_dir)
+    records = pd.DataFrame({column: [None, None] for column in bundle.preprocessor.raw_feature_columns}).assign(
+        sex=["M", "F"], bmi=[20.0, 31.5]
+    )
+    processed = bundle.preprocessor.transform(records)
+    rows = check_bias.raw_records(bundle.preprocessor, processed)
+    back = pd.DataFrame(rows, columns=bundle.preprocessor.raw_feature_columns)
+    assert list(back["sex"]) == ["M", "F"] and list(back["bmi"]) == pytest.approx([20.0, 31.5])
 
 
 def test_shap_ranks_a_planted_informative_feature_first(tmp_path, check_bias, prepare_data, train_model, problem_type):
