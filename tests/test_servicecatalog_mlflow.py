@@ -311,3 +311,26 @@ def test_a_wildcard_grant_on_the_server_role_trips_the_escalation_check(server_t
 def test_the_server_stack_refuses_a_bad_parameter(server_template, name, value):
     assert parameter_errors(server_template, {**PROJECT, name: value})
     assert parameter_errors(server_template, {**PROJECT, "MlflowVersion": "3.0"}) == []
+
+
+@pytest.mark.parametrize("action", ["kms:GenerateDataKey", "kms:Decrypt"])
+def test_the_project_key_lets_the_server_role_through_s3_so_it_needs_no_kms_grant(server_template, action):
+    """The project bucket is SSE-KMS with the platform key (portfolio.yaml): its key policy alone lets
+    the server role use it through S3, and only through S3. The key policy's account-root statement
+    only lets IAM policies grant the key (AWS KMS Developer Guide, "Default key policy"), and the
+    server role's policy grants no KMS action."""
+    from authz.crossaccount import request_context, resource_policy_decision
+
+    portfolio = products.load_cloudformation(products.PORTFOLIO_FILE.read_text(encoding="utf-8"))
+    given = {"StageAccountIds": [""], "AWS::AccountId": ACCOUNT, "AWS::Region": "us-east-1", "AWS::Partition": "aws"}
+    key_policy = resolve(portfolio["Resources"]["ArtifactKey"]["Properties"]["KeyPolicy"], portfolio, given)
+    key_policy["Statement"] = [s for s in key_policy["Statement"] if s["Sid"] != "AccountAdministers"]
+    resources = server_stack(server_template)
+    role_arn = resources["TrackingServer"][1]["RoleArn"]
+    key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    through_s3 = {"kms:CallerAccount": ACCOUNT, "kms:ViaService": "s3.us-east-1.amazonaws.com"}
+    via_s3 = resource_policy_decision(key_policy, role_arn, Request(action, key, request_context(role_arn, through_s3)))
+    assert via_s3.allowed and "AccountUsesThroughS3" in via_s3.reason
+    direct = Request(action, key, request_context(role_arn, {"kms:CallerAccount": ACCOUNT}))
+    assert not resource_policy_decision(key_policy, role_arn, direct).allowed
+    assert not allowed(server_role_policy(resources), action, key)
