@@ -360,6 +360,16 @@ HANDLERS: dict[str, Handler] = {
         op_delete="ModelQualityJobDefinition",
         passes={"RoleArn": "sagemaker.amazonaws.com"},
     ),
+    # servicecatalog/mlflow-tracking-server.yaml (platform administrator). Ref is the name (the
+    # schema's primaryIdentifier is TrackingServerName); its handlers pass RoleArn to SageMaker.
+    "AWS::SageMaker::MlflowTrackingServer": Handler(
+        arn="arn:{partition}:sagemaker:{region}:{account}:mlflow-tracking-server/{TrackingServerName|lower}",
+        create=("sagemaker:CreateMlflowTrackingServer",),
+        delete=("sagemaker:DeleteMlflowTrackingServer",),
+        update=("sagemaker:UpdateMlflowTrackingServer",),
+        tags="sagemaker:AddTags",
+        passes={"RoleArn": "sagemaker.amazonaws.com"},
+    ),
     "AWS::SageMaker::MonitoringSchedule": Handler(
         arn="arn:{partition}:sagemaker:{region}:{account}:monitoring-schedule/{MonitoringScheduleName|lower}",
         create=("sagemaker:CreateMonitoringSchedule",),

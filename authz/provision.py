@@ -118,7 +118,7 @@ def check_products(ledger: Ledger) -> dict[str, int]:
 
 
 def check_portfolio(ledger: Ledger) -> int:
-    """The platform stacks (portfolio, data-lake, MLflow access, CI OIDC) against the platform administrator."""
+    """The platform stacks (portfolio, data-lake, MLflow access and server, CI OIDC) against the administrator."""
     ledger.roles.setdefault(PLATFORM_ADMIN, ADMIN_ROLE)
     samples = {
         "GlueDatabase": "sales",

@@ -28,7 +28,9 @@ DATA_LAKE_ACCESS_FILE = catalog.CATALOG_DIR / "data-lake-access.yaml"
 MLFLOW_ACCESS_FILE = catalog.CATALOG_DIR / "mlflow-access.yaml"
 # OIDC roles for projects whose CI runs in GitHub Actions or GitLab (templates' ci option).
 CI_OIDC_FILE = catalog.CATALOG_DIR / "ci-oidc.yaml"
-ACCOUNT_TEMPLATES = (PORTFOLIO_FILE, DATA_LAKE_ACCESS_FILE, MLFLOW_ACCESS_FILE, CI_OIDC_FILE)
+# One SageMaker managed MLflow tracking server per project (issue 16), deployed by the platform team.
+MLFLOW_SERVER_FILE = catalog.CATALOG_DIR / "mlflow-tracking-server.yaml"
+ACCOUNT_TEMPLATES = (PORTFOLIO_FILE, DATA_LAKE_ACCESS_FILE, MLFLOW_ACCESS_FILE, CI_OIDC_FILE, MLFLOW_SERVER_FILE)
 SECTIONS = ("Parameters", "Rules", "Mappings", "Conditions", "Resources", "Outputs")
 INTERFACE = "AWS::CloudFormation::Interface"
 PARAMETER_RULES = "SagemakerTemplateParameterRules"

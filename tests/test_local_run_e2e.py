@@ -93,7 +93,7 @@ def test_the_baked_pipeline_registers_a_model_and_fails_on_impossible_thresholds
             assert section in card.read_text(encoding="utf-8")
         if tracked:
             pipeline = re.search(r"^Pipeline (\S+): execution", passed.stdout, flags=re.MULTILINE).group(1)
-            check_tracked_runs(project, pipeline, package["CustomerMetadataProperties"]["mlflow_run_id"], tuned)
+            check_tracked_runs(project, pipeline, package, tuned)
         else:  # the registry refuses an empty metadata value: the model says it was not tracked
             assert package["CustomerMetadataProperties"]["mlflow_run_id"] == "not-tracked"
 
@@ -119,16 +119,20 @@ def check_drift_baselines(drift, analysis_uri):
     assert config["facet"] == [{"name_or_index": "sex", "value_or_threshold": ["F"]}]
 
 
-def check_tracked_runs(project, experiment_name, registered_run_id, tuned):
+def check_tracked_runs(project, experiment_name, package, tuned):
     """Read the local store back through MLflow's client: the registered model's run holds the
-    parameters, the validation and test metrics and the evaluation report; a tuned one nests its trials."""
+    parameters, the validation and test metrics and the evaluation report, and names the model
+    package it became (the package names the run); a tuned one nests its trials."""
     from mlflow.tracking import MlflowClient
+
+    registered_run_id = package["CustomerMetadataProperties"]["mlflow_run_id"]
 
     client = MlflowClient(f"sqlite:///{project / '.local-run' / 'mlflow' / 'mlflow.db'}")
     experiment = client.get_experiment_by_name(experiment_name)
     runs = {run.info.run_id: run for run in client.search_runs([experiment.experiment_id])}
     registered = runs.pop(registered_run_id)
     assert registered.info.status == "FINISHED"
+    assert registered.data.tags["sagemaker.model_package_arn"] == package["ModelPackageArn"]
     assert {"framework", "problem_type"} <= set(registered.data.params)
     metrics = set(registered.data.metrics)
     assert any(name.startswith("validation_") for name in metrics) and any(name.startswith("test_") for name in metrics)

@@ -5,10 +5,12 @@ cfn-lint, checkov and the authorization harness cover the stack as one of produc
 
 from __future__ import annotations
 
+import copy
 import re
 
 import pytest
 
+from authz import cfn
 from authz.evaluate import Request, decide
 from authz.roles import ROLES, with_platform
 from scripts import products
@@ -152,3 +154,183 @@ def test_the_launch_role_cannot_create_a_tracking_server_so_no_product_creates_o
     server = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:mlflow-tracking-server/sagemaker-p-1"
     launch = ROLES["launch"].policies
     assert not decide(launch, Request("sagemaker:CreateMlflowTrackingServer", server, {})).allowed
+
+
+# servicecatalog/mlflow-tracking-server.yaml: one managed tracking server per project, created by the
+# platform administrator (the launch role cannot, above), its role limited to the artifact store.
+PROJECT = {"ProjectName": "churn", "ProjectId": "p-abc123"}
+STORE = "arn:aws:s3:::sagemaker-project-p-abc123"
+PROJECT_SERVER = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:mlflow-tracking-server/sagemaker-p-abc123-mlflow"
+
+
+@pytest.fixture(scope="module")
+def server_template() -> dict:
+    return products.load_cloudformation(products.MLFLOW_SERVER_FILE.read_text(encoding="utf-8"))
+
+
+def server_stack(template: dict, parameters: dict | None = None) -> dict[str, tuple[str, dict]]:
+    """The stack's resources with physical names and ARNs, as the authorization harness sees them."""
+    from authz.stack import pseudo_parameters, resolved_resources
+
+    values = {**pseudo_parameters("sagemaker-p-abc123-mlflow"), **defaults(template), **PROJECT, **(parameters or {})}
+    return resolved_resources(template, values)
+
+
+def defaults(template: dict) -> dict:
+    return {name: spec["Default"] for name, spec in template["Parameters"].items() if "Default" in spec}
+
+
+def server_role_policy(resources: dict) -> list[dict]:
+    (policy,) = resources["TrackingServerRole"][1]["Policies"]
+    return list(statements(policy["PolicyDocument"]))
+
+
+def test_the_server_stack_creates_one_tracking_server_in_the_project_bucket(server_template):
+    resources = server_stack(server_template)
+    kind, server = resources["TrackingServer"]
+    assert kind == "AWS::SageMaker::MlflowTrackingServer"
+    assert server["TrackingServerName"] == "sagemaker-p-abc123-mlflow"
+    assert server["ArtifactStoreUri"] == "s3://sagemaker-project-p-abc123/mlflow"
+    assert server["AutomaticModelRegistration"] is False
+    assert "MlflowVersion" not in server  # empty parameter: SageMaker's default version
+    assert {tag["Key"]: tag["Value"] for tag in server["Tags"]} == {
+        "sagemaker:project-name": "churn",
+        "sagemaker:project-id": "p-abc123",
+    }
+    role_kind, role = resources["TrackingServerRole"]
+    assert role_kind == "AWS::IAM::Role"
+    assert server["RoleArn"].startswith("arn:aws:iam::123456789012:role/")
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    # The output the products' MlflowTrackingUri takes is an attribute the resource really has.
+    output = server_template["Outputs"]["TrackingServerArn"]["Value"]
+    assert output == {"Fn::GetAtt": ["TrackingServer", "TrackingServerArn"]}
+    schema = cfn.schema("AWS::SageMaker::MlflowTrackingServer")
+    assert "/properties/TrackingServerArn" in schema["readOnlyProperties"]
+    assert re.fullmatch(template_pattern("MlflowResourceArn"), PROJECT_SERVER)
+
+
+def template_pattern(name: str) -> str:
+    access = products.load_cloudformation(products.MLFLOW_ACCESS_FILE.read_text(encoding="utf-8"))
+    return access["Parameters"][name]["AllowedPattern"]
+
+
+# What a tracking server does with its store: MLflow's S3 artifact repository reads, writes and lists
+# run artifacts under the artifact URI (<store>/<experiment id>/<run id>/artifacts/...).
+SERVER_CALLS = [
+    Request("s3:PutObject", f"{STORE}/mlflow/1/8c6ec7/artifacts/evaluation.json", {}),
+    Request("s3:GetObject", f"{STORE}/mlflow/1/8c6ec7/artifacts/model/model.pkl", {}),
+    Request("s3:ListBucket", STORE, {"s3:prefix": "mlflow/1/8c6ec7/artifacts/"}),
+    Request("s3:GetBucketLocation", STORE, {}),
+]
+
+
+def denied_server_calls(resources: dict) -> list[str]:
+    document = {"Version": "2012-10-17", "Statement": server_role_policy(resources)}
+    return [call.action for call in SERVER_CALLS if not decide([document], call).allowed]
+
+
+def test_the_server_role_reaches_its_artifact_store_with_no_wildcard_action(server_template):
+    resources = server_stack(server_template)
+    assert denied_server_calls(resources) == []
+    assert wildcard_grants(server_template) == []
+    assert not [
+        action for statement in server_role_policy(resources) for action in statement["Action"] if "*" in action
+    ]
+
+
+def test_a_server_role_without_a_needed_permission_is_caught(server_template):
+    template = copy.deepcopy(server_template)
+    (policy,) = template["Resources"]["TrackingServerRole"]["Properties"]["Policies"]
+    policy["PolicyDocument"]["Statement"][0]["Action"] = ["s3:GetObject"]
+    assert denied_server_calls(server_stack(template)) == ["s3:PutObject"]
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "context"),
+    [
+        ("s3:PutObject", f"{STORE}/churn/code/build/sourcedir.tar.gz", {}),  # the project's CI artifacts
+        ("s3:GetObject", "arn:aws:s3:::sagemaker-project-p-other/mlflow/1/r/artifacts/x", {}),
+        ("s3:DeleteObject", f"{STORE}/mlflow/1/r/artifacts/x", {}),
+        ("s3:ListBucket", STORE, {}),
+        ("s3:ListBucket", STORE, {"s3:prefix": "churn/"}),
+        ("sagemaker:CreateModelPackage", "arn:aws:sagemaker:us-east-1:123456789012:model-package/x/1", {}),
+        ("iam:PassRole", "arn:aws:iam::123456789012:role/any", {}),
+    ],
+)
+def test_the_server_role_can_do_nothing_beyond_its_store(server_template, action, resource, context):
+    assert not allowed(server_role_policy(server_stack(server_template)), action, resource, context)
+
+
+def harness(template: dict, role: str):
+    """The authorization harness on one platform template, as authz.provision checks it."""
+    from authz import provision
+    from authz.check import Ledger
+
+    ledger = Ledger()
+    ledger.roles.setdefault(provision.PLATFORM_ADMIN, provision.ADMIN_ROLE)
+    ledger.roles.setdefault(provision.LAUNCH, ROLES[provision.LAUNCH])
+    template = copy.deepcopy(template)
+    for name, spec in template["Parameters"].items():
+        spec.setdefault("Default", PROJECT.get(name))
+    provision.check_template(ledger, role, template, "mlflow-tracking-server.yaml", "sagemaker-p-abc123-mlflow")
+    return ledger
+
+
+def test_the_platform_administrator_creates_the_server_with_no_denial_and_no_escalation(server_template):
+    ledger = harness(server_template, "platform-admin")
+    asked = {(action, resource) for _, action, resource, _ in ledger.decisions}
+    assert ("sagemaker:CreateMlflowTrackingServer", PROJECT_SERVER) in asked
+    assert any(action == "iam:PassRole" for action, _ in asked)
+    assert ledger.denials() == [] and ledger.escalations() == []
+
+
+def test_the_products_launch_role_is_refused_the_server_stack(server_template):
+    denied = {denial.action for denial in harness(server_template, "launch").denials()}
+    assert {"sagemaker:CreateMlflowTrackingServer", "iam:CreateRole"} <= denied
+
+
+def test_a_wildcard_grant_on_the_server_role_trips_the_escalation_check(server_template):
+    template = copy.deepcopy(server_template)
+    (policy,) = template["Resources"]["TrackingServerRole"]["Properties"]["Policies"]
+    policy["PolicyDocument"]["Statement"].append({"Effect": "Allow", "Action": "iam:*", "Resource": "*"})
+    findings = harness(template, "platform-admin").escalations()
+    assert any("iam:CreateRole" in finding for finding in findings), findings
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ProjectId", "P_ABC"),
+        ("ProjectId", "*"),
+        ("ProjectName", "churn/../x"),
+        ("TrackingServerSize", "Huge"),
+        ("MlflowVersion", "latest"),
+    ],
+)
+def test_the_server_stack_refuses_a_bad_parameter(server_template, name, value):
+    assert parameter_errors(server_template, {**PROJECT, name: value})
+    assert parameter_errors(server_template, {**PROJECT, "MlflowVersion": "3.0"}) == []
+
+
+@pytest.mark.parametrize("action", ["kms:GenerateDataKey", "kms:Decrypt"])
+def test_the_project_key_lets_the_server_role_through_s3_so_it_needs_no_kms_grant(server_template, action):
+    """The project bucket is SSE-KMS with the platform key (portfolio.yaml): its key policy alone lets
+    the server role use it through S3, and only through S3. The key policy's account-root statement
+    only lets IAM policies grant the key (AWS KMS Developer Guide, "Default key policy"), and the
+    server role's policy grants no KMS action."""
+    from authz.crossaccount import request_context, resource_policy_decision
+
+    portfolio = products.load_cloudformation(products.PORTFOLIO_FILE.read_text(encoding="utf-8"))
+    given = {"StageAccountIds": [""], "AWS::AccountId": ACCOUNT, "AWS::Region": "us-east-1", "AWS::Partition": "aws"}
+    key_policy = resolve(portfolio["Resources"]["ArtifactKey"]["Properties"]["KeyPolicy"], portfolio, given)
+    key_policy["Statement"] = [s for s in key_policy["Statement"] if s["Sid"] != "AccountAdministers"]
+    resources = server_stack(server_template)
+    role_arn = resources["TrackingServer"][1]["RoleArn"]
+    key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    through_s3 = {"kms:CallerAccount": ACCOUNT, "kms:ViaService": "s3.us-east-1.amazonaws.com"}
+    via_s3 = resource_policy_decision(key_policy, role_arn, Request(action, key, request_context(role_arn, through_s3)))
+    assert via_s3.allowed and "AccountUsesThroughS3" in via_s3.reason
+    direct = Request(action, key, request_context(role_arn, {"kms:CallerAccount": ACCOUNT}))
+    assert not resource_policy_decision(key_policy, role_arn, direct).allowed
+    assert not allowed(server_role_policy(resources), action, key)

@@ -6,6 +6,8 @@ MLflow's client); here a stand-in script takes its place, so these tests cost no
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,61 @@ def test_the_preparation_runs_in_the_store_folder_with_the_experiment_and_its_ar
     folder = tmp_path / tracking.STORE_FOLDER
     expected = [str(folder), tracking.store_uri(tmp_path), "p-training", (folder / tracking.ARTIFACTS).as_uri()]
     assert record.read_text().split("|") == expected
+
+
+# record_model_package: the real MLflow schema is exercised by the monorepo's local-run test, which
+# reads the tag back through MlflowClient; here the two tables it touches, as MLflow declares them.
+RUN_ID = "0123456789abcdef0123456789abcdef"
+ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-p-abc123/1"
+
+
+def store_with_run(tmp_path: Path, lifecycle_stage: str = "active") -> Path:
+    database = tmp_path / tracking.DATABASE
+    with closing(sqlite3.connect(database)) as connection, connection:
+        connection.execute("CREATE TABLE runs (run_uuid VARCHAR(32) PRIMARY KEY, lifecycle_stage VARCHAR(20))")
+        connection.execute(
+            "CREATE TABLE tags (key VARCHAR(250), value VARCHAR(8000), run_uuid VARCHAR(32), "
+            "CONSTRAINT tag_pk PRIMARY KEY (key, run_uuid))"
+        )
+        connection.execute("INSERT INTO runs VALUES (?, ?)", (RUN_ID, lifecycle_stage))
+    return database
+
+
+def tags(database: Path) -> list[tuple]:
+    with closing(sqlite3.connect(database)) as connection:
+        return connection.execute("SELECT key, value, run_uuid FROM tags").fetchall()
+
+
+def package(run_id: str = RUN_ID, arn: str = ARN) -> dict:
+    return {"ModelPackageArn": arn, "CustomerMetadataProperties": {tracking.RUN_ID_PROPERTY: run_id}}
+
+
+def test_the_registered_run_is_tagged_with_its_model_package_once(tmp_path):
+    database = store_with_run(tmp_path)
+    assert tracking.record_model_package(database, package(arn=ARN[:-1] + "0")) is None
+    assert tracking.record_model_package(database, package()) is None  # a re-run's package replaces it
+    assert tags(database) == [(tracking.MODEL_PACKAGE_TAG, ARN, RUN_ID)]
+
+
+@pytest.mark.parametrize("run_id", ["not-tracked", "", "../x"])
+def test_a_package_without_a_tracked_run_tags_nothing(tmp_path, run_id):
+    database = store_with_run(tmp_path)
+    assert tracking.record_model_package(database, package(run_id)) is None
+    assert tags(database) == []
+
+
+def test_a_deleted_or_unknown_run_is_reported_in_one_line(tmp_path):
+    database = store_with_run(tmp_path, lifecycle_stage="deleted")
+    assert tracking.record_model_package(database, package()) == f"run {RUN_ID} is not an active run of the store"
+    assert (
+        tracking.record_model_package(database, package("f" * 32))
+        == f"run {'f' * 32} is not an active run of the store"
+    )
+    assert tags(database) == []
+
+
+def test_a_store_that_is_not_an_mlflow_database_is_reported_not_raised(tmp_path):
+    database = tmp_path / tracking.DATABASE
+    database.write_text("not a database")
+    problem = tracking.record_model_package(database, package())
+    assert problem.startswith(f"{database}: ") and "\n" not in problem

@@ -62,6 +62,8 @@ class Run:
     storage: Storage
     console: Console
     options: Options = field(default_factory=Options)
+    # The local MLflow store this run prepared (tracking.py), where RegisterModel tags the run.
+    tracking_database: Path | None = None
 
     @property
     def sandbox_root(self) -> Path:

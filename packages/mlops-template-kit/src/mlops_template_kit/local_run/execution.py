@@ -14,7 +14,7 @@ from .emulator import ENDPOINT_VARIABLE, local_aws
 from .report import Console
 from .runner import Runner, new_execution_id
 from .storage import Storage, split_uri
-from .tracking import StorePreparation, prepare, store_folder
+from .tracking import DATABASE, StorePreparation, prepare, store_folder
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -55,6 +55,8 @@ def execute(
     run = Run(
         pipeline_name, new_execution_id(), args.work_dir, clients, Storage(clients("s3")), console, options_from(args)
     )
+    if store.process is not None and not problem:
+        run.tracking_database = store_folder(args.work_dir) / DATABASE
     # Objects fetched once per run, kept beside its sandboxes until the run ends (no step is named
     # with a leading dot, so the folder cannot be a step's sandbox).
     downloads = run.storage.downloads = run.sandbox_root / ".downloads"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from . import tracking
 from .context import Job
 
 
@@ -44,7 +45,12 @@ def register(job: Job) -> dict[str, Any]:
     if request.get("ModelPackageGroupName"):
         ensure_group(client, request["ModelPackageGroupName"])
     arn = client.create_model_package(**request)["ModelPackageArn"]
-    return _jsonable(client.describe_model_package(ModelPackageName=arn))
+    package = _jsonable(client.describe_model_package(ModelPackageName=arn))
+    if job.run.tracking_database is not None:
+        problem = tracking.record_model_package(job.run.tracking_database, package)
+        if problem:
+            job.run.console.say(f"MLflow: the run was not tagged with model package {arn}: {problem}")
+    return package
 
 
 def create_model(job: Job) -> dict[str, Any]:

@@ -6,13 +6,19 @@ suite does). The store's schema is created once, by one background process that 
 run uploads its code, so the steps that track never migrate it; it also creates the pipeline's
 experiment with its artifacts beside the database (MLflow's default would be the step's sandbox).
 `make mlflow-ui` serves the same store. MLflow is imported only in that process and in the steps.
+
+After RegisterModel, the run named by the package's `mlflow_run_id` metadata is tagged with the
+package's ARN (`record_model_package`), so the run records the model package and the package its run.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +28,11 @@ EXPERIMENT_VARIABLE = "MLFLOW_EXPERIMENT_NAME"
 STORE_FOLDER = "mlflow"
 DATABASE = "mlflow.db"
 ARTIFACTS = "artifacts"
+# The customer metadata property that names the package's run, and the run's tag naming the package.
+RUN_ID_PROPERTY = "mlflow_run_id"
+MODEL_PACKAGE_TAG = "sagemaker.model_package_arn"
+# MLflow run ids are uuid4 hex; anything else ("not-tracked") means the steps tracked nothing.
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 # Run as `python -c` with the URI, the experiment name ("" for none) and the artifact folder.
 _PREPARE = """
@@ -105,3 +116,34 @@ def prepare(parameters: dict[str, Any], work_dir: Path, steps: Any) -> StorePrep
     """Start preparing the local store the run's MlflowTrackingUri names (nothing for another store)."""
     uri = str(parameters.get(PARAMETER) or "")
     return StorePreparation(uri, work_dir, experiment_of(steps) if uri else "")
+
+
+def record_model_package(database: Path, package: dict[str, Any]) -> str | None:
+    """Tag the MLflow run the package's metadata names with the package's ARN, in the local store.
+
+    Written with sqlite3 the way MLflow's SQL store sets a tag (a row of its `tags` table, for an
+    active run), because importing MLflow in the runner would cost seconds per run; the local-run
+    end-to-end test reads the tag back through MlflowClient, so a schema change of a newer MLflow
+    fails there. Returns the one-line reason when the run could not be tagged; None when it was,
+    or when the package names no tracked run (the step already said why)."""
+    run_id = str((package.get("CustomerMetadataProperties") or {}).get(RUN_ID_PROPERTY, ""))
+    if not _RUN_ID.fullmatch(run_id):
+        return None
+    try:
+        # closing() closes the file; the connection's own context commits (or rolls back) the write.
+        with closing(sqlite3.connect(database, timeout=30)) as connection, connection:
+            return _tag_run(connection, run_id, package["ModelPackageArn"]) or None
+    except sqlite3.Error as error:
+        return f"{database}: {error}"
+
+
+def _tag_run(connection: sqlite3.Connection, run_id: str, arn: str) -> str:
+    found = connection.execute("SELECT lifecycle_stage FROM runs WHERE run_uuid = ?", (run_id,)).fetchone()
+    if found is None or found[0] != "active":
+        return f"run {run_id} is not an active run of the store"
+    connection.execute(
+        "INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?) "
+        "ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value",
+        (MODEL_PACKAGE_TAG, arn, run_id),
+    )
+    return ""
