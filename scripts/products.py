@@ -28,7 +28,9 @@ DATA_LAKE_ACCESS_FILE = catalog.CATALOG_DIR / "data-lake-access.yaml"
 MLFLOW_ACCESS_FILE = catalog.CATALOG_DIR / "mlflow-access.yaml"
 # OIDC roles for projects whose CI runs in GitHub Actions or GitLab (templates' ci option).
 CI_OIDC_FILE = catalog.CATALOG_DIR / "ci-oidc.yaml"
-ACCOUNT_TEMPLATES = (PORTFOLIO_FILE, DATA_LAKE_ACCESS_FILE, MLFLOW_ACCESS_FILE, CI_OIDC_FILE)
+# Sends approved models to those projects' deploy workflows (repository dispatch / pipeline trigger).
+CI_DISPATCH_FILE = catalog.CATALOG_DIR / "ci-dispatch.yaml"
+ACCOUNT_TEMPLATES = (PORTFOLIO_FILE, DATA_LAKE_ACCESS_FILE, MLFLOW_ACCESS_FILE, CI_OIDC_FILE, CI_DISPATCH_FILE)
 SECTIONS = ("Parameters", "Rules", "Mappings", "Conditions", "Resources", "Outputs")
 INTERFACE = "AWS::CloudFormation::Interface"
 PARAMETER_RULES = "SagemakerTemplateParameterRules"
