@@ -158,7 +158,9 @@ def _oidc_provider(props: dict, env: dict) -> Iterator[Need]:
     yield ("delete", "iam:DeleteOpenIDConnectProvider", arn, {})
 
 
-_SECRET_REFERENCE = re.compile(r"\{\{resolve:secretsmanager:(arn:[^:]+:secretsmanager:[^:]+:[0-9]+:secret:[^:}]+|[^:}]+)")
+_SECRET_REFERENCE = re.compile(
+    r"\{\{resolve:secretsmanager:(arn:[^:]+:secretsmanager:[^:]+:[0-9]+:secret:[^:}]+|[^:}]+)"
+)
 
 
 def _connection_secrets(props: dict, env: dict) -> Iterator[Need]:
@@ -178,7 +180,8 @@ def _connection_secrets(props: dict, env: dict) -> Iterator[Need]:
     yield ("create", "secretsmanager:CreateSecret", own, {})
     yield ("update", "secretsmanager:PutSecretValue", own, {})
     service = "apidestinations.events.amazonaws.com"
-    linked = f"arn:{env['partition']}:iam::{env['account']}:role/aws-service-role/{service}/AWSServiceRoleForAmazonEventBridgeApiDestinations"
+    role = "AWSServiceRoleForAmazonEventBridgeApiDestinations"
+    linked = f"arn:{env['partition']}:iam::{env['account']}:role/aws-service-role/{service}/{role}"
     yield ("create", "iam:CreateServiceLinkedRole", linked, {"iam:AWSServiceName": service})
 
 
