@@ -179,6 +179,13 @@ def _connection_secrets(props: dict, env: dict) -> Iterator[Need]:
     own = f"arn:{env['partition']}:secretsmanager:{env['region']}:{env['account']}:secret:events!connection/{name}/*"
     yield ("create", "secretsmanager:CreateSecret", own, {})
     yield ("update", "secretsmanager:PutSecretValue", own, {})
+    key = props.get("KmsKeyIdentifier")
+    if key:  # the connection's secret under a customer managed key, used through Secrets Manager
+        via = {"kms:ViaService": f"secretsmanager.{env['region']}.amazonaws.com"}
+        for action in ("kms:DescribeKey", "kms:GenerateDataKey"):
+            yield ("create", action, _key_arn(str(key), env), via)
+        for action in ("kms:DescribeKey", "kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"):
+            yield ("update", action, _key_arn(str(key), env), via)
     service = "apidestinations.events.amazonaws.com"
     role = "AWSServiceRoleForAmazonEventBridgeApiDestinations"
     linked = f"arn:{env['partition']}:iam::{env['account']}:role/aws-service-role/{service}/{role}"

@@ -216,6 +216,14 @@ def test_no_parameter_accepts_the_token_itself(stack, token):
     assert re.fullmatch(stack["Parameters"]["TokenSecretArn"]["AllowedPattern"], SECRET)
 
 
+def test_the_token_is_kept_under_the_stacks_key_which_eventbridge_may_use(stack):
+    """EventBridge uses a customer managed key for a connection only when the key carries the tag
+    EventBridgeApiDestinations=true (EventBridge user guide, "Encrypting connections")."""
+    assert stack["Resources"]["Connection"]["Properties"]["KmsKeyIdentifier"] == {"Fn::GetAtt": ["DispatchKey", "Arn"]}
+    tags = {tag["Key"]: tag["Value"] for tag in built(stack, "github")["DispatchKey"]["Tags"]}
+    assert tags["EventBridgeApiDestinations"] == "true"
+
+
 # --- nothing is lost silently ----------------------------------------------------------------------
 
 
@@ -226,9 +234,9 @@ def test_failed_dispatches_are_retried_for_a_day_then_kept_in_an_encrypted_queue
     assert sent_to["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
     queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:sagemaker-p-abc123-model-approved-dispatch-dlq"
     assert sent_to["DeadLetterConfig"] == {"Arn": queue_arn}
-    # Ref of the stack's own key (its id, which the harness stands in for with a generated one).
-    assert stack["Resources"]["DeadLetterQueue"]["Properties"]["KmsMasterKeyId"] == {"Ref": "DeadLetterKey"}
-    assert resources["DeadLetterKey"]["EnableKeyRotation"] is True
+    # The stack's own key (its id and ARN are generated; the harness stands in for them).
+    assert stack["Resources"]["DeadLetterQueue"]["Properties"]["KmsMasterKeyId"] == {"Ref": "DispatchKey"}
+    assert resources["DispatchKey"]["EnableKeyRotation"] is True
     # Only this rule may write to the queue and use the key (EventBridge user guide, "Using
     # dead-letter queues to process undelivered events").
     policy = resources["DeadLetterQueuePolicy"]["PolicyDocument"]
@@ -239,7 +247,7 @@ def test_failed_dispatches_are_retried_for_a_day_then_kept_in_an_encrypted_queue
     plain = Request("sqs:SendMessage", queue_arn, {"aws:SourceArn": RULE_ARN, "aws:SecureTransport": "false"})
     assert not decide([policy], plain).allowed
     (events_statement,) = [
-        s for s in resources["DeadLetterKey"]["KeyPolicy"]["Statement"] if s["Principal"].get("Service")
+        s for s in resources["DispatchKey"]["KeyPolicy"]["Statement"] if s["Principal"].get("Service")
     ]
     assert events_statement["Condition"] == {"ArnEquals": {"aws:SourceArn": RULE_ARN}}
 
