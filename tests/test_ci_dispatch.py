@@ -16,9 +16,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from authz import escalation
+from authz import escalation, provision
+from authz.check import Ledger
 from authz.evaluate import Request, decide
-from authz.stack import ACCOUNT, PARTITION, REGION, pseudo_parameters, resolved_resources
+from authz.stack import ACCOUNT, PARTITION, REGION, pseudo_parameters, resolved_resources, stack_needs
 from authz.template import resolve
 from scripts import catalog, products
 
@@ -313,3 +314,49 @@ def test_names_fit_eventbridge_and_iam_at_the_longest_project_id(stack):
     assert len(resources["ApiDestination"]["Name"]) <= 64
     assert len(resources["DispatchRole"]["RoleName"]) <= 64
     assert len(resources["DeadLetterQueue"]["QueueName"]) <= 80
+
+
+# --- who may deploy it -----------------------------------------------------------------------------
+
+
+def _with_samples(template: dict) -> dict:
+    samples = {name: value for name, value in given("github").items() if "::" not in name}
+    for name, spec in template["Parameters"].items():
+        spec.setdefault("Default", samples.get(name))
+    return template
+
+
+def test_the_platform_administrator_deploys_it_and_a_product_could_not(stack):
+    """A platform stack: the administrator's evaluation has no denial (tests/test_authz_products.py
+    covers it among the platform stacks), while the SageMaker projects' launch role, which cannot
+    create IAM roles or connections, would be refused: it can never ship inside a product."""
+    admin = Ledger()
+    admin.roles.setdefault(provision.PLATFORM_ADMIN, provision.ADMIN_ROLE)
+    template = _with_samples(json.loads(json.dumps(stack)))
+    assert provision.check_template(admin, provision.PLATFORM_ADMIN, template, "ci-dispatch", "stack") == 2
+    assert admin.denials() == [] and admin.escalations() == []
+    launch = Ledger()
+    provision.check_template(launch, provision.LAUNCH, template, "ci-dispatch", "SC-stack")
+    refused = {denial.action for denial in launch.denials()}
+    assert {"iam:CreateRole", "events:CreateConnection", "events:CreateApiDestination"} <= refused
+
+
+def test_the_harness_asks_for_the_token_secret_the_connection_secret_and_the_key(stack):
+    """CloudFormation reads the token with the deployer's credentials and EventBridge writes its own
+    copy under the stack's key: those calls are what the harness evaluates for the connection."""
+    asked = {
+        (need.phase, need.action, need.resource)
+        for need in stack_needs(stack, given("gitlab"), "t")
+        if "(AWS::Events::Connection)" in need.where
+    }
+    connection_secret = (
+        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:events!connection/sagemaker-p-abc123-gitlab-dispatch/*"
+    )
+    assert ("create", "secretsmanager:GetSecretValue", SECRET) in asked
+    assert ("update", "secretsmanager:GetSecretValue", SECRET) in asked
+    assert ("create", "secretsmanager:CreateSecret", connection_secret) in asked
+    assert {action for phase, action, resource in asked if ":key/" in resource} >= {
+        "kms:DescribeKey",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+    }
