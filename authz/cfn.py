@@ -158,6 +158,59 @@ def _oidc_provider(props: dict, env: dict) -> Iterator[Need]:
     yield ("delete", "iam:DeleteOpenIDConnectProvider", arn, {})
 
 
+_SECRET_REFERENCE = re.compile(
+    r"\{\{resolve:secretsmanager:(arn:[^:]+:secretsmanager:[^:]+:[0-9]+:secret:[^:}]+|[^:}]+)"
+)
+
+
+def _connection_secrets(props: dict, env: dict) -> Iterator[Need]:
+    """AWS::Events::Connection (servicecatalog/ci-dispatch.yaml): CloudFormation resolves each
+    secretsmanager dynamic reference with the caller's credentials (GetSecretValue on that secret,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references-secretsmanager.html),
+    and EventBridge keeps the credentials in a secret of its own, `events!connection/<name>/<id>`,
+    created with the caller's permissions (the schema's create handler lists secretsmanager:CreateSecret)
+    through the service-linked role AWSServiceRoleForAmazonEventBridgeApiDestinations
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/using-service-linked-roles-service-action-1.html)."""
+    for reference in sorted(set(_SECRET_REFERENCE.findall(json.dumps(props)))):
+        secret = reference if reference.startswith("arn:") else _secret_arn(reference, env)
+        for phase in ("create", "update"):
+            yield (phase, "secretsmanager:GetSecretValue", secret, {})
+    name = props.get("Name") or env["generated"]
+    own = f"arn:{env['partition']}:secretsmanager:{env['region']}:{env['account']}:secret:events!connection/{name}/*"
+    yield ("create", "secretsmanager:CreateSecret", own, {})
+    yield ("update", "secretsmanager:PutSecretValue", own, {})
+    key = props.get("KmsKeyIdentifier")
+    if key:  # the connection's secret under a customer managed key, used through Secrets Manager
+        via = {"kms:ViaService": f"secretsmanager.{env['region']}.amazonaws.com"}
+        for action in ("kms:DescribeKey", "kms:GenerateDataKey"):
+            yield ("create", action, _key_arn(str(key), env), via)
+        for action in ("kms:DescribeKey", "kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"):
+            yield ("update", action, _key_arn(str(key), env), via)
+    service = "apidestinations.events.amazonaws.com"
+    role = "AWSServiceRoleForAmazonEventBridgeApiDestinations"
+    linked = f"arn:{env['partition']}:iam::{env['account']}:role/aws-service-role/{service}/{role}"
+    yield ("create", "iam:CreateServiceLinkedRole", linked, {"iam:AWSServiceName": service})
+
+
+def _secret_arn(name: str, env: dict) -> str:
+    return f"arn:{env['partition']}:secretsmanager:{env['region']}:{env['account']}:secret:{name}-*"
+
+
+def _queue_arn(queue: str, env: dict) -> str:
+    """A queue's ARN from its Ref (the URL https://sqs.<region>.amazonaws.com/<account>/<name>)."""
+    if queue.startswith("arn:"):
+        return queue
+    name = queue.rstrip("/").rsplit("/", 1)[-1]
+    return f"arn:{env['partition']}:sqs:{env['region']}:{env['account']}:{name}"
+
+
+def _queue_policies(props: dict, env: dict) -> Iterator[Need]:
+    """AWS::SQS::QueuePolicy: SetQueueAttributes (Policy) on each queue, on create, update and delete."""
+    for queue in props.get("Queues", []):
+        for phase in ("create", "update", "delete"):
+            yield (phase, "sqs:SetQueueAttributes", _queue_arn(str(queue), env), {})
+
+
 S3 = "arn:{partition}:s3:::"
 HANDLERS: dict[str, Handler] = {
     "AWS::S3::Bucket": Handler(
@@ -428,6 +481,33 @@ HANDLERS: dict[str, Handler] = {
         create=("servicecatalog:AssociatePrincipalWithPortfolio",),
         delete=("servicecatalog:DisassociatePrincipalFromPortfolio",),
     ),
+    # servicecatalog/ci-dispatch.yaml: an approved model sent to GitHub / GitLab. Connections and API
+    # destinations take no tags (their schemas: taggable false) and Ref to their name; their ARNs end
+    # in an id EventBridge generates.
+    "AWS::Events::Connection": Handler(
+        arn="arn:{partition}:events:{region}:{account}:connection/{Name}/{generated}",
+        create=("events:CreateConnection",),
+        delete=("events:DeleteConnection",),
+        update=("events:UpdateConnection",),
+        extra=_connection_secrets,
+    ),
+    "AWS::Events::ApiDestination": Handler(
+        arn="arn:{partition}:events:{region}:{account}:api-destination/{Name}/{generated}",
+        create=("events:CreateApiDestination",),
+        delete=("events:DeleteApiDestination",),
+        update=("events:UpdateApiDestination",),
+    ),
+    # Attributes (encryption, retention) are part of CreateQueue; Ref is the queue's URL.
+    "AWS::SQS::Queue": Handler(
+        arn="arn:{partition}:sqs:{region}:{account}:{QueueName}",
+        create=("sqs:CreateQueue",),
+        delete=("sqs:DeleteQueue",),
+        update=("sqs:SetQueueAttributes",),
+        tags="sqs:TagQueue",
+        ref="id",
+        id="https://sqs.{region}.amazonaws.com/{account}/{QueueName}",
+    ),
+    "AWS::SQS::QueuePolicy": Handler(arn="", create=(), delete=(), extra=_queue_policies),
     "Custom::": Handler(arn="", create=(), delete=(), ref="id", extra=_invoke),
 }
 

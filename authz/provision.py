@@ -129,6 +129,11 @@ def check_portfolio(ledger: Ledger) -> int:
         "BuildTrainRepository": "acme/churn-build-train",
         "DeployRepository": "acme/churn-deploy",
     }
+    samples |= {  # ci-dispatch.yaml: one project's group and token secret version
+        "ModelPackageGroupName": "churn-p-abc123",
+        "TokenSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:sagemaker-p-abc123-ci-token-AbCdEf",
+        "TokenSecretVersionId": "a1b2c3d4-5678-90ab-cdef-0123456789ab",
+    }
     samples |= {  # mlflow-access.yaml
         "MlflowResourceArn": "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/team",
         "ArtifactBucket": "example-mlflow-artifacts",

@@ -30,7 +30,16 @@ MLFLOW_ACCESS_FILE = catalog.CATALOG_DIR / "mlflow-access.yaml"
 CI_OIDC_FILE = catalog.CATALOG_DIR / "ci-oidc.yaml"
 # One SageMaker managed MLflow tracking server per project (issue 16), deployed by the platform team.
 MLFLOW_SERVER_FILE = catalog.CATALOG_DIR / "mlflow-tracking-server.yaml"
-ACCOUNT_TEMPLATES = (PORTFOLIO_FILE, DATA_LAKE_ACCESS_FILE, MLFLOW_ACCESS_FILE, CI_OIDC_FILE, MLFLOW_SERVER_FILE)
+# Sends approved models to those projects' deploy workflows (repository dispatch / pipeline trigger).
+CI_DISPATCH_FILE = catalog.CATALOG_DIR / "ci-dispatch.yaml"
+ACCOUNT_TEMPLATES = (
+    PORTFOLIO_FILE,
+    DATA_LAKE_ACCESS_FILE,
+    MLFLOW_ACCESS_FILE,
+    CI_OIDC_FILE,
+    MLFLOW_SERVER_FILE,
+    CI_DISPATCH_FILE,
+)
 SECTIONS = ("Parameters", "Rules", "Mappings", "Conditions", "Resources", "Outputs")
 INTERFACE = "AWS::CloudFormation::Interface"
 PARAMETER_RULES = "SagemakerTemplateParameterRules"
