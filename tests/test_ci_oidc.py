@@ -461,3 +461,154 @@ def test_the_pull_request_check_sees_a_job_that_would_get_a_token():
         "plain": {},
     }
     assert [name for name in jobs if runs_on_pull_requests(name, jobs)] == ["lint", "after-lint", "plain"]
+
+
+# --- pinned actions and images, kept fresh by Dependabot ------------------------------------------
+
+# GitHub: "Pinning an action to a full length commit SHA is currently the only way to use an action as
+# an immutable release" (https://docs.github.com/en/actions/security-guides/security-hardening-for-github-actions#using-third-party-actions).
+# The release each action is pinned to: the newest of the major the workflows used before (checkout
+# v4, setup-python v5, configure-aws-credentials v4, upload/download-artifact v4). With no network
+# here, each SHA <-> tag pair was read from public workflows: every pair written `<sha> # <tag>` in
+# at least two independent repositories (the stored code index, 2026-12), none guessed.
+ACTION_PINS = {
+    "actions/checkout": ("34e114876b0b11c390a56381ad16ebd13914f8d5", "v4.3.1"),
+    "actions/setup-python": ("a26af69be951a213d495a4c3e4e4022e16d87065", "v5.6.0"),
+    "aws-actions/configure-aws-credentials": ("7474bc4690e29a8392af63c5b98e7449536d5c3a", "v4.3.1"),
+    "actions/upload-artifact": ("ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
+    "actions/download-artifact": ("d3f86a106a0bac45b974a628896c90dbdf5c8093", "v4.3.0"),
+}
+USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<reference>.*)$", re.M)
+# owner/repo[/path]@<40 hex> # vX.Y.Z: the comment is what Dependabot updates along with the SHA
+# (https://github.blog/changelog/2022-10-31-dependabot-now-updates-comments-in-github-actions-workflows-referencing-action-versions).
+PINNED = re.compile(r"(?P<action>[\w.-]+/[\w.-]+(?:/[\w./-]+)?)@(?P<sha>[0-9a-f]{40}) # (?P<version>v\d+\.\d+\.\d+)")
+
+
+def action_references(text: str) -> list[str]:
+    """The value of every `uses:` line, its comment included (YAML drops comments)."""
+    return [match.group("reference").strip() for match in USES_LINE.finditer(text)]
+
+
+def unpinned(references: list[str]) -> list[str]:
+    """References that are not a full commit SHA with its release tag in a comment (a local
+    action, `./path`, is part of the repository and pinned with it)."""
+    return [ref for ref in references if not ref.startswith("./") and not PINNED.fullmatch(ref)]
+
+
+def yaml_uses(document: dict) -> list[str]:
+    """Every action or reusable workflow the parsed workflow uses: what the line scan must cover."""
+    found = []
+    for job in document["jobs"].values():
+        found += [job["uses"]] if "uses" in job else [step["uses"] for step in job["steps"] if "uses" in step]
+    return found
+
+
+@pytest.mark.parametrize("name,answers", [p for p in CI_BAKES if p.values[1]["ci"] == "github-actions"])
+def test_every_action_of_every_generated_workflow_is_pinned_to_a_recorded_commit(baked, name, answers):
+    for path in workflow_files(baked(name, answers), "github-actions"):
+        text = path.read_text()
+        references = action_references(text)
+        # The line scan sees every `uses:` the workflow holds, in order.
+        assert [ref.split(" #")[0] for ref in references] == yaml_uses(yaml.safe_load(text)), path.name
+        assert unpinned(references) == [], path.name
+        for ref in references:
+            found = PINNED.fullmatch(ref)
+            assert ACTION_PINS[found.group("action")] == (found.group("sha"), found.group("version")), ref
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "actions/checkout@v4",
+        "actions/checkout@v4.3.1",
+        "actions/checkout@main",
+        "actions/checkout@34e1148 # v4.3.1",  # a short SHA: ambiguous as the repository grows
+        "actions/checkout@34e114876b0b11c390a56381ad16ebd13914f8d5",  # no release tag to read
+        "actions/checkout@34e114876b0b11c390a56381ad16ebd13914f8d5 # v4",  # a major: which release?
+        "docker://python:3.11",
+    ],
+)
+def test_the_pin_check_refuses_a_tag_a_branch_a_short_sha_and_a_missing_release(reference):
+    assert unpinned([reference]) == [reference]
+
+
+def test_the_pin_check_finds_a_tag_pinned_action_in_a_generated_workflow(baked):
+    (path,) = workflow_files(baked("deploy", {"ci": "github-actions"}), "github-actions")
+    sha, version = ACTION_PINS["actions/upload-artifact"]
+    text = path.read_text().replace(f"actions/upload-artifact@{sha} # {version}", "actions/upload-artifact@v4")
+    assert unpinned(action_references(text)) == ["actions/upload-artifact@v4"]
+
+
+def dependabot_file(project: Path) -> Path:
+    return project / ".github" / "dependabot.yml"
+
+
+@pytest.mark.parametrize("name", ["build-train", "deploy"])
+def test_github_repos_get_weekly_dependabot_updates_of_their_actions_and_others_no_dependabot(baked, name):
+    """Dependabot keeps the pins current (SHA and comment); the file passes SchemaStore's dependabot
+    schema (bundled in check-jsonschema). Keys: https://docs.github.com/en/code-security/dependabot/working-with-dependabot/dependabot-options-reference"""
+    path = dependabot_file(baked(name, {"ci": "github-actions"}))
+    result = schema_check("vendor.dependabot", path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (update,) = yaml.safe_load(path.read_text())["updates"]
+    assert (update["package-ecosystem"], update["directory"], update["schedule"]["interval"]) == (
+        "github-actions",
+        "/",  # the docs: "/" checks the workflow files in .github/workflows
+        "weekly",
+    )
+    for system in ("codepipeline", "gitlab"):
+        assert not dependabot_file(baked(name, {"ci": system})).exists(), system
+
+
+def test_the_dependabot_schema_check_refuses_a_broken_file(baked, tmp_path):
+    text = dependabot_file(baked("deploy", {"ci": "github-actions"})).read_text()
+    broken = tmp_path / "dependabot.yml"
+    broken.write_text(text.replace("interval: weekly", "interval: fortnightly"))
+    assert schema_check("vendor.dependabot", broken).returncode != 0
+
+
+# An image by name:patch-release (an optional variant suffix); a floating tag (3.11, latest, none)
+# changes under the pipeline. No digest: none could be checked offline.
+PATCH_RELEASE_IMAGE = re.compile(r"[\w./-]+:(?P<minor>\d+\.\d+)\.\d+(?:-[\w.]+)?")
+
+
+def gitlab_images(document: dict) -> list[str]:
+    """Every `image:` of the pipeline: the default one and any job's."""
+    images = [document.get("default", {}).get("image")]
+    images += [job.get("image") for job in document.values() if isinstance(job, dict)]
+    return [image["name"] if isinstance(image, dict) else image for image in images if image]
+
+
+def python_minors(project: Path, system: str) -> set[str]:
+    """The Python minor each CI system runs: setup-python's version, the GitLab image's, CodeBuild's."""
+    if system == "github-actions":
+        return {
+            str(step["with"]["python-version"])
+            for path in workflow_files(project, system)
+            for job in yaml.safe_load(path.read_text())["jobs"].values()
+            for step in job.get("steps", [])
+            if step.get("uses", "").startswith("actions/setup-python@")
+        }
+    if system == "gitlab":
+        images = gitlab_images(yaml.safe_load((project / ".gitlab-ci.yml").read_text()))
+        return {PATCH_RELEASE_IMAGE.fullmatch(image).group("minor") for image in images}
+    spec = yaml.safe_load((project / "build_spec.yml").read_text())
+    return {str(spec["phases"]["install"]["runtime-versions"]["python"])}
+
+
+@pytest.mark.parametrize("name,answers", [p for p in CI_BAKES if p.values[1]["ci"] == "gitlab"])
+def test_gitlab_images_are_patch_releases_of_the_python_minor_every_ci_system_runs(baked, name, answers):
+    project = baked(name, answers)
+    images = gitlab_images(yaml.safe_load((project / ".gitlab-ci.yml").read_text()))
+    assert images and all(PATCH_RELEASE_IMAGE.fullmatch(image) for image in images), images
+    github = baked(name, {**answers, "ci": "github-actions"})
+    assert (
+        python_minors(project, "gitlab")
+        == python_minors(github, "github-actions")
+        == python_minors(project, "codepipeline")
+    )
+
+
+@pytest.mark.parametrize("image", ["python:3.11", "python:latest", "python", "python:3.11-slim", "python:3"])
+def test_the_image_check_refuses_a_floating_tag(image):
+    assert not PATCH_RELEASE_IMAGE.fullmatch(image)
