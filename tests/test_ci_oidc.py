@@ -601,6 +601,7 @@ def test_gitlab_images_are_patch_releases_of_the_python_minor_every_ci_system_ru
     project = baked(name, answers)
     images = gitlab_images(yaml.safe_load((project / ".gitlab-ci.yml").read_text()))
     assert images and all(PATCH_RELEASE_IMAGE.fullmatch(image) for image in images), images
+    assert all(f"`{image}`" in (project / "README.md").read_text() for image in images), "the README names it"
     github = baked(name, {**answers, "ci": "github-actions"})
     assert (
         python_minors(project, "gitlab")
@@ -612,3 +613,9 @@ def test_gitlab_images_are_patch_releases_of_the_python_minor_every_ci_system_ru
 @pytest.mark.parametrize("image", ["python:3.11", "python:latest", "python", "python:3.11-slim", "python:3"])
 def test_the_image_check_refuses_a_floating_tag(image):
     assert not PATCH_RELEASE_IMAGE.fullmatch(image)
+
+
+def test_the_platform_readme_names_the_pinned_releases():
+    text = (products.CI_OIDC_FILE.parent / "README.md").read_text()
+    for action, (_, version) in ACTION_PINS.items():
+        assert f"{action.rsplit('/', 1)[1]} {version}" in text, action
