@@ -467,16 +467,44 @@ def test_the_pull_request_check_sees_a_job_that_would_get_a_token():
 
 # GitHub: "Pinning an action to a full length commit SHA is currently the only way to use an action as
 # an immutable release" (https://docs.github.com/en/actions/security-guides/security-hardening-for-github-actions#using-third-party-actions).
-# The release each action is pinned to: the newest of the major the workflows used before (checkout
-# v4, setup-python v5, configure-aws-credentials v4, upload/download-artifact v4). With no network
-# here, each SHA <-> tag pair was read from public workflows: every pair written `<sha> # <tag>` in
-# at least two independent repositories (the stored code index, 2026-12), none guessed.
+# GitHub is retiring Node 20 on its runners: JavaScript actions run on Node 24 by default from June
+# 2026 and Node 20 leaves the runner in September 2026 (https://github.blog/changelog/2025-09-19-deprecation-of-node-20-on-github-actions-runners/;
+# the dates as the runner's own deprecation warning states them). Each action is pinned to the newest
+# release of its newest major, a Node 24 one. With no network here, each SHA <-> tag pair was read
+# from the stored code index (2026-12): written `<sha> # <tag>` (or the SHA beside its release) in at
+# least two unrelated public repositories, none guessed; the release notes are the action's own
+# (its release pull requests and notes as quoted by Dependabot / Renovate pull requests).
 ACTION_PINS = {
-    "actions/checkout": ("34e114876b0b11c390a56381ad16ebd13914f8d5", "v4.3.1"),
-    "actions/setup-python": ("a26af69be951a213d495a4c3e4e4022e16d87065", "v5.6.0"),
-    "aws-actions/configure-aws-credentials": ("7474bc4690e29a8392af63c5b98e7449536d5c3a", "v4.3.1"),
-    "actions/upload-artifact": ("ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
-    "actions/download-artifact": ("d3f86a106a0bac45b974a628896c90dbdf5c8093", "v4.3.0"),
+    # v7.0.1 (2026-07-20), https://github.com/actions/checkout/releases/tag/v7.0.1. v7 refuses fork
+    # pull request code under pull_request_target and workflow_run (actions/checkout#2454): the
+    # workflows use neither trigger.
+    "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
+    # v7.0.0, https://github.com/actions/setup-python/releases/tag/v7.0.0: ESM, and the `pip-install`
+    # input removed (actions/setup-python#1336); the workflows pass `python-version` only.
+    "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
+    # v6.3.0 (2026-09-15), https://github.com/aws-actions/configure-aws-credentials/releases/tag/v6.3.0.
+    # v6 reads boolean inputs as YAML 1.2 booleans only; the workflows pass role-to-assume,
+    # aws-region and role-session-name, strings.
+    "aws-actions/configure-aws-credentials": ("e1253824e5c10ff9df46874f81ed3ec929e19cfd", "v6.3.0"),
+    # v7.0.2, https://github.com/actions/upload-artifact/releases/tag/v7.0.2. v7 adds `archive`
+    # (default true: the artifact is still a zip, which download-artifact unpacks).
+    "actions/upload-artifact": ("cf430e030ddbb5b0abf93d22962f4752f3646cd9", "v7.0.2"),
+    # v8.0.2 (2026-10-07), https://github.com/actions/download-artifact/releases/tag/v8.0.2. v8 fails
+    # the step when the download's digest differs from the server's (`digest-mismatch: error`, the
+    # default, kept: prod must deploy the bytes staging was tested with).
+    "actions/download-artifact": ("9000827ccba6bdab643e8b6fd33ac0654aef8333", "v8.0.2"),
+}
+# The first major of each action whose action.yml declares `runs.using: node24`, per its release
+# notes; an older major runs on Node 20, which the runners drop.
+FIRST_NODE24_MAJOR = {
+    "actions/checkout": 5,  # v5.0.0: "Update actions checkout to use node 24" (actions/checkout#2226)
+    "actions/setup-python": 6,  # v6.0.0, breaking: "Upgrade to node 24" (actions/setup-python#1164)
+    # v6.0.0, breaking: "Update action to use node24" (aws-actions/configure-aws-credentials#1632)
+    "aws-actions/configure-aws-credentials": 6,
+    # v6.0.0: "now runs on Node.js 24 (runs.using: node24)"; v5 only supported it, on Node 20 by
+    # default (actions/upload-artifact#745)
+    "actions/upload-artifact": 6,
+    "actions/download-artifact": 7,  # v7.0.0: the same note (actions/download-artifact#452)
 }
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<reference>.*)$", re.M)
 # owner/repo[/path]@<40 hex> # vX.Y.Z: the comment is what Dependabot updates along with the SHA
@@ -516,15 +544,75 @@ def test_every_action_of_every_generated_workflow_is_pinned_to_a_recorded_commit
             assert ACTION_PINS[found.group("action")] == (found.group("sha"), found.group("version")), ref
 
 
+def release_major(version: str) -> int:
+    return int(version.removeprefix("v").split(".")[0])
+
+
+def node20_pins(pins: dict[str, tuple[str, str]]) -> list[str]:
+    """Actions pinned to a major older than their first Node 24 one (an action with no record of
+    that major counts as not shown to run on Node 24)."""
+    return [
+        action
+        for action, (_, version) in pins.items()
+        if release_major(version) < FIRST_NODE24_MAJOR.get(action, float("inf"))
+    ]
+
+
+def test_every_pinned_action_runs_on_node_24():
+    assert node20_pins(ACTION_PINS) == []
+
+
+def test_the_runtime_check_finds_a_node_20_major_and_an_unrecorded_action():
+    pins = {
+        "actions/checkout": ("34e114876b0b11c390a56381ad16ebd13914f8d5", "v4.3.1"),
+        "actions/download-artifact": ("1" * 40, "v6.0.0"),  # "preliminary" Node 24 support only
+        "actions/upload-artifact": ("cf430e030ddbb5b0abf93d22962f4752f3646cd9", "v7.0.2"),
+        "someone/else": ("0" * 40, "v9.0.0"),
+    }
+    assert node20_pins(pins) == ["actions/checkout", "actions/download-artifact", "someone/else"]
+
+
+def at_major_tags(text: str) -> str:
+    """The workflow with every pin written as its major tag (`actions/checkout@v7`). actionlint
+    checks a step's `with:` keys against the inputs it bundles for the popular actions, by major;
+    it cannot look a commit SHA up, so on the pinned file it checks no input at all."""
+    return PINNED.sub(lambda found: f"{found['action']}@v{release_major(found['version'])}", text)
+
+
+def actionlint_at_major_tags(workflow: Path, directory: Path, edit=lambda text: text) -> subprocess.CompletedProcess:
+    copy = directory / workflow.name
+    copy.write_text(edit(at_major_tags(workflow.read_text())))
+    assert not PINNED.search(copy.read_text()), "every pin rewritten"
+    return actionlint([copy])
+
+
+@pytest.mark.parametrize("name,answers", [p for p in CI_BAKES if p.values[1]["ci"] == "github-actions"])
+def test_every_input_the_workflows_pass_exists_in_the_pinned_major(baked, tmp_path, name, answers):
+    for path in workflow_files(baked(name, answers), "github-actions"):
+        result = actionlint_at_major_tags(path, tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_input_check_refuses_an_input_the_major_lacks(baked, tmp_path):
+    """setup-python v7 removed `pip-install`; a renamed configure-aws-credentials input is unknown."""
+    (path,) = workflow_files(baked("deploy", {"ci": "github-actions"}), "github-actions")
+    for wrong, name in (
+        (lambda text: text.replace("python-version:", "pip-install:"), "pip-install"),
+        (lambda text: text.replace("role-session-name:", "session-name:"), "session-name"),
+    ):
+        result = actionlint_at_major_tags(path, tmp_path, wrong)
+        assert result.returncode != 0 and f'input "{name}" is not defined' in result.stdout, result.stdout
+
+
 @pytest.mark.parametrize(
     "reference",
     [
-        "actions/checkout@v4",
-        "actions/checkout@v4.3.1",
+        "actions/checkout@v7",
+        "actions/checkout@v7.0.1",
         "actions/checkout@main",
-        "actions/checkout@34e1148 # v4.3.1",  # a short SHA: ambiguous as the repository grows
-        "actions/checkout@34e114876b0b11c390a56381ad16ebd13914f8d5",  # no release tag to read
-        "actions/checkout@34e114876b0b11c390a56381ad16ebd13914f8d5 # v4",  # a major: which release?
+        "actions/checkout@3d3c42e # v7.0.1",  # a short SHA: ambiguous as the repository grows
+        "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1",  # no release tag to read
+        "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7",  # a major: which release?
         "docker://python:3.11",
     ],
 )
@@ -535,8 +623,8 @@ def test_the_pin_check_refuses_a_tag_a_branch_a_short_sha_and_a_missing_release(
 def test_the_pin_check_finds_a_tag_pinned_action_in_a_generated_workflow(baked):
     (path,) = workflow_files(baked("deploy", {"ci": "github-actions"}), "github-actions")
     sha, version = ACTION_PINS["actions/upload-artifact"]
-    text = path.read_text().replace(f"actions/upload-artifact@{sha} # {version}", "actions/upload-artifact@v4")
-    assert unpinned(action_references(text)) == ["actions/upload-artifact@v4"]
+    text = path.read_text().replace(f"actions/upload-artifact@{sha} # {version}", "actions/upload-artifact@v7")
+    assert unpinned(action_references(text)) == ["actions/upload-artifact@v7"]
 
 
 def dependabot_file(project: Path) -> Path:
