@@ -133,7 +133,9 @@ def tracking_defaults(build_train_repo, **variables: str) -> dict[str, str]:
         "    stop = ", '    tracking = ParameterString(name="MlflowTrackingUri", default_value="")\n    stop = '
     ).replace("[code, group]", "[code, group, tracking]")
     module.write_text(tracked, encoding="utf-8")
-    ci = repo.settings_of(build_train_repo, {"BUILD_ID": BUILD_ID, "SAGEMAKER_PIPELINE_ROLE_ARN": ROLE_ARN, **variables})
+    ci = repo.settings_of(
+        build_train_repo, {"BUILD_ID": BUILD_ID, "SAGEMAKER_PIPELINE_ROLE_ARN": ROLE_ARN, **variables}
+    )
     definition = repo.build(build_train_repo, ci)[2]
     with mock_aws():
         client = boto3.client("sagemaker", region_name=ci.region)
