@@ -72,8 +72,8 @@ deprecate: setup ## Deactivate a published version in Studio (make deprecate VER
 	@test -n "$(VERSION)" || { echo "error: set VERSION, e.g. make deprecate VERSION=1.3.0"; exit 2; }
 	$(BIN)/python -m scripts.publish deprecate --version $(VERSION)
 
-update-project: setup ## Switch a Studio project to a published version (PROJECT=name VERSION=1.1.0, DRY_RUN=1)
-	$(BIN)/python -m scripts.update_project --project "$(PROJECT)" --version "$(VERSION)" $(if $(DRY_RUN),--dry-run)
+update-project: setup ## Switch a Studio project to a published version (PROJECT=name VERSION=1.1.0, DRY_RUN=1, PARAMETER=KEY=VALUE)
+	$(BIN)/python -m scripts.update_project --project "$(PROJECT)" --version "$(VERSION)" $(if $(DRY_RUN),--dry-run) $(if $(PARAMETER),--parameter "$(PARAMETER)")
 
 checkov: setup ## checkov (own pinned environment, offline) over servicecatalog/ and generated templates
 	$(BIN)/python -m scripts.checkov_env

@@ -49,6 +49,8 @@ SAMPLES = {
     "PrincipalArns": [f"arn:aws:iam::{ACCOUNT}:role/StudioExecutionRole"],
     # Multi-account projects: the bucket policy then grants the stage accounts (ArtifactBucketPolicy).
     "StageAccountIds": ["111111111111", "222222222222"],
+    # Build/train products: an existing tracking server, so the stack is checked with tracking on.
+    "MlflowTrackingServerArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:mlflow-tracking-server/sagemaker-p-abc123-mlflow",
 }
 # The portfolio stack is deployed by `make publish` with the platform team's administrator
 # credentials (team decision D3); it is checked for table coverage against an administrator.

@@ -1,7 +1,9 @@
 """Switch an existing SageMaker project to another published template version (UpdateProject).
 
 Service Catalog route only: the project's product gets the provisioning artifact named by the
-version, with the project's current parameters kept. What this does and does not do:
+version, with the project's current parameters kept, except those given with `--parameter KEY=VALUE`
+(e.g. the MlflowTrackingServerArn of a tracking server created after the project). Every parameter
+is sent, so none falls back to its default. What this does and does not do:
 
 - CloudFormation updates the project stack in place. A resource whose change needs replacement
   (a renamed repository, bucket or model package group) is deleted and created again, with its
@@ -34,14 +36,34 @@ class Plan:
     target_artifact: str
     version: str
     parameters: list[dict]
+    current_parameters: list[dict] | None = None
 
     @property
     def is_noop(self) -> bool:
-        return self.current_artifact == self.target_artifact
+        unchanged = self.current_parameters is None or self.current_parameters == self.parameters
+        return self.current_artifact == self.target_artifact and unchanged
 
 
-def make_plan(sagemaker: object, servicecatalog: object, project: str, version: str) -> Plan:
-    """Find the project's product and the artifact named `version`; refuse inactive versions."""
+def with_overrides(parameters: list[dict], overrides: dict[str, str]) -> list[dict]:
+    """The project's parameters with the given keys set (replaced in place, or appended when new)."""
+    updated = [{"Key": item["Key"], "Value": overrides.get(item["Key"], item["Value"])} for item in parameters]
+    known = {item["Key"] for item in parameters}
+    return updated + [{"Key": key, "Value": value} for key, value in overrides.items() if key not in known]
+
+
+def parse_override(text: str) -> tuple[str, str]:
+    """`KEY=VALUE` of --parameter; PublishError naming the expected form otherwise."""
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise PublishError(f"--parameter {text!r}: expected KEY=VALUE, e.g. MlflowTrackingServerArn=arn:aws:...")
+    return key, value
+
+
+def make_plan(
+    sagemaker: object, servicecatalog: object, project: str, version: str, overrides: dict[str, str] | None = None
+) -> Plan:
+    """Find the project's product and the artifact named `version`; refuse inactive versions.
+    `overrides` set parameters; the others keep their current values."""
     catalog.check_version(version)
     described = call(f"describing project {project}", sagemaker.describe_project, ProjectName=project)
     details = described.get("ServiceCatalogProvisioningDetails")
@@ -64,7 +86,8 @@ def make_plan(sagemaker: object, servicecatalog: object, project: str, version: 
         current_artifact=details["ProvisioningArtifactId"],
         target_artifact=target["Id"],
         version=version,
-        parameters=details.get("ProvisioningParameters", []),
+        parameters=with_overrides(details.get("ProvisioningParameters", []), overrides or {}),
+        current_parameters=details.get("ProvisioningParameters", []),
     )
 
 
@@ -88,17 +111,25 @@ def main(argv: list[str] | None = None, session_factory=boto3.Session) -> int:
     parser.add_argument("--version", required=True, help="a published template version")
     parser.add_argument("--dry-run", action="store_true", help="show the change; do not update")
     parser.add_argument("--region", help="AWS region (default: the session's)")
+    parser.add_argument(
+        "--parameter", action="append", default=[], metavar="KEY=VALUE", help="set a product parameter (repeatable)"
+    )
     args = parser.parse_args(argv)
     session = session_factory(region_name=args.region) if args.region else session_factory()
     if session.get_credentials() is None:
         print(f"error: {NO_CREDENTIALS.replace('publishing', 'updating a project')}", file=sys.stderr)
         return 2
     try:
-        plan = make_plan(session.client("sagemaker"), session.client("servicecatalog"), args.project, args.version)
+        overrides = dict(parse_override(text) for text in args.parameter)
+        plan = make_plan(
+            session.client("sagemaker"), session.client("servicecatalog"), args.project, args.version, overrides
+        )
         if plan.is_noop:
             print(f"project {plan.project} already uses version {plan.version}")
             return 0
         print(f"project {plan.project}: {plan.current_artifact} -> {plan.target_artifact} ({plan.version})")
+        for key, value in overrides.items():
+            print(f"  parameter {key} = {value!r}")
         if not args.dry_run:
             apply_plan(session.client("sagemaker"), plan)
             print("UpdateProject accepted: follow the project stack in CloudFormation; then `make update` in each repo")

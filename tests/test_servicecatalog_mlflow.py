@@ -13,9 +13,16 @@ import pytest
 from authz import cfn
 from authz.evaluate import Request, decide
 from authz.roles import ROLES, with_platform
-from scripts import products
+from scripts import catalog, products
 from tests.bakery import payload_dir
-from tests.test_servicecatalog_support import allowed, parameter_errors, resolve, statements, wildcard_grants
+from tests.test_servicecatalog_support import (
+    allowed,
+    conditions_of,
+    parameter_errors,
+    resolve,
+    statements,
+    wildcard_grants,
+)
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -334,3 +341,98 @@ def test_the_project_key_lets_the_server_role_through_s3_so_it_needs_no_kms_gran
     direct = Request(action, key, request_context(role_arn, {"kms:CallerAccount": ACCOUNT}))
     assert not resource_policy_decision(key_policy, role_arn, direct).allowed
     assert not allowed(server_role_policy(resources), action, key)
+
+
+# --- the products' MlflowTrackingServerArn: an existing server or app, passed to the build --------
+TRAINING_PRODUCTS = [product.key for product in catalog.products() if "build-train" in product.seeds]
+TRACKING_VARIABLE = "PIPELINE_MLFLOW_TRACKING_URI"
+GOOD_ARNS = [
+    PROJECT_SERVER,
+    f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:mlflow-app/app-0a1b2c3d4e5f",
+    "arn:aws-cn:sagemaker:cn-north-1:123456789012:mlflow-tracking-server/team",
+    "arn:aws-us-gov:sagemaker:us-gov-west-1:123456789012:mlflow-app/app-abc",
+]
+BAD_ARNS = [
+    "arn:aws:s3:::sagemaker-project-p-abc123",  # the artifact store, not the server
+    f"arn:aws:sagemaker:EU-WEST-1:{ACCOUNT}:mlflow-tracking-server/team",  # region in upper case
+    f"arn:aws:sagemaker:eu_west_1:{ACCOUNT}:mlflow-tracking-server/team",
+    f"arn:aws:sagemaker::{ACCOUNT}:mlflow-tracking-server/team",  # no region
+    "arn:aws:sagemaker:eu-west-1:12345678901:mlflow-tracking-server/team",  # 11-digit account
+    f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/team",
+    f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:mlflow-tracking-server/*",
+    f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:mlflow-tracking-server/team/extra",
+    f"https://t-abc.{REGION}.experiments.sagemaker.aws",  # the server's URL, not its ARN
+    f" {PROJECT_SERVER}",
+]
+
+
+@pytest.fixture(scope="module")
+def training_products() -> dict[str, dict]:
+    return {key: products.compose(catalog.product(key), "1.2.3") for key in TRAINING_PRODUCTS}
+
+
+def build_environment(template: dict, resource: str, **given: str) -> dict[str, str]:
+    """The environment variables a product's CodeBuild project gets for these parameter values."""
+    values = {name: spec.get("Default", "") for name, spec in template["Parameters"].items()}
+    values |= {"SageMakerProjectName": "churn", "SageMakerProjectId": "p-abc123", **given}
+    values |= {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": ACCOUNT}
+    properties = resolve(
+        template["Resources"][resource]["Properties"], template, values, conditions_of(template, values)
+    )
+    return {item["Name"]: item["Value"] for item in properties["Environment"]["EnvironmentVariables"]}
+
+
+@pytest.mark.parametrize("product", TRAINING_PRODUCTS)
+def test_the_tracking_server_reaches_every_training_build_and_empty_sets_nothing(training_products, product):
+    template = training_products[product]
+    assert template["Parameters"]["MlflowTrackingServerArn"]["Default"] == ""
+    tracked = build_environment(template, "ModelBuildProject", MlflowTrackingServerArn=PROJECT_SERVER)
+    assert tracked[TRACKING_VARIABLE] == PROJECT_SERVER
+    assert TRACKING_VARIABLE not in build_environment(template, "ModelBuildProject")
+    # CodeCommit feature branches build in their own project, with the same environment.
+    branches = build_environment(
+        template, "ModelBuildBranchProject", MultiBranch="yes", MlflowTrackingServerArn=PROJECT_SERVER
+    )
+    assert branches[TRACKING_VARIABLE] == PROJECT_SERVER
+    # MLflow's own variable would send the build's tests and local runs to the server.
+    assert "MLFLOW_TRACKING_URI" not in tracked
+
+
+def test_products_without_a_training_build_do_not_ask_for_a_server():
+    for product in catalog.products():
+        declared = "MlflowTrackingServerArn" in products.compose(product)["Parameters"]
+        assert declared == ("build-train" in product.seeds), product.key
+
+
+@pytest.mark.parametrize("arn", ["", *GOOD_ARNS])
+def test_the_product_accepts_tracking_server_and_app_arns_in_any_partition(training_products, arn):
+    template = training_products["build-train"]
+    pattern = template["Parameters"]["MlflowTrackingServerArn"]["AllowedPattern"]
+    assert re.fullmatch(pattern, arn)
+    # What the product accepts, the access stack and the kit accept too (empty: tracking off).
+    assert not arn or re.fullmatch(template_pattern("MlflowResourceArn"), arn)
+    from mlops_template_kit.pipeline import settings
+
+    assert not arn or settings.MLFLOW_RESOURCE_ARN.fullmatch(arn)
+
+
+@pytest.mark.parametrize("arn", BAD_ARNS)
+def test_the_product_refuses_what_is_not_a_tracking_server_or_app_arn(training_products, arn):
+    template = training_products["build-train"]
+    assert not re.fullmatch(template["Parameters"]["MlflowTrackingServerArn"]["AllowedPattern"], arn)
+    from mlops_template_kit.pipeline import settings
+
+    if arn == arn.strip():  # the kit trims the blanks a CI variable's editor leaves around a value
+        assert not settings.MLFLOW_RESOURCE_ARN.fullmatch(arn)
+
+
+def test_the_authorization_harness_evaluates_the_products_with_a_tracking_server(training_products):
+    """A free-text parameter adds no combination; the harness's sample is a real server ARN, so
+    every combination it checks runs the build with tracking on."""
+    from authz import provision
+
+    sample = provision.SAMPLES["MlflowTrackingServerArn"]
+    template = training_products["build-train"]
+    assert re.fullmatch(template["Parameters"]["MlflowTrackingServerArn"]["AllowedPattern"], sample) and sample
+    combinations = list(provision.combinations(template))
+    assert combinations and all(values["MlflowTrackingServerArn"] == sample for values in combinations)

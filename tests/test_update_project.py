@@ -136,3 +136,62 @@ def test_without_credentials_nothing_is_called(capsys):
 def test_a_malformed_version_is_refused(capsys):
     assert update_project.main(["--project", PROJECT, "--version", "latest"], FakeSession()) == 1
     assert "use MAJOR.MINOR.PATCH" in capsys.readouterr().err
+
+
+TRACKING_SERVER = "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/sagemaker-p-abcdefghijkl-mlflow"
+
+
+def expect_update(stubber, artifact: str, parameters: list[dict]) -> None:
+    stubber.add_response(
+        "update_project",
+        {"ProjectArn": f"arn:aws:sagemaker:us-east-1:123456789012:project/{PROJECT}"},
+        {
+            "ProjectName": PROJECT,
+            "ServiceCatalogProvisioningUpdateDetails": {
+                "ProvisioningArtifactId": artifact,
+                "ProvisioningParameters": parameters,
+            },
+        },
+    )
+
+
+def test_a_parameter_is_set_and_every_other_one_is_sent_unchanged(capsys):
+    """A server created after the project (mlflow-tracking-server.yaml) reaches its product this way,
+    also on the version the project already uses."""
+    session = FakeSession()
+    describe(session.stubbers["sagemaker"], artifact="pa-new")
+    artifacts(session.stubbers["servicecatalog"])
+    expect_update(
+        session.stubbers["sagemaker"],
+        "pa-new",
+        [*PARAMETERS, {"Key": "MlflowTrackingServerArn", "Value": TRACKING_SERVER}],
+    )
+    assert run(session, "--version", "1.1.0", "--parameter", f"MlflowTrackingServerArn={TRACKING_SERVER}") == 0
+    assert "parameter MlflowTrackingServerArn" in capsys.readouterr().out
+
+
+def test_a_given_parameter_replaces_its_current_value():
+    session = FakeSession()
+    describe(session.stubbers["sagemaker"])
+    artifacts(session.stubbers["servicecatalog"])
+    expect_update(session.stubbers["sagemaker"], "pa-new", [{"Key": "ProblemType", "Value": "classification"}])
+    assert run(session, "--version", "1.1.0", "--parameter", "ProblemType=classification") == 0
+
+
+def test_a_parameter_already_at_its_value_on_the_same_version_is_a_no_op(capsys):
+    session = FakeSession()
+    describe(session.stubbers["sagemaker"], artifact="pa-new")
+    artifacts(session.stubbers["servicecatalog"])
+    assert run(session, "--version", "1.1.0", "--parameter", "ProblemType=regression") == 0
+    assert "already uses version 1.1.0" in capsys.readouterr().out
+
+
+def test_a_parameter_without_a_value_is_refused_before_any_call(capsys):
+    assert (
+        update_project.main(
+            ["--project", PROJECT, "--version", "1.1.0", "--parameter", "MlflowTrackingServerArn"], FakeSession()
+        )
+        == 1
+    )
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "expected KEY=VALUE" in err

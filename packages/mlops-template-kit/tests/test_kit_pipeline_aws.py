@@ -121,6 +121,50 @@ def test_start_names_the_execution_after_the_build(project, definition):
     assert {"Name": "CodeUrl", "Value": "s3://elsewhere/"} in parameters["PipelineParameters"]
 
 
+TRACKING_SERVER = "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/sagemaker-p-abc123-mlflow"
+
+
+def tracking_defaults(build_train_repo, **variables: str) -> dict[str, str]:
+    """The parameter defaults of the definition a CI build with these variables upserts (moto)."""
+    from conftest import PIPELINE_MODULE
+
+    module = build_train_repo / "ml_pipelines" / "training" / "ml-pipeline-training.py"
+    tracked = PIPELINE_MODULE.replace(
+        "    stop = ", '    tracking = ParameterString(name="MlflowTrackingUri", default_value="")\n    stop = '
+    ).replace("[code, group]", "[code, group, tracking]")
+    module.write_text(tracked, encoding="utf-8")
+    ci = repo.settings_of(
+        build_train_repo, {"BUILD_ID": BUILD_ID, "SAGEMAKER_PIPELINE_ROLE_ARN": ROLE_ARN, **variables}
+    )
+    definition = repo.build(build_train_repo, ci)[2]
+    with mock_aws():
+        client = boto3.client("sagemaker", region_name=ci.region)
+        aws.upsert(ci, definition, client)
+        upserted = json.loads(client.describe_pipeline(PipelineName=ci.pipeline_name)["PipelineDefinition"])
+    return {parameter["Name"]: parameter["DefaultValue"] for parameter in upserted["Parameters"]}
+
+
+def test_the_pipeline_is_upserted_with_the_tracking_server_ci_names(build_train_repo, project):
+    """An execution started without parameters (CI's `start`, a schedule, Studio) tracks into it."""
+    tracked = tracking_defaults(build_train_repo, PIPELINE_MLFLOW_TRACKING_URI=TRACKING_SERVER)
+    assert tracked["MlflowTrackingUri"] == TRACKING_SERVER
+    untracked = tracking_defaults(build_train_repo)
+    assert untracked["MlflowTrackingUri"] == ""
+    assert {**tracked, "MlflowTrackingUri": ""} == untracked
+
+
+def test_a_pipeline_without_the_tracking_parameter_is_built_unchanged(project, definition):
+    from mlops_template_kit.pipeline import sdk
+
+    ci = settings.Settings(**{**project.__dict__, "mlflow_tracking_uri": TRACKING_SERVER})
+    assert sdk_defaults(definition) == sdk_defaults(sdk.with_parameter_defaults(definition, ci.parameter_defaults()))
+    assert sdk.with_parameter_defaults(definition, {}) is definition
+
+
+def sdk_defaults(definition: str) -> dict[str, str]:
+    return {parameter["Name"]: parameter["DefaultValue"] for parameter in json.loads(definition)["Parameters"]}
+
+
 def test_wait_polls_until_the_execution_ends(project):
     client = boto3.client("sagemaker", region_name=project.region)
     arn = f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{project.pipeline_name}/execution/e"

@@ -113,6 +113,16 @@ def test_a_bad_setting_is_one_line_and_exit_2(build_train_repo, capsys, monkeypa
     one_line_error(capsys, 2, "BUILD_ID='no/slashes' is not valid", cli.main(["pipeline", "definition"]))
 
 
+def test_a_tracking_uri_that_is_not_a_sagemaker_mlflow_arn_is_one_line_and_exit_2(
+    build_train_repo, capsys, monkeypatch
+):
+    monkeypatch.setenv("PIPELINE_MLFLOW_TRACKING_URI", "arn:aws:s3:::mlflow-artifacts")
+    expected = (
+        "PIPELINE_MLFLOW_TRACKING_URI='arn:aws:s3:::mlflow-artifacts' is not valid: expected empty or a SageMaker"
+    )
+    one_line_error(capsys, 2, expected, cli.main(["pipeline", "upsert"]))
+
+
 def test_a_folder_that_is_not_a_build_train_repository_is_one_line(tmp_path, capsys):
     (tmp_path / ".cruft.json").write_text(json.dumps({"context": {"cookiecutter": {"project_name": "a"}}}))
     result = cli.main(["pipeline", "definition", "--repo-root", str(tmp_path)])

@@ -71,6 +71,9 @@ def test_a_repository_without_its_record_is_named_in_one_line(tmp_path):
         ("SAGEMAKER_PROJECT_NAME", "n" * 33),
         ("MODEL_PACKAGE_GROUP_NAME", "has space"),
         ("MULTI_BRANCH", "maybe"),
+        ("PIPELINE_MLFLOW_TRACKING_URI", "arn:aws:s3:::mlflow-artifacts"),
+        ("PIPELINE_MLFLOW_TRACKING_URI", "http://127.0.0.1:5000"),
+        ("PIPELINE_MLFLOW_TRACKING_URI", "arn:aws:sagemaker:EU-WEST-1:123456789012:mlflow-tracking-server/team"),
     ],
 )
 def test_bad_settings_name_the_variable(variable, value, tmp_path):
@@ -113,3 +116,21 @@ def test_the_sdk_region_is_the_environments_else_the_recorded_one(tmp_path, monk
     assert settings.sdk_region(tmp_path) == "us-east-1"  # no record: the SDK still gets a region
     monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
     assert settings.sdk_region(repo) == "ap-south-1"
+
+
+TRACKING_SERVER = "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/sagemaker-p-abc123-mlflow"
+MLFLOW_APP = "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-app/app-0a1b2c3d4e5f"
+
+
+@pytest.mark.parametrize("arn", [TRACKING_SERVER, MLFLOW_APP])
+def test_the_tracking_server_ci_names_becomes_the_mlflow_parameter_default(arn, tmp_path):
+    resolved = settings.from_env(tmp_path, {**CI, "PIPELINE_MLFLOW_TRACKING_URI": f" {arn}\n"})
+    assert resolved.mlflow_tracking_uri == arn
+    assert resolved.parameter_defaults() == {"MlflowTrackingUri": arn}
+
+
+def test_without_a_tracking_server_the_repository_default_stays(tmp_path):
+    for environment in (CI, {**CI, "PIPELINE_MLFLOW_TRACKING_URI": ""}):
+        assert settings.from_env(tmp_path, environment).parameter_defaults() == {}
+    # MLflow's own variable (a laptop's local server) is the steps' business, never the definition's.
+    assert settings.from_env(tmp_path, {**CI, "MLFLOW_TRACKING_URI": TRACKING_SERVER}).parameter_defaults() == {}

@@ -52,10 +52,25 @@ def build_definition(
     config: Mapping[str, Any],
 ) -> str:
     """The definition JSON of `build_pipeline(settings, config, session)`, built offline: the same
-    settings and config give the same bytes."""
-    return offline_definition(
+    settings and config give the same bytes. Parameter defaults the settings carry (a tracking
+    server CI names) replace the config's."""
+    definition = offline_definition(
         settings.region, settings.bucket, lambda session: build_pipeline(settings, config, session)
     )
+    return with_parameter_defaults(definition, settings.parameter_defaults())
+
+
+def with_parameter_defaults(definition: str, defaults: Mapping[str, str]) -> str:
+    """The definition with the defaults of the named parameters replaced; a parameter the pipeline
+    does not declare is left out (a repository that never declared it tracks nothing)."""
+    if not defaults:
+        return definition
+    document = json.loads(definition)
+    for parameter in document.get("Parameters", []):
+        if parameter["Name"] in defaults:
+            parameter["DefaultValue"] = defaults[parameter["Name"]]
+    # The SDK writes the definition with json.dumps' defaults; so does this, so a build is byte-stable.
+    return json.dumps(document)
 
 
 def offline_definition(region: str, bucket: str, build: Callable[[PipelineSession], Any]) -> str:

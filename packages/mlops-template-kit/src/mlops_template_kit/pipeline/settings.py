@@ -7,6 +7,8 @@ builds the same pipeline in both places. Multi-branch is one of those answers: `
 Every S3 URI the pipeline reads or writes is built by `Settings.s3_uri`, so the layout
 (`input/`, `code/<build-id>/`, `ml-pipeline-outputs/<build-id>/<step>/<output>`, and for a
 feature branch the same areas under `branches/<slug>/`) lives in one place.
+A tracking server CI names (`PIPELINE_MLFLOW_TRACKING_URI`, the product's MlflowTrackingServerArn)
+becomes the default of the pipeline's MlflowTrackingUri parameter (`Settings.parameter_defaults`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,16 @@ NOT_A_BRANCH = re.compile(r"[\x00-\x20~^:?*\[\\]|\.\.|@\{|^/|/$|\.lock$|^-")
 
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+# The pipeline parameter naming the MLflow server the steps track into, and the CI variable that
+# sets its default. Not MLflow's own MLFLOW_TRACKING_URI: in CI that would send the repository's
+# tests and local runs to the server, and on a laptop a local MLflow URI would leak into definitions.
+MLFLOW_TRACKING_PARAMETER = "MlflowTrackingUri"
+MLFLOW_TRACKING_VARIABLE = "PIPELINE_MLFLOW_TRACKING_URI"
+# SageMaker managed MLflow tracking server and MLflow App ARNs (the API's TrackingServerArn and
+# MlflowAppArn shapes, narrowed as the products' MlflowTrackingServerArn parameter is).
+MLFLOW_RESOURCE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:mlflow-(app|tracking-server)/[a-zA-Z0-9-]+$"
+)
 # Build ids go into S3 keys and execution display names: SageMaker's name pattern, 64 at most.
 MAX_BUILD_ID = 64
 BUILD_ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -70,6 +82,11 @@ class Settings:
     branch: str | None = None
     branch_input: bool = False
     multi_branch: bool = False
+    mlflow_tracking_uri: str = ""
+
+    def parameter_defaults(self) -> dict[str, str]:
+        """Pipeline parameter defaults CI sets, over the repository's input.json (empty: none)."""
+        return {MLFLOW_TRACKING_PARAMETER: self.mlflow_tracking_uri} if self.mlflow_tracking_uri else {}
 
     @property
     def pipeline_name(self) -> str:
@@ -212,6 +229,7 @@ def from_env(repo_root: Path, environ: Mapping[str, str] | None = None) -> Setti
         branch=feature_branch(env) if branches else None,
         branch_input=branches and _flag(env, "BRANCH_INPUT", ("shared", "own")) == "own",
         multi_branch=branches,
+        mlflow_tracking_uri=env.get(MLFLOW_TRACKING_VARIABLE, "").strip(),
     )
     _require(REGION_NAME, settings.region, "AWS_REGION", "a region name such as us-east-1")
     _require(naming.BUCKET_NAME, settings.bucket, "ARTIFACT_BUCKET", "a lower-case S3 bucket name")
@@ -226,6 +244,13 @@ def from_env(repo_root: Path, environ: Mapping[str, str] | None = None) -> Setti
         "a model package group name",
     )
     _require(ROLE_ARN, settings.role_arn, "SAGEMAKER_PIPELINE_ROLE_ARN", "an IAM role ARN")
+    if settings.mlflow_tracking_uri:
+        _require(
+            MLFLOW_RESOURCE_ARN,
+            settings.mlflow_tracking_uri,
+            MLFLOW_TRACKING_VARIABLE,
+            "empty or a SageMaker managed MLflow tracking server or app ARN",
+        )
     check_build_id(settings.build_id)
     return settings
 

@@ -25,7 +25,13 @@ ALGORITHMS = REPO_ROOT / "algorithms"
 BUILD_ID = "20261122T133000Z-1a2b3c4"
 COMMIT_ID = "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b"
 ROLE_ARN = "arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsExecutionRole"
-CI_ENVIRONMENT = {"BUILD_ID": BUILD_ID, "SAGEMAKER_PIPELINE_ROLE_ARN": ROLE_ARN, "COMMIT_ID": COMMIT_ID}
+# No tracking server, also when the CI running these tests names one for its pipeline.
+CI_ENVIRONMENT = {
+    "BUILD_ID": BUILD_ID,
+    "SAGEMAKER_PIPELINE_ROLE_ARN": ROLE_ARN,
+    "COMMIT_ID": COMMIT_ID,
+    "PIPELINE_MLFLOW_TRACKING_URI": "",
+}
 CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
 
 pipeline = repo.load(REPO_ROOT)
