@@ -384,7 +384,8 @@ def test_retrain_sends_only_the_parameters_the_models_pipeline_declares(data_sou
     assert set(sent) == expected == set(contract.retraining_parameters(data_source, "s3://b/p/input/"))
     if "InputDataUrl" in sent:
         settings = Settings.from_env(REPO_ROOT)
-        assert sent["InputDataUrl"] == f"s3://{settings.artifact_bucket}/{naming.s3_prefix(settings.project_name)}/input/"
+        newest = f"s3://{settings.artifact_bucket}/{naming.s3_prefix(settings.project_name)}/input/"
+        assert sent["InputDataUrl"] == newest
 
 
 def test_a_model_recording_an_unknown_data_source_is_refused_in_one_line():
@@ -397,7 +398,9 @@ def test_a_model_recording_an_unknown_data_source_is_refused_in_one_line():
 
 def test_a_malformed_target_fails_the_events_shape_check():
     with pytest.raises(ParamValidationError):
-        _validate_events_target({"Id": "retrain", "Arn": "arn", "SageMakerPipelineParameters": {"PipelineParameterList": [{"Name": "InputDataUrl"}]}})
+        # A parameter without its Value.
+        parameters = {"PipelineParameterList": [{"Name": "InputDataUrl"}]}
+        _validate_events_target({"Id": "retrain", "Arn": "arn", "SageMakerPipelineParameters": parameters})
 
 
 def test_notify_publishes_to_an_encrypted_topic_only_the_rule_may_publish_to():
