@@ -276,7 +276,7 @@ def monitoring_parameters(ctx: StageContext) -> dict[str, Any]:
         "RuleName": naming.event_rule(ctx.project_id, f"{stage}-drift"),
         "RetrainRoleArn": ctx.role_arn("drift-retrain") if action == "retrain" else "",
         "TrainingPipelineArnName": pipeline.lower(),
-        "RetrainInputDataUrl": retrain_input_data_url(ctx),
+        "RetrainInputDataUrl": retrain_input_data_url(ctx) if action == "retrain" else "",
         "TopicName": naming.event_rule(ctx.project_id, f"{stage}-drift"),
         "TopicKeyAliasName": ctx.key_alias("drift-topic"),
     }

@@ -388,12 +388,15 @@ def test_retrain_sends_only_the_parameters_the_models_pipeline_declares(data_sou
         assert sent["InputDataUrl"] == newest
 
 
-def test_a_model_recording_an_unknown_data_source_is_refused_in_one_line():
+def test_a_model_recording_an_unknown_data_source_is_refused_in_one_line_when_it_would_retrain():
     stage = MONITORED[0]
     model = _model(metadata={"build_id": "b1", "data_source": "delta-lake"})
+    single = {key: value for key, value in _with(stage, on_drift="retrain").items() if key != "account"}
     with pytest.raises(DeployError) as refused:
-        _parameters(stage, _with(stage, on_drift="retrain"), model)
+        _parameters(stage, single, model)
     assert "'delta-lake' is not one of s3, athena" in str(refused.value) and "\n" not in str(refused.value)
+    # A stage that only notifies starts no pipeline: the model's data source does not matter there.
+    assert _parameters(stage, _with(stage, on_drift="notify"), model)["RetrainInputDataUrl"] == ""
 
 
 def test_a_malformed_target_fails_the_events_shape_check():
