@@ -4,10 +4,12 @@ Both sides, as generated: the build-train repository (data_source s3 and athena)
 pipeline definition, whose RegisterModel step records the model's `data_source`; the deploy
 repository's build turns an approved model carrying that metadata into the monitoring stack's
 parameters (stacks.monitoring_parameters), and the stack, created in moto's CloudFormation, holds
-the EventBridge target that starts the pipeline. StartPipelineExecution refuses a parameter the
-pipeline does not declare (moto does not check that, so this test does): the target's parameters
-must be a subset of the definition's, the request they make must fit botocore's
-StartPipelineExecution shape, and only the S3 pipeline gets (and declares) InputDataUrl.
+the EventBridge target that starts the pipeline. A StartPipelineExecution parameter "must match a
+named parameter in the pipeline definition" (SageMaker API Reference, Parameter,
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_Parameter.html); moto does not check
+that, so this test does: the target's parameters must be a subset of the definition's, the
+request they make must fit botocore's StartPipelineExecution shape, and only the S3 pipeline gets
+(and declares) InputDataUrl.
 """
 
 from __future__ import annotations

@@ -43,8 +43,10 @@ S3_SOURCE, ATHENA_SOURCE = "s3", "athena"
 DATA_SOURCES = (S3_SOURCE, ATHENA_SOURCE)
 
 # --- the training pipeline's parameters a retraining run sets --------------------------------
-# Declared only by pipelines that read S3 (data_source=s3); an Athena pipeline declares its query
-# instead, and StartPipelineExecution refuses a parameter the pipeline does not declare.
+# A parameter of StartPipelineExecution "must match a named parameter in the pipeline definition"
+# (SageMaker API Reference, Parameter: Name, also in botocore's model,
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_Parameter.html). InputDataUrl is
+# declared only by pipelines that read S3 (data_source=s3); an Athena pipeline declares its query.
 INPUT_DATA_PARAMETER = "InputDataUrl"
 # Declared by every training pipeline: a retrained model waits for a person's approval.
 APPROVAL_PARAMETER = "ModelApprovalStatus"

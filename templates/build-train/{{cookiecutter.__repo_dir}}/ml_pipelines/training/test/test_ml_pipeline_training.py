@@ -441,7 +441,7 @@ def test_the_model_records_what_the_pipeline_reads_and_a_retraining_run_sets_onl
     definition, config
 ):
     """The deploy repository's drift rule starts this pipeline with the parameters the contract
-    derives from the approved model's `data_source`: StartPipelineExecution refuses any other."""
+    derives from the approved model's `data_source`: each must match a parameter this definition declares."""
     declared = {parameter["Name"] for parameter in definition["Parameters"]}
     register = steps_by_name(definition)[pipeline.REGISTER_MODEL]["Arguments"]
     source = contract.data_source_of(register["CustomerMetadataProperties"])
