@@ -1,5 +1,6 @@
 """The build-train <-> deploy contract: one URI builder that the data-layout check accepts, the
-model metadata key read back as written, and prepare_data's transform command."""
+model metadata keys read back as written, the parameters a retraining run sends by data source,
+and prepare_data's transform command."""
 
 from __future__ import annotations
 
@@ -54,6 +55,29 @@ def test_the_build_id_is_read_back_from_the_metadata_a_build_registers():
 @pytest.mark.parametrize("metadata", [None, {}, {"build_id": ""}, {"BuildId": BUILD}])
 def test_a_model_without_a_build_id_has_none(metadata):
     assert contract.build_id_of(metadata) is None
+
+
+@pytest.mark.parametrize("source", ["s3", "athena"])
+def test_the_data_source_is_read_back_from_the_metadata_a_build_registers(source):
+    metadata = contract.model_metadata(BUILD, data_source=source)
+    assert metadata == {"build_id": BUILD, "data_source": source}
+    assert contract.data_source_of(metadata) == source
+    assert contract.data_source_of({"build_id": BUILD}) is None
+
+
+def test_an_unknown_data_source_is_refused_naming_the_allowed_ones():
+    with pytest.raises(ValueError, match=r"^data_source 'delta' is not one of s3, athena$"):
+        contract.data_source_of({"data_source": "delta"})
+
+
+def test_a_retraining_run_sends_input_data_only_to_a_pipeline_that_reads_s3():
+    newest = f"s3://{BUCKET}/{PROJECT}/input/"
+    assert contract.retraining_parameters("s3", newest) == {
+        "InputDataUrl": newest,
+        "ModelApprovalStatus": "PendingManualApproval",
+    }
+    for source in ("athena", None):
+        assert contract.retraining_parameters(source, newest) == {"ModelApprovalStatus": "PendingManualApproval"}
 
 
 def test_the_transform_command_names_every_folder_it_needs():

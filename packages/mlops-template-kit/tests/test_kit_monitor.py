@@ -283,9 +283,16 @@ def deploy_repo(tmp_path, baseline, monkeypatch):
     train = tmp_path / "churn-build-train"
     train.mkdir()
     (train / "Makefile").write_text("local-run:\n\t@echo retrained on $(DATA) > retrained.txt\n")
+    write_data_source(train, "s3")
     for name in ("SAGEMAKER_PROJECT_NAME", "SAGEMAKER_PROJECT_ID", "PROBLEM_TYPE"):
         monkeypatch.delenv(name, raising=False)
     return repo
+
+
+def write_data_source(train: Path, source: str) -> None:
+    """The part of the build-train repository's input.json the retraining trigger reads."""
+    (train / "ml_pipelines" / "training").mkdir(parents=True, exist_ok=True)
+    (train / "ml_pipelines" / "training" / "input.json").write_text(json.dumps({"data": {"source": source}}))
 
 
 def arguments(repo: Path, *extra: str):
@@ -320,6 +327,45 @@ def test_a_dry_run_names_the_retraining_run_without_starting_it_and_notify_print
     assert not (deploy_repo.parent / "churn-build-train" / "retrained.txt").exists()
     assert trigger.on_violation("notify", "1 data-quality violation(s) (bp)", Path("/nowhere"), None, False) == 0
     assert capsys.readouterr().out == "notify: 1 data-quality violation(s) (bp)\n"
+
+
+def test_an_athena_build_train_repository_retrains_without_data_and_the_dry_run_says_so(deploy_repo, capsys):
+    """Its pipeline declares no InputDataUrl: DATA would be refused by its local run, so none is passed."""
+    train = deploy_repo.parent / "churn-build-train"
+    write_data_source(train, "athena")
+    write_capture(deploy_repo / "build" / "capture", feature_rows(RECORDS, seed=5, shift={"bp": 30.0}))
+    baseline = ("--baseline", str(deploy_repo / "baseline"))
+    assert command.run(arguments(deploy_repo, *baseline, "--dry-run")) == 0
+    dry = capsys.readouterr().out.splitlines()[-1]
+    assert dry == (
+        f"retrain (dry run): would run `make --no-print-directory local-run` in {train} "
+        "(data.source athena: no DATA, its query reads the local tables under its input prefix)"
+    )
+    assert command.run(arguments(deploy_repo, *baseline)) == 0
+    assert (train / "retrained.txt").read_text().strip() == "retrained on"
+    (train / "retrained.txt").unlink()
+    # DATA is an S3 pipeline's InputDataUrl: given for this one, it is refused in one line, nothing run.
+    assert command.run(arguments(deploy_repo, *baseline, "--data", "new-data/")) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: --data/DATA is the InputDataUrl of a pipeline that reads S3;")
+    assert not (train / "retrained.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("input_json", "message"),
+    [
+        ("", r"cannot read data\.source from .*input\.json: is .* a build-train repository\?$"),
+        ('{"data": {"source": "delta"}}', r"data\.source 'delta' is not one of s3, athena$"),
+    ],
+)
+def test_a_build_train_repository_without_a_known_data_source_is_one_line(deploy_repo, capsys, input_json, message):
+    config = deploy_repo.parent / "churn-build-train" / "ml_pipelines" / "training" / "input.json"
+    config.write_text(input_json)
+    write_capture(deploy_repo / "build" / "capture", feature_rows(RECORDS, seed=5, shift={"bp": 30.0}))
+    assert command.run(arguments(deploy_repo, "--baseline", str(deploy_repo / "baseline"))) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: ") and re.search(message, line)
+    assert not (deploy_repo.parent / "churn-build-train" / "retrained.txt").exists()
 
 
 def test_retrain_without_a_build_train_repository_is_one_line(deploy_repo, capsys):

@@ -7,8 +7,11 @@ so neither side can change its half alone:
       input/                                          raw data
       code/<build-id>/algorithms/ | sourcedir.tar.gz | input.json
       ml-pipeline-outputs/<build-id>/<step>/<output>/
-- the customer-metadata key (`build_id`) every registered model package carries, which leads
-  from a model back to the code and fitted preprocessor of the build that trained it;
+- the customer-metadata keys every registered model package carries: `build_id`, which leads
+  from a model back to the code and fitted preprocessor of the build that trained it, and
+  `data_source`, what its pipeline reads (an S3 prefix or an Athena query);
+- the parameters a retraining run (the deploy repository's drift rule, `mlops-kit monitor`)
+  starts the training pipeline with: only ones that pipeline declares;
 - the preprocessing step's transform mode: batch inference runs the training build's own
   `prepare_data` script with these arguments and reads the folders it writes.
 
@@ -34,6 +37,20 @@ BUILD_CONFIG = "input.json"
 # CustomerMetadataProperties keys (CreateModelPackage, SageMaker API reference).
 BUILD_ID_KEY = "build_id"
 BRANCH_KEY = "branch"
+DATA_SOURCE_KEY = "data_source"
+# input.json data.source: the first step reads an S3 prefix of CSV files, or an Athena query.
+S3_SOURCE, ATHENA_SOURCE = "s3", "athena"
+DATA_SOURCES = (S3_SOURCE, ATHENA_SOURCE)
+
+# --- the training pipeline's parameters a retraining run sets --------------------------------
+# A parameter of StartPipelineExecution "must match a named parameter in the pipeline definition"
+# (SageMaker API Reference, Parameter: Name, also in botocore's model,
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_Parameter.html). InputDataUrl is
+# declared only by pipelines that read S3 (data_source=s3); an Athena pipeline declares its query.
+INPUT_DATA_PARAMETER = "InputDataUrl"
+# Declared by every training pipeline: a retrained model waits for a person's approval.
+APPROVAL_PARAMETER = "ModelApprovalStatus"
+PENDING_APPROVAL = "PendingManualApproval"
 
 # --- the preprocessing step, fit in training and transform in batch inference -----------------
 PREPARE_STEP = "PrepareData"
@@ -77,14 +94,42 @@ def preprocessor_uri(bucket: str, prefix: str, build_id: str) -> str:
     return step_output_uri(bucket, prefix, build_id, PREPARE_STEP, PREPROCESSOR_OUTPUT) + "/"
 
 
-def model_metadata(build_id: str, branch: str | None = None) -> dict[str, str]:
+def model_metadata(build_id: str, branch: str | None = None, data_source: str | None = None) -> dict[str, str]:
     """The CustomerMetadataProperties a build registers its model with."""
-    return {BUILD_ID_KEY: build_id, **({BRANCH_KEY: branch} if branch else {})}
+    return {
+        BUILD_ID_KEY: build_id,
+        **({BRANCH_KEY: branch} if branch else {}),
+        **({DATA_SOURCE_KEY: data_source} if data_source else {}),
+    }
 
 
 def build_id_of(metadata: Mapping[str, str] | None) -> str | None:
     """The build that trained a model package, from its CustomerMetadataProperties; None if unrecorded."""
     return (metadata or {}).get(BUILD_ID_KEY) or None
+
+
+def data_source_of(metadata: Mapping[str, str] | None) -> str | None:
+    """What the pipeline that trained a model package reads (s3 or athena), from its
+    CustomerMetadataProperties; None for a package registered before the key existed.
+    ValueError (naming the allowed values) for any other value."""
+    source = (metadata or {}).get(DATA_SOURCE_KEY) or None
+    if source is not None and source not in DATA_SOURCES:
+        raise ValueError(f"{DATA_SOURCE_KEY} {source!r} is not one of {', '.join(DATA_SOURCES)}")
+    return source
+
+
+def retraining_parameters(data_source: str | None, newest_data_uri: str) -> dict[str, str]:
+    """The parameters a retraining run starts the training pipeline with, by what it reads.
+
+    s3: `InputDataUrl` is the newest data prefix (the project's shared `input/`). athena: no data
+    parameter: the query parameter's default (input.json AthenaQuery) reads the table as Athena
+    sees it when the run starts, newest partitions included, and there is no parameter meaning
+    "the newest partition" to set. Unknown (a package registered before `data_source` was
+    recorded): no data parameter either, the one choice every pipeline accepts; an S3 pipeline's
+    InputDataUrl default is the same shared `input/` prefix.
+    """
+    data = {INPUT_DATA_PARAMETER: newest_data_uri} if data_source == S3_SOURCE else {}
+    return {**data, APPROVAL_PARAMETER: PENDING_APPROVAL}
 
 
 def prepare_transform_arguments(input_dir: str, output_dir: str, preprocessor_dir: str) -> list[str]:

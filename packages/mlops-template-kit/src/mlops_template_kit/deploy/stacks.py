@@ -276,13 +276,24 @@ def monitoring_parameters(ctx: StageContext) -> dict[str, Any]:
         "RuleName": naming.event_rule(ctx.project_id, f"{stage}-drift"),
         "RetrainRoleArn": ctx.role_arn("drift-retrain") if action == "retrain" else "",
         "TrainingPipelineArnName": pipeline.lower(),
-        "RetrainInputDataUrl": contract.area_uri(
-            settings.artifact_bucket, naming.s3_prefix(settings.project_name), contract.INPUT_AREA
-        )
-        + "/",
+        "RetrainInputDataUrl": retrain_input_data_url(ctx) if action == "retrain" else "",
         "TopicName": naming.event_rule(ctx.project_id, f"{stage}-drift"),
         "TopicKeyAliasName": ctx.key_alias("drift-topic"),
     }
+
+
+def retrain_input_data_url(ctx: StageContext) -> str:
+    """The InputDataUrl the retraining run passes: the newest data prefix (the project's shared
+    `input/`) when the approved model's pipeline reads S3, "" when it declares no InputDataUrl
+    (an Athena query, or a model registered before its data source was recorded): the template
+    then leaves the parameter out (contract.retraining_parameters says why)."""
+    try:
+        source = contract.data_source_of(ctx.model.metadata)
+    except ValueError as problem:
+        raise DeployError(f"model package {ctx.model.arn}: {problem}") from None
+    settings = ctx.settings
+    newest = contract.area_uri(settings.artifact_bucket, naming.s3_prefix(settings.project_name), contract.INPUT_AREA)
+    return contract.retraining_parameters(source, newest + "/").get(contract.INPUT_DATA_PARAMETER, "")
 
 
 @functools.cache

@@ -53,10 +53,11 @@ PROCESSING_INSTANCE_TYPE = "ProcessingInstanceType"
 PROCESSING_INSTANCE_COUNT = "ProcessingInstanceCount"
 TRAINING_INSTANCE_TYPE = "TrainingInstanceType"
 TRAINING_INSTANCE_COUNT = "TrainingInstanceCount"
-MODEL_APPROVAL_STATUS = "ModelApprovalStatus"
+# The two a retraining run sets (mlops_template_kit.contract): keep their names.
+MODEL_APPROVAL_STATUS = contract.APPROVAL_PARAMETER
 SKIP_DATA_QUALITY_CHECK = "SkipDataQualityCheck"
 REGISTER_NEW_DATA_QUALITY_BASELINE = "RegisterNewDataQualityBaseline"
-INPUT_DATA_URL = "InputDataUrl"
+INPUT_DATA_URL = contract.INPUT_DATA_PARAMETER
 # A SageMaker managed MLflow tracking server or app ARN; empty: nothing is tracked.
 MLFLOW_TRACKING_URI = "MlflowTrackingUri"
 ATHENA_PARAMETERS = (sdk.ATHENA_CATALOG, sdk.ATHENA_DATABASE, sdk.ATHENA_WORKGROUP, sdk.ATHENA_QUERY)
@@ -568,9 +569,11 @@ class _StepBuilder:
 
     def model_properties(self, evaluate: ProcessingStep) -> dict[str, Any]:
         """Searchable in the registry next to MetadataProperties.CommitId (set when the commit is known),
-        with the MLflow run of the model ("not-tracked" when nothing was tracked)."""
+        with the MLflow run of the model ("not-tracked" when nothing was tracked) and what this
+        pipeline reads (the deploy repository's retraining run passes only parameters it declares)."""
         run_id = JsonGet(step_name=evaluate.name, property_file=self.tracking_report, json_path="mlflow_run_id")
-        return {**contract.model_metadata(self.settings.build_id, self.settings.branch), "mlflow_run_id": run_id}
+        lineage = contract.model_metadata(self.settings.build_id, self.settings.branch, self.config["data"]["source"])
+        return {**lineage, "mlflow_run_id": run_id}
 
     def threshold_gate(self, evaluate: ProcessingStep, report: PropertyFile, register: ModelStep) -> ConditionStep:
         """One condition step per threshold, chained: the last one registers; each failure names its metric."""

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from mlops_template_kit import cli
+from mlops_template_kit import cli, contract
 from mlops_template_kit import definition as pipeline_definition
 from mlops_template_kit.pipeline import config as pipeline_config
 from mlops_template_kit.pipeline import repo, sdk, settings
@@ -441,6 +441,22 @@ def test_evaluation_gates_and_reaches_the_registered_model(definition, config, p
     assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
     assert container["Image"] == training_image(definition)
     assert "ModelDataUrl" in container
+
+
+def test_the_model_records_what_the_pipeline_reads_and_a_retraining_run_sets_only_declared_parameters(
+    definition, config
+):
+    """The deploy repository's drift rule starts this pipeline with the parameters the contract
+    derives from the approved model's `data_source`: each must match a parameter this definition declares."""
+    declared = {parameter["Name"] for parameter in definition["Parameters"]}
+    register = steps_by_name(definition)[pipeline.REGISTER_MODEL]["Arguments"]
+    source = contract.data_source_of(register["CustomerMetadataProperties"])
+    assert source == config["data"]["source"]
+    sent = contract.retraining_parameters(source, "s3://bucket/project/input/")
+    assert set(sent) <= declared
+    assert (contract.INPUT_DATA_PARAMETER in sent) == (source == contract.S3_SOURCE)
+    # Only an S3 pipeline declares InputDataUrl: sent to an Athena one, the start would be refused.
+    assert (contract.INPUT_DATA_PARAMETER in declared) == (source == contract.S3_SOURCE)
 
 
 def test_training_and_evaluation_track_to_the_mlflow_parameter_and_the_model_records_the_run(definition, project):

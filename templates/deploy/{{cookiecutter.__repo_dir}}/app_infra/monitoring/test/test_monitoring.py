@@ -23,7 +23,7 @@ import boto3
 import pytest
 from botocore.exceptions import ParamValidationError
 from botocore.validate import ParamValidator
-from mlops_template_kit import naming
+from mlops_template_kit import contract, naming
 from mlops_template_kit.deploy import deploy, inference_config, stacks
 from mlops_template_kit.deploy.errors import DeployError
 from mlops_template_kit.deploy.model_registry import ApprovedModel
@@ -41,7 +41,11 @@ MONITORED = [stage for stage, config in CONFIGS.items() if "realtime" in config]
 pytestmark = pytest.mark.skipif(not MONITORED, reason="a batch-only repository has no endpoint to monitor")
 
 
-def _model(statistics: str = f"{BASELINE}/statistics.json", constraints: str = f"{BASELINE}/constraints.json"):
+def _model(
+    statistics: str = f"{BASELINE}/statistics.json",
+    constraints: str = f"{BASELINE}/constraints.json",
+    metadata: dict[str, str] | None = None,
+):
     return ApprovedModel(
         arn=f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package/diabetes-progression-p-localdemo001/3",
         group="diabetes-progression-p-localdemo001",
@@ -50,6 +54,7 @@ def _model(statistics: str = f"{BASELINE}/statistics.json", constraints: str = f
         image="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
         baseline_statistics_uri=statistics,
         baseline_constraints_uri=constraints,
+        metadata=metadata if metadata is not None else contract.model_metadata("b1", data_source="s3"),
     )
 
 
@@ -337,6 +342,68 @@ def test_retrain_starts_the_training_pipeline_as_the_retrain_role_and_leaves_app
     assert sent["ModelApprovalStatus"] == "PendingManualApproval"
     assert sent["InputDataUrl"].endswith("/input/")
     assert not _of_type(resources, "AWS::SNS::Topic")
+
+
+def _sent(data_source: str | None) -> dict[str, str]:
+    """The parameters the retrain target starts the pipeline with, for an approved model whose
+    pipeline reads `data_source` (None: a model registered without the key)."""
+    stage = MONITORED[0]
+    single = {key: value for key, value in _with(stage, on_drift="retrain").items() if key != "account"}
+    model = _model(metadata=contract.model_metadata("b1", data_source=data_source))
+    target = _target(_resources(_parameters(stage, single, model)))
+    items = target["SageMakerPipelineParameters"]["PipelineParameterList"]
+    _validate_events_target(target)
+    return {item["Name"]: item["Value"] for item in items}
+
+
+@functools.cache
+def _events_model() -> Any:
+    return boto3.client("events", region_name="us-east-1").meta.service_model
+
+
+def _validate_events_target(target: dict) -> None:
+    """The target as a PutTargets request (what CloudFormation makes of it), for botocore's shape."""
+    shape = _events_model().operation_model("PutTargets").input_shape
+    report = ParamValidator().validate({"Rule": "sagemaker-rule", "Targets": [target]}, shape)
+    if report.has_errors():
+        raise ParamValidationError(report=report.generate_report())
+
+
+@pytest.mark.parametrize(
+    ("data_source", "expected"),
+    [
+        ("s3", {"InputDataUrl", "ModelApprovalStatus"}),
+        # An Athena pipeline declares no InputDataUrl: StartPipelineExecution would refuse it.
+        ("athena", {"ModelApprovalStatus"}),
+        # Registered before the model recorded it: only what every training pipeline declares.
+        (None, {"ModelApprovalStatus"}),
+    ],
+)
+def test_retrain_sends_only_the_parameters_the_models_pipeline_declares(data_source, expected):
+    sent = _sent(data_source)
+    assert set(sent) == expected == set(contract.retraining_parameters(data_source, "s3://b/p/input/"))
+    if "InputDataUrl" in sent:
+        settings = Settings.from_env(REPO_ROOT)
+        newest = f"s3://{settings.artifact_bucket}/{naming.s3_prefix(settings.project_name)}/input/"
+        assert sent["InputDataUrl"] == newest
+
+
+def test_a_model_recording_an_unknown_data_source_is_refused_in_one_line_when_it_would_retrain():
+    stage = MONITORED[0]
+    model = _model(metadata={"build_id": "b1", "data_source": "delta-lake"})
+    single = {key: value for key, value in _with(stage, on_drift="retrain").items() if key != "account"}
+    with pytest.raises(DeployError) as refused:
+        _parameters(stage, single, model)
+    assert "'delta-lake' is not one of s3, athena" in str(refused.value) and "\n" not in str(refused.value)
+    # A stage that only notifies starts no pipeline: the model's data source does not matter there.
+    assert _parameters(stage, _with(stage, on_drift="notify"), model)["RetrainInputDataUrl"] == ""
+
+
+def test_a_malformed_target_fails_the_events_shape_check():
+    with pytest.raises(ParamValidationError):
+        # A parameter without its Value.
+        parameters = {"PipelineParameterList": [{"Name": "InputDataUrl"}]}
+        _validate_events_target({"Id": "retrain", "Arn": "arn", "SageMakerPipelineParameters": parameters})
 
 
 def test_notify_publishes_to_an_encrypted_topic_only_the_rule_may_publish_to():
