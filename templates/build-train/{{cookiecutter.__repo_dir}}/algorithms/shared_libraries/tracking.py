@@ -12,6 +12,8 @@ pay for it. Each run is written with a few batched calls (log_batch), not one ca
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,13 @@ TRACKING_FILE = "tracking.json"
 NOT_TRACKED = "not-tracked"
 # MLflow limits a param value to 6,000 characters (mlflow.org/docs/latest/api_reference: log_param).
 PARAM_LIMIT = 6000
+# A SageMaker managed MLflow tracking server or MLflow App: the steps then run in AWS, in framework
+# images without MLflow, and install the pinned client first (API_DescribeMlflowTrackingServer,
+# API_DescribeMlflowApp: arn:<partition>:sagemaker:<region>:<account>:mlflow-tracking-server/<name>
+# and .../mlflow-app/<id>).
+SAGEMAKER_MLFLOW_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:mlflow-(tracking-server|app)/")
+CLIENT_REQUIREMENTS = Path(__file__).with_name("tracking-requirements.txt")
+INSTALL_TIMEOUT_S = 600
 # The local store of `make local-run` (the platform kit creates it), relative to the repository root.
 LOCAL_STORE = Path(".local-run") / "mlflow"
 
@@ -145,18 +154,54 @@ def open_tracker(step: str) -> Tracker:
     # MLflow 3 reports usage to its maintainers unless told not to; a pipeline step sends nothing
     # anywhere but its tracking server (an exported value wins).
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    try:
-        from mlflow.tracking import MlflowClient
-    except ImportError as error:
-        tracker.disable(f"mlflow is not installed in this environment ({error.name or error})")
+    client_class, missing = mlflow_client_class(uri)
+    if client_class is None:
+        tracker.disable(missing)
         return tracker
     try:
-        client = MlflowClient(tracking_uri=uri)
+        client = client_class(tracking_uri=uri)
         tracker.experiment_id = experiment_id(client, os.environ.get(EXPERIMENT_NAME) or DEFAULT_EXPERIMENT, uri)
         tracker.client = client
     except Exception as error:  # noqa: BLE001 - an unreachable server, a refused ARN, a broken store
         tracker.disable(f"{uri} did not answer: {first_line(error)}")
     return tracker
+
+
+def mlflow_client_class(uri: str) -> tuple[Any, str]:
+    """MLflow's client class, or None and why not. Against SageMaker managed MLflow the step runs in
+    an AWS framework image, which ships no MLflow: the pinned client is installed there first."""
+    try:
+        from mlflow.tracking import MlflowClient
+    except ImportError as error:
+        missing = f"mlflow is not installed in this environment ({error.name or error})"
+        if not SAGEMAKER_MLFLOW_ARN.match(uri):
+            return None, missing
+    else:
+        return MlflowClient, ""
+    problem = install_client()
+    if problem:
+        return None, f"{missing}, and installing {CLIENT_REQUIREMENTS.name} failed: {problem}"
+    try:
+        from mlflow.tracking import MlflowClient
+    except ImportError as error:
+        return None, f"{missing}, and still not importable after installing it ({error.name or error})"
+    return MlflowClient, ""
+
+
+def install_client() -> str:
+    """pip-install the pinned MLflow client into this job's Python; "" when done, else pip's last line.
+    pip reads PIP_INDEX_URL, so a job without internet access can use a private mirror."""
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    try:
+        result = subprocess.run(
+            [*command, "-r", str(CLIENT_REQUIREMENTS)], capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return first_line(error)
+    if result.returncode == 0:
+        return ""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else f"pip exited with {result.returncode}"
 
 
 def local_store_uri(repo_root: Path) -> str:

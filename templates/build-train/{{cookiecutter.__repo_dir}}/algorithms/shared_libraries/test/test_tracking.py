@@ -244,3 +244,80 @@ def test_a_local_store_keeps_artifacts_beside_its_database_and_a_server_decides_
     assert uri == f"sqlite:///{tmp_path.resolve().as_posix()}/.local-run/mlflow/mlflow.db"
     assert tracking.artifact_location(uri) == (tmp_path.resolve() / ".local-run" / "mlflow" / "artifacts").as_uri()
     assert tracking.artifact_location("arn:aws:sagemaker:us-east-1:123456789012:mlflow-app/app-1") is None
+
+
+SERVER_ARN = "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/diabetes-p-1-mlflow"
+
+
+def _pip_stand_in(monkeypatch, fake_modules: dict, returncode: int, stderr: str = "") -> list[list[str]]:
+    """subprocess.run for pip: records the command; a success makes MLflow importable again."""
+    calls = []
+
+    def run(command, **kwargs):
+        calls.append(command)
+        if returncode == 0:
+            for name, module in fake_modules.items():
+                monkeypatch.setitem(sys.modules, name, module)
+        return types.SimpleNamespace(returncode=returncode, stdout="", stderr=stderr)
+
+    monkeypatch.setattr(tracking.subprocess, "run", run)
+    return calls
+
+
+def test_against_sagemaker_mlflow_a_step_without_mlflow_installs_the_pinned_client_and_tracks(
+    tmp_path, monkeypatch, fake_mlflow, train_model, prepared_dir, problem_type, capsys
+):
+    installed = {name: sys.modules[name] for name in ("mlflow", "mlflow.tracking", "mlflow.entities")}
+    for name in installed:
+        monkeypatch.setitem(sys.modules, name, None)  # the framework image: no MLflow
+    monkeypatch.setenv(tracking.TRACKING_URI, SERVER_ARN)
+    calls = _pip_stand_in(monkeypatch, installed, returncode=0)
+    assert train_model.main(training_args(prepared_dir, tmp_path / "model", tmp_path / "out", problem_type)) == 0
+    assert notes(capsys.readouterr().err) == []
+    (command,) = calls
+    assert command[:4] == [sys.executable, "-m", "pip", "install"]
+    assert command[-2:] == ["-r", str(tracking.CLIENT_REQUIREMENTS)]
+    assert len(fake_mlflow.runs) == 1
+
+
+def test_a_failed_client_install_leaves_the_training_successful_with_one_line_saying_why(
+    tmp_path, monkeypatch, train_model, prepared_dir, problem_type, capsys
+):
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
+    monkeypatch.setenv(tracking.TRACKING_URI, SERVER_ARN)
+    pip_error = "ERROR: No matching distribution found for mlflow-skinny==3.17.2"
+    calls = _pip_stand_in(monkeypatch, {}, returncode=1, stderr=f"Looking in indexes\n{pip_error}\n")
+    assert train_model.main(training_args(prepared_dir, tmp_path / "model", tmp_path / "out", problem_type)) == 0
+    (note,) = notes(capsys.readouterr().err)
+    assert note.endswith(f"installing tracking-requirements.txt failed: {pip_error}")
+    assert len(calls) == 1 and (tmp_path / "model" / "metadata.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("uri", "installs"),
+    [
+        (SERVER_ARN, True),
+        ("arn:aws-cn:sagemaker:cn-north-1:123456789012:mlflow-app/app-abc123", True),
+        ("https://mlflow.example.invalid", False),
+        ("sqlite:///tmp/mlflow.db", False),
+        ("arn:aws:s3:::bucket/mlflow-tracking-server/x", False),
+    ],
+)
+def test_only_a_sagemaker_mlflow_arn_makes_a_step_install_the_client(monkeypatch, uri, installs):
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
+    calls = _pip_stand_in(monkeypatch, {}, returncode=1, stderr="ERROR: offline")
+    client_class, reason = tracking.mlflow_client_class(uri)
+    assert client_class is None and reason.startswith("mlflow is not installed in this environment")
+    assert bool(calls) == installs
+
+
+def test_the_client_a_step_installs_is_the_repositorys_pinned_mlflow():
+    def pins(path: Path) -> dict[str, str]:
+        lines = [line.split("#")[0].strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        return dict(line.split("==") for line in lines if "==" in line)
+
+    repository = pins(Path(__file__).resolve().parents[3] / "requirements.txt")
+    client = pins(tracking.CLIENT_REQUIREMENTS)
+    assert client == {"mlflow-skinny": repository["mlflow"], "sagemaker-mlflow": repository["sagemaker-mlflow"]}
