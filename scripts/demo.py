@@ -298,7 +298,8 @@ def the_loop() -> str:
     run(make_command("test-local", "MODEL=registry"), deploy)
     banner(6, "Monitor it locally: unshifted, then shifted traffic against the registered baseline (make monitor)")
     monitor_traffic(deploy, prepared)
-    return what_next(train, deploy, package, model) + "\n\n" + model_card_note(train)
+    # The card first: the demo ends at the MLflow UI command (issue 16).
+    return model_card_note(train) + "\n\n" + what_next(train, deploy, package, model)
 
 
 def model_card_note(train: Path) -> str:
