@@ -601,9 +601,12 @@ def _run_processing_job(tmp_path: Path, baseline: run.Baseline, rows: list[dict[
         fake_session = type("Session", (), {"client": lambda self, name: cloudwatch if name == "cloudwatch" else s3})()
         extra = {"--ground-truth-uri": f"s3://{CAPTURE_BUCKET}/ground-truth/"} if truth else {}
         if truth:
+            rules = {"rmse": {"threshold": 75.0, "comparison_operator": "GreaterThanThreshold"}}
+            document = {"version": 0.0, "regression_constraints": rules}
+            s3.put_object(Bucket="sagemaker-project-p-1", Key="deploy/mq.json", Body=json.dumps(document))
             extra |= {
-                "--problem-type": "regression",
-                "--quality-constraints": '{"rmse": {"threshold": 75.0, "comparison_operator": "GreaterThanThreshold"}}',
+                "--problem-type": "Regression",
+                "--quality-constraints-uri": "s3://sagemaker-project-p-1/deploy/mq.json",
             }
         now = datetime(*map(int, hour), tzinfo=UTC) + timedelta(hours=1, minutes=5)
         with stubber:

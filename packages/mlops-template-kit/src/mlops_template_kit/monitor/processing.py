@@ -40,7 +40,8 @@ from mlops_template_kit.monitor.errors import MonitorError
 # PutMetricData takes at most this many datums per call in the oldest documented limit (newer
 # limits are larger); small batches keep every request valid.
 METRICS_PER_CALL = 20
-PROBLEM_TYPES = (model_quality.REGRESSION, model_quality.BINARY)
+# Model Monitor's problem type names (the stack's ProblemType) -> the kit's.
+PROBLEM_TYPES = {"Regression": model_quality.REGRESSION, "BinaryClassification": model_quality.BINARY}
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -74,15 +75,35 @@ def download_window(s3: Any, uri: str, hours: list[str], into: Path) -> int:
     return count
 
 
-def read_json_object(s3: Any, uri: str) -> dict[str, Any]:
+def read_json_object(s3: Any, uri: str, what: str) -> dict[str, Any]:
     bucket, key = split_s3_uri(uri)
     try:
         document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     except ValueError:
-        raise MonitorError(f"baseline {uri} is not JSON") from None
-    if not isinstance(document, dict) or not isinstance(document.get("features"), list):
-        raise MonitorError(f"baseline {uri} has no features list (Model Monitor's format)")
+        raise MonitorError(f"{what} {uri} is not JSON") from None
+    if not isinstance(document, dict):
+        raise MonitorError(f"{what} {uri} is not a JSON object")
     return document
+
+
+def read_baseline(s3: Any, statistics_uri: str, constraints_uri: str) -> run.Baseline:
+    documents = [read_json_object(s3, uri, "baseline") for uri in (statistics_uri, constraints_uri)]
+    for uri, document in zip((statistics_uri, constraints_uri), documents, strict=True):
+        if not isinstance(document.get("features"), list):
+            raise MonitorError(f"baseline {uri} has no features list (Model Monitor's format)")
+    return run.Baseline(*documents)
+
+
+def read_quality_constraints(s3: Any, uri: str, problem_type: str) -> dict[str, Any]:
+    """metric -> {threshold, comparison_operator} of the model-quality constraints.json the build
+    wrote (stacks.model_quality_constraints); {} without one."""
+    if not uri:
+        return {}
+    document = read_json_object(s3, uri, "model-quality constraints")
+    rules = document.get(model_quality.CONSTRAINTS_KEY[problem_type])
+    if not isinstance(rules, dict):
+        raise MonitorError(f"model-quality constraints {uri} has no {model_quality.CONSTRAINTS_KEY[problem_type]}")
+    return rules
 
 
 def metric(name: str, value: float, endpoint: str, schedule: str) -> dict[str, Any]:
@@ -135,9 +156,9 @@ def upload_reports(s3: Any, reports_uri: str, hour: str, reports: dict[str, dict
 def monitor_window(args: argparse.Namespace, s3: Any, cloudwatch: Any, now: datetime) -> run.Result:
     """Download the window, run the checks, upload the reports, publish the metrics."""
     hours = window_hours(now, args.window_hours)
-    baseline = run.Baseline(
-        read_json_object(s3, args.baseline_statistics_uri), read_json_object(s3, args.baseline_constraints_uri)
-    )
+    checks_data = args.data_quality == "true"
+    baseline = read_baseline(s3, args.baseline_statistics_uri, args.baseline_constraints_uri) if checks_data else None
+    quality_rules = read_quality_constraints(s3, args.quality_constraints_uri, args.problem_type)
     with tempfile.TemporaryDirectory() as scratch:
         captured, truth = Path(scratch, "capture"), Path(scratch, "ground-truth")
         captured.mkdir()
@@ -147,12 +168,14 @@ def monitor_window(args: argparse.Namespace, s3: Any, cloudwatch: Any, now: date
             return run.Result(records=0)
         has_truth = bool(args.ground_truth_uri) and download_window(s3, args.ground_truth_uri, hours, truth) > 0
         settings = {
-            "data_quality": {"enabled": True, "drift_threshold": args.drift_threshold},
-            "model_quality": {"enabled": has_truth, "constraints": json.loads(args.quality_constraints)},
+            "data_quality": {"enabled": checks_data, "drift_threshold": args.drift_threshold},
+            "model_quality": {"enabled": has_truth, "constraints": quality_rules},
         }
         result = run.monitor(captured, baseline, args.problem_type, settings, truth if has_truth else None)
-        table = run.captured_table(capture.read(captured), baseline.feature_names)
-    distances = data_quality.drift_distances(table, baseline.statistics)
+        distances = {}
+        if baseline is not None:
+            table = run.captured_table(capture.read(captured), baseline.feature_names)
+            distances = data_quality.drift_distances(table, baseline.statistics)
     for uri in upload_reports(s3, args.reports_uri, hours[-1], result.reports):
         print(f"wrote {uri}")
     publish(cloudwatch, args.namespace, metrics_of(result, distances, args))
@@ -164,24 +187,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m mlops_template_kit.monitor.processing", description=__doc__)
     parser.add_argument("--capture-uri", required=True, help="s3://<bucket>/<capture prefix>/<endpoint>/<variant>")
     parser.add_argument("--ground-truth-uri", default="", help="s3://<bucket>/<ground-truth prefix> ('' for none)")
-    parser.add_argument("--baseline-statistics-uri", required=True)
-    parser.add_argument("--baseline-constraints-uri", required=True)
+    parser.add_argument("--data-quality", choices=("true", "false"), default="true")
+    parser.add_argument("--baseline-statistics-uri", default="", help="'' without data quality")
+    parser.add_argument("--baseline-constraints-uri", default="", help="'' without data quality")
     parser.add_argument("--reports-uri", required=True)
     parser.add_argument("--namespace", required=True)
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--schedule-prefix", required=True, help="<project-id>-<stage>, as the alarms' dimension")
-    parser.add_argument("--problem-type", choices=PROBLEM_TYPES, default=model_quality.BINARY)
-    parser.add_argument("--quality-constraints", default="{}", help="JSON: metric -> threshold, comparison_operator")
+    parser.add_argument("--problem-type", choices=sorted(PROBLEM_TYPES), default="BinaryClassification")
+    parser.add_argument("--quality-constraints-uri", default="", help="the build's model-quality constraints.json")
     parser.add_argument("--drift-threshold", type=float, default=None)
     parser.add_argument("--window-hours", type=int, default=1)
     args = parser.parse_args(argv)
     if args.window_hours < 1:
         parser.error("--window-hours must be 1 or more")
-    try:
-        if not isinstance(json.loads(args.quality_constraints), dict):
-            raise ValueError
-    except ValueError:
-        parser.error("--quality-constraints must be a JSON object (metric -> threshold, comparison_operator)")
+    if args.data_quality == "true" and not (args.baseline_statistics_uri and args.baseline_constraints_uri):
+        parser.error("data quality compares against the baseline: give both --baseline-*-uri")
+    args.problem_type = PROBLEM_TYPES[args.problem_type]
     return args
 
 
