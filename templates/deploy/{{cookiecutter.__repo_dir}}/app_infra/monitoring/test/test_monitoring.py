@@ -90,7 +90,10 @@ class Resolved:
         self.template = template
         defaults = {name: str(spec["Default"]) for name, spec in template["Parameters"].items() if "Default" in spec}
         self.values = {**PSEUDO, **defaults, **parameters}
-        self.conditions = {name: self.run(node) for name, node in template.get("Conditions", {}).items()}
+        # In template order: a condition may name an earlier one (Fn::Condition).
+        self.conditions: dict[str, bool] = {}
+        for name, node in template.get("Conditions", {}).items():
+            self.conditions[name] = self.run(node)
 
     def run(self, node: Any) -> Any:
         if isinstance(node, list):
@@ -124,6 +127,9 @@ class Resolved:
 
     def fn_Equals(self, argument: list) -> bool:
         return str(self.run(argument[0])) == str(self.run(argument[1]))
+
+    def fn_Condition(self, name: str) -> bool:
+        return self.conditions[name]
 
     def fn_Not(self, argument: list) -> bool:
         return not self.run(argument[0])
