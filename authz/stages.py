@@ -81,10 +81,26 @@ def _config_templates() -> tuple[dict, dict]:
     return declared, {path.parent.name: environment.from_string(path.read_text(encoding="utf-8")) for path in paths}
 
 
+def with_monitoring_engines(combos: dict[str, dict]) -> dict[str, dict]:
+    """Each combination again with every other realtime.monitoring.engine: a stage option, not a
+    cookiecutter answer, so no bake gives it (only the monitoring stacks differ)."""
+    variants = {}
+    for combo, configs in combos.items():
+        for engine in ("model-monitor", "processing"):
+            changed = json.loads(json.dumps(configs))
+            monitored = [c["realtime"]["monitoring"] for c in changed.values() if "monitoring" in c.get("realtime", {})]
+            if monitored and any(m.get("engine", "model-monitor") != engine for m in monitored):
+                for monitoring in monitored:
+                    monitoring["engine"] = engine
+                variants[f"{combo}-{engine}"] = changed
+    return variants
+
+
 def stage_stacks(workdir: Path) -> tuple[Path, dict[str, list[dict]]]:
     """Bake once and compute every combination's stacks; returns the baked repo and, per
     combination id (plus "trigger"), its stacks with parameters and tags."""
     combos = {bakery.combo_id(c): rendered_configs(bakery.answers_for(c)) for c in bakery.supported(TEMPLATE)}
+    combos.update(with_monitoring_engines(combos))
     project = bake(TEMPLATE, workdir, {"project_name": WORST_NAME, "project_id": WORST_ID, "inference_mode": "both"})
     env = {
         **os.environ,
