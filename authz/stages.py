@@ -39,7 +39,7 @@ from pathlib import Path
 
 from cookiecutter.environment import StrictEnvironment
 
-from authz import crossaccount
+from authz import crossaccount, monitoring_engine
 from authz.check import Ledger
 from authz.evaluate import Request
 from authz.provision import ADMIN_ROLE, PLATFORM_ADMIN, record
@@ -147,6 +147,8 @@ def check_stage_stacks(ledger: Ledger) -> int:
             if entry.get("access"):
                 accesses[f"{entry['stage']} account"] = entry["access"]
             _check_stack(ledger, templates[entry["template"]], _in_evaluation_account(entry), role)
+            if monitoring_engine.uses_processing(entry):
+                monitoring_engine.check(ledger, _in_evaluation_account(entry))
         for form, parameters in accesses.items():
             check_stage_access(ledger, form, parameters)
     return len(by_combination) - 1
