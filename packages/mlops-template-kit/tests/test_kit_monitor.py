@@ -11,6 +11,8 @@ import json
 import random
 import re
 import shutil
+import subprocess
+import sys
 from datetime import UTC, timedelta
 from pathlib import Path
 
@@ -674,3 +676,68 @@ def test_the_processing_job_with_a_bad_baseline_writes_nothing_and_says_so_in_on
     assert code == 1 and reports == {} and requests == []
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("error: baseline s3://") and "features list" in line
+
+
+def _uploaded_monitor_job(folder: Path) -> list[str]:
+    """The files the build uploads for the processing engine, put into `folder` as the step gets them."""
+    from types import SimpleNamespace
+
+    import boto3
+    from moto import mock_aws
+
+    from mlops_template_kit.deploy import build
+
+    settings = SimpleNamespace(artifact_bucket="sagemaker-project-p-1", deploy_prefix=lambda: "churn/deploy/b1")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=settings.artifact_bucket)
+        keys = build.upload_monitor_code(s3, settings)
+        for key in keys:
+            target = folder / key.removeprefix("churn/deploy/b1/monitor-code/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(settings.artifact_bucket, key, str(target))
+    return keys
+
+
+# The scikit-learn 1.4-2 image runs Python 3.10 (aws/sagemaker-scikit-learn-container,
+# docker/1.4-2/base/Dockerfile.cpu). numpy is not installed for it here: a stand-in lets the import
+# run, which is what breaks on a newer-Python-only name (datetime.UTC, 3.11).
+def _python_310() -> str | None:
+    """A Python 3.10 interpreter that runs (a pyenv shim may exist without the version enabled)."""
+    candidates = [shutil.which("python3.10"), *map(str, Path.home().glob(".pyenv/versions/3.10*/bin/python3.10"))]
+    for candidate in filter(None, candidates):
+        if subprocess.run([candidate, "-c", "pass"], capture_output=True).returncode == 0:
+            return candidate
+    return None
+
+
+PYTHON_OF_THE_IMAGE = _python_310()
+
+
+@pytest.mark.usefixtures("offline")
+@pytest.mark.skipif(PYTHON_OF_THE_IMAGE is None, reason="python3.10 (the image's Python) is not installed")
+def test_the_uploaded_monitor_job_imports_on_the_images_python(tmp_path):
+    _uploaded_monitor_job(tmp_path)
+    probe = (
+        "import sys, types; sys.modules['numpy'] = types.ModuleType('numpy'); sys.path.insert(0, sys.argv[1]); "
+        "import mlops_template_kit.monitor.processing as job; print(sys.version_info[:2])"
+    )
+    result = subprocess.run([PYTHON_OF_THE_IMAGE, "-I", "-c", probe, str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr.strip().splitlines()[-1:]
+    assert result.stdout.strip() == "(3, 10)"
+
+
+@pytest.mark.usefixtures("offline")
+def test_the_uploaded_monitor_job_imports_on_its_own(tmp_path):
+    """What the build uploads for the processing engine is all the job imports: run from a folder
+    holding only those files (as the step's PYTHONPATH), every kit module it loads comes from there."""
+    keys = _uploaded_monitor_job(tmp_path)
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import mlops_template_kit.monitor.processing as job; "
+        "print('\\n'.join(m.__file__ for n, m in sorted(sys.modules.items()) if n.startswith('mlops_template_kit')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-I", "-c", probe, str(tmp_path)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded and all(path.startswith(str(tmp_path)) for path in loaded), loaded
+    assert len(loaded) == len(keys)

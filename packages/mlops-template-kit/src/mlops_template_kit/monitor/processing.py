@@ -30,12 +30,16 @@ import json
 import math
 import sys
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from mlops_template_kit.monitor import capture, data_quality, model_quality, run
 from mlops_template_kit.monitor.errors import MonitorError
+
+# The processing engine runs this module on the scikit-learn image's Python 3.10, which has no
+# datetime.UTC (3.11): timezone.utc is the same object.
+UTC = timezone.utc  # noqa: UP017
 
 # PutMetricData takes at most this many datums per call in the oldest documented limit (newer
 # limits are larger); small batches keep every request valid.
