@@ -35,7 +35,18 @@ ACCOUNT = "123456789012"
 PSEUDO = {"AWS::Region": "us-east-1", "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"}
 BASELINE = "s3://sagemaker-project-p-localdemo001/diabetes-progression/ml-pipeline-outputs/b1/DataQualityBaseline"
 FEATURES = ["age", "sex", "bmi", "bp"]
-CONFIGS = {stage: inference_config.load(stage, config_dir(REPO_ROOT)) for stage in naming.STAGES}
+SHIPPED = {stage: inference_config.load(stage, config_dir(REPO_ROOT)) for stage in naming.STAGES}
+
+
+def _on_model_monitor(config: dict) -> dict:
+    """The configuration with Model Monitor as its engine (the tests of the Model Monitor stack)."""
+    config = copy.deepcopy(config)
+    if "monitoring" in config.get("realtime", {}):
+        config["realtime"]["monitoring"]["engine"] = "model-monitor"
+    return config
+
+
+CONFIGS = {stage: _on_model_monitor(config) for stage, config in SHIPPED.items()}
 MONITORED = [stage for stage, config in CONFIGS.items() if "realtime" in config]
 
 pytestmark = pytest.mark.skipif(not MONITORED, reason="a batch-only repository has no endpoint to monitor")
@@ -599,3 +610,12 @@ def test_an_unknown_engine_is_refused_by_the_schema():
     inference_config.validate(
         _with(stage, **{"realtime.monitoring.engine": "processing"}), stage, config_dir(REPO_ROOT)
     )
+
+
+def test_the_shipped_configurations_choose_the_processing_engine_and_a_missing_engine_keeps_model_monitor():
+    # New accounts cannot create Model Monitor schedules; a repository configured before the option
+    # existed keeps the stack it deployed.
+    assert {SHIPPED[stage]["realtime"]["monitoring"]["engine"] for stage in MONITORED} == {"processing"}
+    legacy = copy.deepcopy(SHIPPED[MONITORED[0]])
+    del legacy["realtime"]["monitoring"]["engine"]
+    assert _parameters(MONITORED[0], legacy)["Engine"] == "model-monitor"
