@@ -168,7 +168,12 @@ def check_tooling_reads(ledger: Ledger, entries: Iterable[dict]) -> int:
                 )
             if entry["part"] == "monitoring":
                 names = ("BaselineStatisticsUri", "BaselineConstraintsUri", "ModelQualityConstraintsUri")
-                stage["monitoring_objects"] = tuple(filter(None, (entry["Parameters"][name] for name in names)))
+                reads = tuple(filter(None, (entry["Parameters"][name] for name in names)))
+                if monitoring_engine.uses_processing(entry):
+                    code = entry["Parameters"]["MonitorCodeUri"]
+                    reads += (code, f"{code}mlops_template_kit/__init__.py")
+                # The same stage under each monitoring engine: what either reads.
+                stage["monitoring_objects"] = tuple(dict.fromkeys(stage["monitoring_objects"] + reads))
     for stage in stages.values():
         _check_stage_reads(ledger, stage)
     return len(stages)
