@@ -84,7 +84,7 @@ def _config_templates() -> tuple[dict, dict]:
 def with_monitoring_engines(combos: dict[str, dict]) -> dict[str, dict]:
     """Each combination again with every other realtime.monitoring.engine: a stage option, not a
     cookiecutter answer, so no bake gives it (only the monitoring stacks differ)."""
-    variants = {}
+    variants, seen = {}, set()
     for combo, configs in combos.items():
         for engine in ("model-monitor", "processing"):
             changed = json.loads(json.dumps(configs))
@@ -92,7 +92,14 @@ def with_monitoring_engines(combos: dict[str, dict]) -> dict[str, dict]:
             if monitored and any(m.get("engine", "model-monitor") != engine for m in monitored):
                 for monitoring in monitored:
                     monitoring["engine"] = engine
-                variants[f"{combo}-{engine}"] = changed
+                # What the monitoring stack's parameters depend on: one variant per distinct set.
+                signature = json.dumps(
+                    {stage: [c.get(k) for k in ("realtime", "on_drift", "account")] for stage, c in changed.items()},
+                    sort_keys=True,
+                )
+                if signature not in seen:
+                    seen.add(signature)
+                    variants[f"{combo}-{engine}"] = changed
     return variants
 
 
