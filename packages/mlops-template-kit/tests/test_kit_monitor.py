@@ -741,3 +741,18 @@ def test_the_uploaded_monitor_job_imports_on_its_own(tmp_path):
     ).stdout.split()
     assert loaded and all(path.startswith(str(tmp_path)) for path in loaded), loaded
     assert len(loaded) == len(keys)
+
+
+@pytest.mark.usefixtures("offline")
+def test_the_processing_job_without_its_baseline_object_says_so_in_one_line(capsys):
+    import boto3
+    from moto import mock_aws
+
+    from mlops_template_kit.monitor import processing
+
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        session.client("s3").create_bucket(Bucket="sagemaker-project-p-1")
+        assert processing.main(_processing_arguments(), session=session) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: AWS call failed:") and "NoSuchKey" in line

@@ -214,12 +214,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None, session: Any = None, now: datetime | None = None) -> int:
     args = parse_args(argv)
     import boto3  # in the scikit-learn processing image; imported late so --help needs no AWS SDK
+    from botocore.exceptions import BotoCoreError, ClientError
 
     session = session or boto3.Session()
     try:
         monitor_window(args, session.client("s3"), session.client("cloudwatch"), now or datetime.now(UTC))
     except MonitorError as problem:
         print(f"error: {problem}", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as problem:
+        print(f"error: AWS call failed: {problem}", file=sys.stderr)
         return 1
     return 0
 

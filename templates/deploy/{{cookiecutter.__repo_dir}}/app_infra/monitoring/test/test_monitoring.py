@@ -548,6 +548,8 @@ def test_the_processing_engine_replaces_the_schedules_by_a_pipeline_and_keeps_th
     # The same metric names and dimensions as Model Monitor's: the job publishes exactly these.
     assert alarms.keys() == _of_type(_resources(_parameters(stage)), "AWS::CloudWatch::Alarm").keys()
     assert "AWS::SageMaker::Pipeline" not in {type_ for type_, _ in _resources(_parameters(stage)).values()}
+    # The same rule: an alarm of either engine retrains or notifies alike.
+    assert resources["DriftRule"] == _resources(_parameters(stage))["DriftRule"]
 
 
 @pytest.mark.parametrize("stage", MONITORED)
