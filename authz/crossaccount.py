@@ -150,6 +150,12 @@ def tooling_reads(
     if function_code:
         reads.append(("stage-cloudformation", "s3:GetObject", s3_object_arn(function_code), {}, "bucket"))
     for url in monitoring_objects:
+        if url.endswith("/"):  # a prefix a processing input lists (the processing monitoring engine's code)
+            bucket, _, prefix = url[5:].partition("/")
+            reads.append(
+                ("stage-monitoring", "s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": prefix}, "bucket")
+            )
+            continue
         reads.append(("stage-monitoring", "s3:GetObject", s3_object_arn(url), {}, "bucket"))
     if monitoring_objects:
         reads.append(("stage-monitoring", "kms:Decrypt", key_arn, through_s3, "key"))

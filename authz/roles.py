@@ -116,6 +116,7 @@ STAGE_ROLE_KEYS = {
     "BatchScheduleRole": "stage-batch-schedule",
     "MonitoringRole": "stage-monitoring",
     "DriftRetrainRole": "stage-drift-retrain",
+    "MonitoringScheduleRole": "stage-monitoring-schedule",
     "DeployRole": "stage-deploy",
 }
 

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from cookiecutter.environment import StrictEnvironment
 
-from authz import crossaccount
+from authz import crossaccount, monitoring_engine
 from authz.check import Ledger
 from authz.evaluate import Request
 from authz.provision import ADMIN_ROLE, PLATFORM_ADMIN, record
@@ -81,10 +81,33 @@ def _config_templates() -> tuple[dict, dict]:
     return declared, {path.parent.name: environment.from_string(path.read_text(encoding="utf-8")) for path in paths}
 
 
+def with_monitoring_engines(combos: dict[str, dict]) -> dict[str, dict]:
+    """Each combination again with every other realtime.monitoring.engine: a stage option, not a
+    cookiecutter answer, so no bake gives it (only the monitoring stacks differ)."""
+    variants, seen = {}, set()
+    for combo, configs in combos.items():
+        for engine in ("model-monitor", "processing"):
+            changed = json.loads(json.dumps(configs))
+            monitored = [c["realtime"]["monitoring"] for c in changed.values() if "monitoring" in c.get("realtime", {})]
+            if monitored and any(m.get("engine", "model-monitor") != engine for m in monitored):
+                for monitoring in monitored:
+                    monitoring["engine"] = engine
+                # What the monitoring stack's parameters depend on: one variant per distinct set.
+                signature = json.dumps(
+                    {stage: [c.get(k) for k in ("realtime", "on_drift", "account")] for stage, c in changed.items()},
+                    sort_keys=True,
+                )
+                if signature not in seen:
+                    seen.add(signature)
+                    variants[f"{combo}-{engine}"] = changed
+    return variants
+
+
 def stage_stacks(workdir: Path) -> tuple[Path, dict[str, list[dict]]]:
     """Bake once and compute every combination's stacks; returns the baked repo and, per
     combination id (plus "trigger"), its stacks with parameters and tags."""
     combos = {bakery.combo_id(c): rendered_configs(bakery.answers_for(c)) for c in bakery.supported(TEMPLATE)}
+    combos.update(with_monitoring_engines(combos))
     project = bake(TEMPLATE, workdir, {"project_name": WORST_NAME, "project_id": WORST_ID, "inference_mode": "both"})
     env = {
         **os.environ,
@@ -131,6 +154,8 @@ def check_stage_stacks(ledger: Ledger) -> int:
             if entry.get("access"):
                 accesses[f"{entry['stage']} account"] = entry["access"]
             _check_stack(ledger, templates[entry["template"]], _in_evaluation_account(entry), role)
+            if monitoring_engine.uses_processing(entry):
+                monitoring_engine.check(ledger, _in_evaluation_account(entry))
         for form, parameters in accesses.items():
             check_stage_access(ledger, form, parameters)
     return len(by_combination) - 1
@@ -150,7 +175,12 @@ def check_tooling_reads(ledger: Ledger, entries: Iterable[dict]) -> int:
                 )
             if entry["part"] == "monitoring":
                 names = ("BaselineStatisticsUri", "BaselineConstraintsUri", "ModelQualityConstraintsUri")
-                stage["monitoring_objects"] = tuple(filter(None, (entry["Parameters"][name] for name in names)))
+                reads = tuple(filter(None, (entry["Parameters"][name] for name in names)))
+                if monitoring_engine.uses_processing(entry):
+                    code = entry["Parameters"]["MonitorCodeUri"]
+                    reads += (code, f"{code}mlops_template_kit/__init__.py")
+                # The same stage under each monitoring engine: what either reads.
+                stage["monitoring_objects"] = tuple(dict.fromkeys(stage["monitoring_objects"] + reads))
     for stage in stages.values():
         _check_stage_reads(ledger, stage)
     return len(stages)

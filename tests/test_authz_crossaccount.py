@@ -131,6 +131,8 @@ def stage(tmp_path_factory) -> dict:
     objects = tuple(
         monitoring[name] for name in ("BaselineStatisticsUri", "BaselineConstraintsUri", "ModelQualityConstraintsUri")
     )
+    if monitoring.get("Engine") == "processing":  # the job's code, a processing input's prefix
+        objects += (monitoring["MonitorCodeUri"], monitoring["MonitorCodeUri"] + "mlops_template_kit/__init__.py")
     return {**prod[0], "function_code": code, "monitoring_objects": objects, "entries": prod}
 
 
@@ -281,3 +283,16 @@ def test_the_stage_roles_decrypt_only_through_s3(stage):
 def test_without_stage_accounts_the_bucket_policy_grants_no_other_account():
     statements = crossaccount.bucket_policy([])["Statement"]
     assert [s["Sid"] for s in statements] == ["DenyInsecureTransport"]
+
+
+def test_the_processing_monitor_lists_its_code_only_through_the_bucket_list_grant(stage):
+    assert any(url.endswith("/") for url in stage["monitoring_objects"]), "the shipped engine is processing"
+    answers = _ask(stage, stage_access_roles(stage["access"]), _policies(stage))
+    listed = {key: allowed for key, allowed in answers.items() if key[1] == "s3:ListBucket"}
+    assert listed and all(listed.values())
+    policies = _policies(stage)
+    policies["bucket"] = {
+        **policies["bucket"],
+        "Statement": [s for s in policies["bucket"]["Statement"] if s.get("Sid") != "StageAccountsListProjectObjects"],
+    }
+    assert _denied(_ask(stage, stage_access_roles(stage["access"]), policies), "s3:ListBucket") == {"stage-monitoring"}

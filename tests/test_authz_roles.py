@@ -177,6 +177,7 @@ def test_deployed_roles_carry_the_platform_and_account_wide_stage_access_policie
         "stage-batch-schedule",
         "stage-monitoring",
         "stage-drift-retrain",
+        "stage-monitoring-schedule",
     }
     service_role = f"arn:aws:iam::{ACCOUNT}:role/sagemaker-all-projects-cloudformation"
     assert roles["stage-cloudformation"].arn(ACCOUNT) == service_role

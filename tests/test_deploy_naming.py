@@ -104,3 +104,7 @@ def test_monitoring_names_fit_at_the_worst_case(stage):
     assert len(f"{prefix}drift-{'f' * 64}") <= naming.LIMITS["alarm"]
     for check in ("data-quality", "model-quality"):
         assert naming.SAGEMAKER_NAME.match(f"{ID}-{stage}-{check}") and len(f"{ID}-{stage}-{check}") <= 63
+    # Engine=processing: its pipeline, schedule rule and schedule role (stacks.monitoring_parameters).
+    assert naming.pipeline(NAME, ID, f"monitoring-{stage}")
+    assert len(naming.event_rule(ID, f"{stage}-monitor-schedule")) <= naming.LIMITS["event_rule"]
+    assert naming.stage_access_role("monitoring-schedule", ID, stage)

@@ -11,6 +11,9 @@ import json
 import random
 import re
 import shutil
+import subprocess
+import sys
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import jinja2
@@ -534,3 +537,222 @@ def test_a_request_is_captured_before_it_is_answered_so_switching_folders_loses_
                 connection.getresponse().read()
         endpoint.capture_to(None)
     assert [len(capture.read(tmp_path / name)) for name in ("first", "second", "third")] == [5, 5, 5]
+
+
+# --- the processing engine's job (monitor.processing): S3 capture in, reports and metrics out -----
+
+CAPTURE_BUCKET = "sagemaker-p-1-staging-datacapture"
+
+
+def _processing_arguments(**extra: str) -> list[str]:
+    given = {
+        "--capture-uri": f"s3://{CAPTURE_BUCKET}/datacapture/endpoint-x/AllTraffic",
+        "--baseline-statistics-uri": "s3://sagemaker-project-p-1/baseline/statistics.json",
+        "--baseline-constraints-uri": "s3://sagemaker-project-p-1/baseline/constraints.json",
+        "--reports-uri": f"s3://{CAPTURE_BUCKET}/monitoring",
+        "--namespace": "sagemaker-p-1/monitoring",
+        "--endpoint": "endpoint-x",
+        "--schedule-prefix": "p-1-staging",
+        "--drift-threshold": "0.1",
+        **extra,
+    }
+    return [part for pair in given.items() for part in pair]
+
+
+def _run_processing_job(tmp_path: Path, baseline: run.Baseline, rows: list[dict[str, str]], *, truth=None):
+    """Capture `rows` locally, put it in a moto bucket where SageMaker's capture would, run the job one
+    hour later; (exit code, report keys, PutMetricData requests)."""
+    from datetime import datetime
+
+    import boto3
+    from botocore.stub import ANY, Stubber
+    from moto import mock_aws
+
+    from mlops_template_kit.monitor import processing
+
+    ids = write_capture(tmp_path / "capture", rows)
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        s3 = session.client("s3")
+        for bucket in (CAPTURE_BUCKET, "sagemaker-project-p-1"):
+            s3.create_bucket(Bucket=bucket)
+        for name in ("statistics", "constraints"):
+            document = getattr(baseline, name)
+            s3.put_object(Bucket="sagemaker-project-p-1", Key=f"baseline/{name}.json", Body=json.dumps(document))
+        for path in sorted((tmp_path / "capture").rglob("*.jsonl")):
+            relative = path.relative_to(tmp_path / "capture").as_posix()
+            s3.upload_file(str(path), CAPTURE_BUCKET, f"datacapture/{relative}")
+        hour = path.relative_to(tmp_path / "capture").parts[2:6]  # yyyy mm dd hh of the capture
+        if truth is not None:
+            s3.put_object(
+                Bucket=CAPTURE_BUCKET, Key=f"ground-truth/{'/'.join(hour)}/labels.jsonl", Body=truth(ids).encode()
+            )
+        # Recorded through botocore's Stubber: every request is validated against PutMetricData's shape.
+        cloudwatch = session.client("cloudwatch")
+        requests: list[dict] = []
+        stubber = Stubber(cloudwatch)
+        for _ in range(4):
+            stubber.add_response("put_metric_data", {}, {"Namespace": "sagemaker-p-1/monitoring", "MetricData": ANY})
+        original = cloudwatch.put_metric_data
+
+        def recording(**request):
+            requests.append(request)
+            return original(**request)
+
+        cloudwatch.put_metric_data = recording
+        fake_session = type("Session", (), {"client": lambda self, name: cloudwatch if name == "cloudwatch" else s3})()
+        extra = {"--ground-truth-uri": f"s3://{CAPTURE_BUCKET}/ground-truth/"} if truth else {}
+        if truth:
+            rules = {"rmse": {"threshold": 75.0, "comparison_operator": "GreaterThanThreshold"}}
+            document = {"version": 0.0, "regression_constraints": rules}
+            s3.put_object(Bucket="sagemaker-project-p-1", Key="deploy/mq.json", Body=json.dumps(document))
+            extra |= {
+                "--problem-type": "Regression",
+                "--quality-constraints-uri": "s3://sagemaker-project-p-1/deploy/mq.json",
+            }
+        now = datetime(*map(int, hour), tzinfo=UTC) + timedelta(hours=1, minutes=5)
+        with stubber:
+            code = processing.main(_processing_arguments(**extra), session=fake_session, now=now)
+        listed = s3.list_objects_v2(Bucket=CAPTURE_BUCKET, Prefix="monitoring/").get("Contents", [])
+        reports = {
+            item["Key"]: json.loads(s3.get_object(Bucket=CAPTURE_BUCKET, Key=item["Key"])["Body"].read())
+            for item in listed
+        }
+    return code, reports, requests
+
+
+def _published(requests: list[dict]) -> dict[str, float]:
+    return {datum["MetricName"]: datum["Value"] for request in requests for datum in request["MetricData"]}
+
+
+@pytest.mark.usefixtures("offline")
+def test_the_processing_job_reports_shifted_features_and_publishes_their_drift(tmp_path, baseline):
+    rows = feature_rows(400, seed=11, shift={"bmi": 8.0, "bp": 25.0})
+    code, reports, requests = _run_processing_job(tmp_path, baseline, rows)
+    assert code == 0
+    (violations_key,) = [key for key in reports if key.endswith("constraint_violations.json")]
+    assert re.fullmatch(r"monitoring/data-quality/\d{4}/\d\d/\d\d/\d\d/constraint_violations\.json", violations_key)
+    drifted = {
+        v["feature_name"]
+        for v in reports[violations_key]["violations"]
+        if v["constraint_check_type"] == "baseline_drift_check"
+    }
+    assert drifted == {"bmi", "bp"}
+    published = _published(requests)
+    assert set(published) == {f"feature_baseline_drift_{name}" for name in FEATURES}
+    assert published["feature_baseline_drift_bmi"] > 0.1 and published["feature_baseline_drift_bp"] > 0.1
+    assert published["feature_baseline_drift_age"] < 0.1
+    dimensions = requests[0]["MetricData"][0]["Dimensions"]
+    assert dimensions == [
+        {"Name": "Endpoint", "Value": "endpoint-x"},
+        {"Name": "MonitoringSchedule", "Value": "p-1-staging-data-quality"},
+    ]
+
+
+@pytest.mark.usefixtures("offline")
+def test_the_processing_job_on_unshifted_traffic_reports_no_violation_and_low_drift(tmp_path, baseline):
+    code, reports, requests = _run_processing_job(tmp_path, baseline, feature_rows(400, seed=12))
+    assert code == 0
+    (violations,) = [doc for key, doc in reports.items() if key.endswith("constraint_violations.json")]
+    assert violations == {"violations": []}
+    assert all(value <= 0.1 for value in _published(requests).values())
+
+
+@pytest.mark.usefixtures("offline")
+def test_the_processing_job_merges_ground_truth_and_publishes_the_quality_metrics(tmp_path, baseline):
+    rows = feature_rows(300, seed=13)
+    labels = lambda ids: ground_truth_lines(ids, [float(row["bmi"]) * 5 + 100 for row in rows])  # noqa: E731
+    code, reports, requests = _run_processing_job(tmp_path, baseline, rows, truth=labels)
+    assert code == 0
+    quality = [doc for key, doc in reports.items() if "model-quality/" in key and key.endswith("violations.json")]
+    assert [v["metric_name"] for v in quality[0]["violations"]] == ["rmse"]
+    assert _published(requests)["rmse"] == pytest.approx(100.0)
+
+
+@pytest.mark.usefixtures("offline")
+def test_the_processing_job_with_a_bad_baseline_writes_nothing_and_says_so_in_one_line(tmp_path, capsys):
+    bad = run.Baseline({"features": "nope"}, {"features": []})
+    code, reports, requests = _run_processing_job(tmp_path, bad, feature_rows(20, seed=14))
+    assert code == 1 and reports == {} and requests == []
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: baseline s3://") and "features list" in line
+
+
+def _uploaded_monitor_job(folder: Path) -> list[str]:
+    """The files the build uploads for the processing engine, put into `folder` as the step gets them."""
+    from types import SimpleNamespace
+
+    import boto3
+    from moto import mock_aws
+
+    from mlops_template_kit.deploy import build
+
+    settings = SimpleNamespace(artifact_bucket="sagemaker-project-p-1", deploy_prefix=lambda: "churn/deploy/b1")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=settings.artifact_bucket)
+        keys = build.upload_monitor_code(s3, settings)
+        for key in keys:
+            target = folder / key.removeprefix("churn/deploy/b1/monitor-code/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(settings.artifact_bucket, key, str(target))
+    return keys
+
+
+# The scikit-learn 1.4-2 image runs Python 3.10 (aws/sagemaker-scikit-learn-container,
+# docker/1.4-2/base/Dockerfile.cpu). numpy is not installed for it here: a stand-in lets the import
+# run, which is what breaks on a newer-Python-only name (datetime.UTC, 3.11).
+def _python_310() -> str | None:
+    """A Python 3.10 interpreter that runs (a pyenv shim may exist without the version enabled)."""
+    candidates = [shutil.which("python3.10"), *map(str, Path.home().glob(".pyenv/versions/3.10*/bin/python3.10"))]
+    for candidate in filter(None, candidates):
+        if subprocess.run([candidate, "-c", "pass"], capture_output=True).returncode == 0:
+            return candidate
+    return None
+
+
+PYTHON_OF_THE_IMAGE = _python_310()
+
+
+@pytest.mark.usefixtures("offline")
+@pytest.mark.skipif(PYTHON_OF_THE_IMAGE is None, reason="python3.10 (the image's Python) is not installed")
+def test_the_uploaded_monitor_job_imports_on_the_images_python(tmp_path):
+    _uploaded_monitor_job(tmp_path)
+    probe = (
+        "import sys, types; sys.modules['numpy'] = types.ModuleType('numpy'); sys.path.insert(0, sys.argv[1]); "
+        "import mlops_template_kit.monitor.processing as job; print(sys.version_info[:2])"
+    )
+    result = subprocess.run([PYTHON_OF_THE_IMAGE, "-I", "-c", probe, str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr.strip().splitlines()[-1:]
+    assert result.stdout.strip() == "(3, 10)"
+
+
+@pytest.mark.usefixtures("offline")
+def test_the_uploaded_monitor_job_imports_on_its_own(tmp_path):
+    """What the build uploads for the processing engine is all the job imports: run from a folder
+    holding only those files (as the step's PYTHONPATH), every kit module it loads comes from there."""
+    keys = _uploaded_monitor_job(tmp_path)
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import mlops_template_kit.monitor.processing as job; "
+        "print('\\n'.join(m.__file__ for n, m in sorted(sys.modules.items()) if n.startswith('mlops_template_kit')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-I", "-c", probe, str(tmp_path)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded and all(path.startswith(str(tmp_path)) for path in loaded), loaded
+    assert len(loaded) == len(keys)
+
+
+@pytest.mark.usefixtures("offline")
+def test_the_processing_job_without_its_baseline_object_says_so_in_one_line(capsys):
+    import boto3
+    from moto import mock_aws
+
+    from mlops_template_kit.monitor import processing
+
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        session.client("s3").create_bucket(Bucket="sagemaker-project-p-1")
+        assert processing.main(_processing_arguments(), session=session) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: AWS call failed:") and "NoSuchKey" in line

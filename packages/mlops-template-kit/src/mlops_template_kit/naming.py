@@ -254,6 +254,7 @@ STAGE_ACCESS_ROLES = (
     "cloudformation",
     "monitoring",
     "drift-retrain",
+    "monitoring-schedule",
 )
 
 

@@ -5,8 +5,9 @@
 1. validate inference_config/<stage>/inference_config.json of every stage;
 2. find the newest Approved package of the model package group (stops with one line when none);
 3. read the model's metadata.json (its raw feature columns guard the API);
-4. upload the Lambda code, the batch postprocessing code and each monitored stage's model-quality
-   constraints under <project>/deploy/<build-id>/;
+4. upload the Lambda code, the batch postprocessing code, each monitored stage's model-quality
+   constraints and (for monitoring.engine "processing") the kit's monitor job under
+   <project>/deploy/<build-id>/;
 5. write build/<stage>/<stack>.json (CodePipeline template configurations: parameters and the
    tags sagemaker:deployment-stage, sagemaker:project-name, sagemaker:project-id), the batch
    pipeline definition of each stage, build/model_package.json and build/manifest.json.
@@ -88,6 +89,35 @@ def upload_postprocess_code(s3_client: Any, settings: Settings, batch_pipeline: 
     s3_client.put_object(Bucket=bucket, Key=f"{prefix}__main__.py", Body=script.read_bytes())
 
 
+# What the processing engine's job imports (mlops_template_kit.monitor.processing and its imports,
+# nothing else: the scikit-learn image brings numpy and boto3). Uploaded as files under the code
+# prefix; the step puts that folder on PYTHONPATH.
+MONITOR_JOB_FILES = (
+    "__init__.py",
+    "deploy/__init__.py",
+    "deploy/errors.py",
+    "monitor/__init__.py",
+    "monitor/capture.py",
+    "monitor/data_quality.py",
+    "monitor/errors.py",
+    "monitor/model_quality.py",
+    "monitor/processing.py",
+    "monitor/run.py",
+)
+
+
+def upload_monitor_code(s3_client: Any, settings: Settings) -> list[str]:
+    """Upload the kit's monitor job where monitoring.yaml's MonitorCodeUri points; the keys written."""
+    package = Path(__file__).resolve().parents[1]
+    bucket, prefix = split_s3_uri(stacks.monitor_code_uri(settings))
+    keys = []
+    for name in MONITOR_JOB_FILES:
+        key = f"{prefix}{package.name}/{name}"
+        s3_client.put_object(Bucket=bucket, Key=key, Body=(package / name).read_bytes())
+        keys.append(key)
+    return keys
+
+
 def upload_quality_constraints(s3_client: Any, ctx: stacks.StageContext) -> None:
     """Put the stage's model-quality constraints.json where its monitoring stack points
     (ModelQualityConstraintsUri), written from realtime.monitoring.model_quality."""
@@ -144,6 +174,8 @@ def build(settings: Settings, output_dir: Path, session: Any) -> dict[str, Any]:
         batch_pipeline = pipeline_module(settings.repo_root)
         upload_postprocess_code(s3_client, settings, batch_pipeline)
     lambda_key = upload_lambda_code(s3_client, settings) if any("api" in c for c in configs.values()) else ""
+    if any(stacks.monitoring_wanted(c) and stacks.monitoring_engine(c) == "processing" for c in configs.values()):
+        upload_monitor_code(s3_client, settings)
     account_id = session.client("sts").get_caller_identity()["Account"]
 
     staging_dir = output_dir.with_name(output_dir.name + ".partial")

@@ -173,6 +173,13 @@ def batch_schedule_parameters(ctx: StageContext) -> dict[str, Any]:
 # top-level key of its model-quality constraints file for each.
 MONITOR_PROBLEM_TYPES = {"binary_classification": "BinaryClassification", "regression": "Regression"}
 ON_DRIFT_ACTIONS = ("retrain", "notify")
+# realtime.monitoring.engine: Model Monitor's schedules, or the kit's monitor in a scheduled
+# pipeline (Model Monitor is closed to new customers; monitoring.yaml Engine).
+MONITORING_ENGINES = ("model-monitor", "processing")
+DEFAULT_MONITORING_ENGINE = "model-monitor"
+# The processing engine's image: the scikit-learn framework image of the build-train pipeline
+# (its FRAMEWORK_IMAGES["sklearn"]): numpy and boto3 are in it, the kit's monitor needs nothing else.
+MONITOR_FRAMEWORK_IMAGE = ("sklearn", "1.4-2")
 
 
 def monitoring_wanted(config: dict[str, Any]) -> bool:
@@ -203,6 +210,20 @@ def model_quality_constraints(problem_type: str, constraints: dict[str, dict[str
             for metric, rule in sorted(constraints.items())
         },
     }
+
+
+def monitoring_engine(config: dict[str, Any]) -> str:
+    return config.get("realtime", {}).get("monitoring", {}).get("engine", DEFAULT_MONITORING_ENGINE)
+
+
+def monitor_code_uri(settings: Settings) -> str:
+    """Where the build uploads the kit's monitor package for the processing engine (an S3 prefix)."""
+    return f"s3://{settings.artifact_bucket}/{settings.deploy_prefix()}/monitor-code/"
+
+
+def monitoring_pipeline_name(settings: Settings, stage: str) -> str:
+    """The processing engine's pipeline, in lower case as its ARN holds it (the schedule role's resource)."""
+    return naming.pipeline(settings.project_name, settings.project_id, f"monitoring-{stage}").lower()
 
 
 def monitoring_constraints_key(settings: Settings, stage: str) -> str:
@@ -243,6 +264,7 @@ def monitoring_parameters(ctx: StageContext) -> dict[str, Any]:
     settings, stage = ctx.settings, ctx.stage
     pipeline = naming.pipeline(settings.project_name, settings.project_id, "training")
     return {
+        "Engine": monitoring_engine(ctx.config),
         "StageName": stage,
         "EndpointName": ctx.endpoint_name,
         "MonitoringRoleArn": ctx.role_arn("monitoring"),
@@ -279,6 +301,13 @@ def monitoring_parameters(ctx: StageContext) -> dict[str, Any]:
         "RetrainInputDataUrl": retrain_input_data_url(ctx) if action == "retrain" else "",
         "TopicName": naming.event_rule(ctx.project_id, f"{stage}-drift"),
         "TopicKeyAliasName": ctx.key_alias("drift-topic"),
+        # Engine=processing (given for both engines: the template's parameters are all required).
+        "ProcessingImageUri": framework_image_uri(settings.region, *MONITOR_FRAMEWORK_IMAGE),
+        "MonitorCodeUri": monitor_code_uri(settings),
+        "MetricNamespace": f"sagemaker-{ctx.project_id}/monitoring",
+        "MonitoringPipelineName": monitoring_pipeline_name(settings, stage),
+        "ScheduleRuleName": naming.event_rule(ctx.project_id, f"{stage}-monitor-schedule"),
+        "ScheduleRoleArn": ctx.role_arn("monitoring-schedule"),
     }
 
 
@@ -306,6 +335,18 @@ def monitor_image_uri(region: str) -> str:
         return image_uris.retrieve("model-monitor", region)
     except ValueError:
         raise DeployError(f"Model Monitor has no analyzer image in region {region}") from None
+
+
+@functools.cache
+def framework_image_uri(region: str, framework: str, version: str) -> str:
+    """A SageMaker framework image in `region`, as the SageMaker SDK knows it (as the build-train
+    pipeline resolves its images)."""
+    from sagemaker.core import image_uris
+
+    try:
+        return image_uris.retrieve(framework, region, version=version, instance_type="ml.m5.large")
+    except ValueError:
+        raise DeployError(f"SageMaker has no {framework} {version} image in region {region}") from None
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,15 @@ import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from mlops_template_kit.monitor.errors import MonitorError
+
+# The processing engine runs this module on the scikit-learn image's Python 3.10, which has no
+# datetime.UTC (3.11): timezone.utc is the same object.
+UTC = timezone.utc  # noqa: UP017
 
 CSV, JSON = "text/csv", "application/json"
 ENCODINGS = {CSV: "CSV", JSON: "JSON"}

@@ -271,6 +271,28 @@ def _categorical_distance(baseline: dict, values: list[str]) -> float:
     )
 
 
+def drift_distance(baseline_feature: dict, values: list[str]) -> float | None:
+    """The feature's distance from its baseline distribution (numeric: KS, categorical: L-infinity);
+    None for a baseline feature without a distribution."""
+    if "numerical_statistics" in baseline_feature:
+        return _numeric_distance(baseline_feature["numerical_statistics"], values)
+    if "string_statistics" in baseline_feature:
+        return _categorical_distance(baseline_feature["string_statistics"], values)
+    return None
+
+
+def drift_distances(columns: Table, baseline_statistics: dict) -> dict[str, float]:
+    """feature -> distance of every baseline feature the data has: what the processing engine
+    publishes as feature_baseline_drift_<feature> (Model Monitor's metric name)."""
+    distances = {}
+    for feature in baseline_statistics.get("features", []):
+        name = feature.get("name")
+        distance = drift_distance(feature, columns[name]) if name in columns else None
+        if distance is not None:
+            distances[name] = distance
+    return distances
+
+
 def _drift(baseline_feature: dict, values: list[str], config: dict) -> dict[str, str] | None:
     distribution = config.get("distribution_constraints") or {}
     if distribution.get("perform_comparison", "Enabled") != "Enabled":

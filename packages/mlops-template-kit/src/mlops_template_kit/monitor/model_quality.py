@@ -20,7 +20,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,10 @@ import numpy as np
 
 from mlops_template_kit.monitor import capture
 from mlops_template_kit.monitor.errors import MonitorError
+
+# The processing engine runs this module on the scikit-learn image's Python 3.10, which has no
+# datetime.UTC (3.11): timezone.utc is the same object.
+UTC = timezone.utc  # noqa: UP017
 
 REGRESSION, BINARY = "regression", "binary_classification"
 METRICS_KEY = {REGRESSION: "regression_metrics", BINARY: "binary_classification_metrics"}

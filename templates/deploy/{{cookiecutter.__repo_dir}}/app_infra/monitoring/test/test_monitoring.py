@@ -35,7 +35,18 @@ ACCOUNT = "123456789012"
 PSEUDO = {"AWS::Region": "us-east-1", "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"}
 BASELINE = "s3://sagemaker-project-p-localdemo001/diabetes-progression/ml-pipeline-outputs/b1/DataQualityBaseline"
 FEATURES = ["age", "sex", "bmi", "bp"]
-CONFIGS = {stage: inference_config.load(stage, config_dir(REPO_ROOT)) for stage in naming.STAGES}
+SHIPPED = {stage: inference_config.load(stage, config_dir(REPO_ROOT)) for stage in naming.STAGES}
+
+
+def _on_model_monitor(config: dict) -> dict:
+    """The configuration with Model Monitor as its engine (the tests of the Model Monitor stack)."""
+    config = copy.deepcopy(config)
+    if "monitoring" in config.get("realtime", {}):
+        config["realtime"]["monitoring"]["engine"] = "model-monitor"
+    return config
+
+
+CONFIGS = {stage: _on_model_monitor(config) for stage, config in SHIPPED.items()}
 MONITORED = [stage for stage, config in CONFIGS.items() if "realtime" in config]
 
 pytestmark = pytest.mark.skipif(not MONITORED, reason="a batch-only repository has no endpoint to monitor")
@@ -90,7 +101,10 @@ class Resolved:
         self.template = template
         defaults = {name: str(spec["Default"]) for name, spec in template["Parameters"].items() if "Default" in spec}
         self.values = {**PSEUDO, **defaults, **parameters}
-        self.conditions = {name: self.run(node) for name, node in template.get("Conditions", {}).items()}
+        # In template order: a condition may name an earlier one (Fn::Condition).
+        self.conditions: dict[str, bool] = {}
+        for name, node in template.get("Conditions", {}).items():
+            self.conditions[name] = self.run(node)
 
     def run(self, node: Any) -> Any:
         if isinstance(node, list):
@@ -109,8 +123,10 @@ class Resolved:
             return None
         return self.values.get(name, f"<{name}>")
 
-    def fn_Sub(self, text: str) -> str:
-        return re.sub(r"\$\{([A-Za-z0-9:.]+)\}", lambda m: str(self.fn_Ref(m.group(1))), text)
+    def fn_Sub(self, argument: str | list) -> str:
+        # Fn::Sub [text, {name: value}] substitutes the map's values first, then parameters.
+        text, names = (argument, {}) if isinstance(argument, str) else (argument[0], self.run(argument[1]))
+        return re.sub(r"\$\{([A-Za-z0-9:.]+)\}", lambda m: str(names.get(m.group(1), self.fn_Ref(m.group(1)))), text)
 
     def fn_GetAtt(self, argument: list) -> str:
         # A job definition's name is its JobDefinitionName; other attributes stay symbolic.
@@ -124,6 +140,9 @@ class Resolved:
 
     def fn_Equals(self, argument: list) -> bool:
         return str(self.run(argument[0])) == str(self.run(argument[1]))
+
+    def fn_Condition(self, name: str) -> bool:
+        return self.conditions[name]
 
     def fn_Not(self, argument: list) -> bool:
         return not self.run(argument[0])
@@ -500,3 +519,105 @@ def test_only_a_template_with_a_transform_is_created_with_auto_expand():
     assert deploy.capabilities_of(TEMPLATE.read_text(encoding="utf-8")) == ("CAPABILITY_AUTO_EXPAND",)
     endpoint = REPO_ROOT / "app_infra" / "endpoint" / "endpoint.yaml"
     assert deploy.capabilities_of(endpoint.read_text(encoding="utf-8")) == ()
+
+
+# --- Engine=processing: the kit's monitor in a scheduled pipeline, the same alarms ----------------
+
+
+def _processing(stage: str, **changes: Any) -> dict[str, tuple[str, dict]]:
+    config = _with(stage, **{"realtime.monitoring.engine": "processing", **changes})
+    return _resources(_parameters(stage, config))
+
+
+def _pipeline_step(resources: dict) -> tuple[dict, dict]:
+    (pipeline,) = _of_type(resources, "AWS::SageMaker::Pipeline").values()
+    definition = json.loads(pipeline["PipelineDefinition"]["PipelineDefinitionBody"])
+    (step,) = definition["Steps"]
+    return pipeline, step
+
+
+@pytest.mark.parametrize("stage", MONITORED)
+def test_the_processing_engine_replaces_the_schedules_by_a_pipeline_and_keeps_the_alarms(stage):
+    resources = _processing(stage)
+    kinds = sorted(type_ for type_, _ in resources.values())
+    assert not [kind for kind in kinds if "Quality" in kind or kind == "AWS::SageMaker::MonitoringSchedule"]
+    assert kinds.count("AWS::SageMaker::Pipeline") == 1 and kinds.count("AWS::Events::Rule") == 2
+    namespace = _parameters(stage)["MetricNamespace"]
+    alarms = _of_type(resources, "AWS::CloudWatch::Alarm")
+    assert alarms and {props["Namespace"] for props in alarms.values()} == {namespace}
+    # The same metric names and dimensions as Model Monitor's: the job publishes exactly these.
+    assert alarms.keys() == _of_type(_resources(_parameters(stage)), "AWS::CloudWatch::Alarm").keys()
+    assert "AWS::SageMaker::Pipeline" not in {type_ for type_, _ in _resources(_parameters(stage)).values()}
+    # The same rule: an alarm of either engine retrains or notifies alike.
+    assert resources["DriftRule"] == _resources(_parameters(stage))["DriftRule"]
+
+
+@pytest.mark.parametrize("stage", MONITORED)
+def test_the_monitoring_pipeline_is_a_valid_create_pipeline_and_processing_job_request(stage):
+    pipeline, step = _pipeline_step(_processing(stage))
+    # CloudFormation's PipelineDefinition.PipelineDefinitionBody is the API's PipelineDefinition.
+    request = {**pipeline, "PipelineDefinition": pipeline["PipelineDefinition"]["PipelineDefinitionBody"]}
+    _validate("CreatePipeline", {**request, "ClientRequestToken": "t" * 32, "Tags": TAGS})
+    assert step["Type"] == "Processing"
+    _validate("CreateProcessingJob", {**step["Arguments"], "ProcessingJobName": "pipelines-x-Monitor", "Tags": TAGS})
+    misspelt = {**step["Arguments"], "StoppingCondition": {"MaxRuntimeInSecond": 60}, "ProcessingJobName": "x"}
+    with pytest.raises(ParamValidationError):
+        _validate("CreateProcessingJob", misspelt)
+
+
+@pytest.mark.parametrize("stage", MONITORED)
+def test_the_step_runs_the_kits_monitor_on_this_endpoints_capture_with_what_the_job_accepts(stage):
+    from mlops_template_kit.monitor import processing
+
+    parameters = _parameters(stage, _with(stage, **{"realtime.monitoring.engine": "processing"}))
+    _, step = _pipeline_step(_processing(stage))
+    application = step["Arguments"]["AppSpecification"]
+    assert application["ContainerEntrypoint"][-1] == "mlops_template_kit.monitor.processing"
+    assert "sagemaker-scikit-learn" in application["ImageUri"]
+    args = processing.parse_args(application["ContainerArguments"])
+    bucket, endpoint = parameters["DataCaptureBucketName"], parameters["EndpointName"]
+    assert args.capture_uri == f"s3://{bucket}/datacapture/{endpoint}/AllTraffic"
+    assert args.baseline_statistics_uri == f"{BASELINE}/statistics.json"
+    assert args.ground_truth_uri.startswith(f"s3://{bucket}/ground-truth")
+    assert args.namespace == parameters["MetricNamespace"] and args.schedule_prefix == parameters["ResourcePrefix"]
+    (code,) = step["Arguments"]["ProcessingInputs"]
+    assert code["S3Input"]["S3Uri"] == parameters["MonitorCodeUri"]
+    assert step["Arguments"]["Environment"]["PYTHONPATH"] == code["S3Input"]["LocalPath"]
+    without_truth = _processing(stage, **{"realtime.monitoring.model_quality.enabled": False})
+    args = processing.parse_args(
+        _pipeline_step(without_truth)[1]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    )
+    assert args.ground_truth_uri == "" and args.quality_constraints_uri == ""
+
+
+@pytest.mark.parametrize("stage", MONITORED)
+def test_the_schedule_starts_the_monitoring_pipeline_as_the_schedule_role(stage):
+    parameters = _parameters(stage, _with(stage, **{"realtime.monitoring.engine": "processing"}))
+    rules = _of_type(_processing(stage), "AWS::Events::Rule")
+    (schedule,) = [props for props in rules.values() if "ScheduleExpression" in props]
+    assert schedule["ScheduleExpression"] == CONFIGS[stage]["realtime"]["monitoring"]["schedule_expression"]
+    (target,) = schedule["Targets"]
+    assert target["Arn"].endswith(f":pipeline/{parameters['MonitoringPipelineName']}")
+    assert target["RoleArn"] == parameters["ScheduleRoleArn"] and target["RoleArn"].endswith("-monitoring-schedule")
+    shape = boto3.client("events", region_name="us-east-1").meta.service_model.operation_model("PutTargets")
+    report = ParamValidator().validate({"Rule": schedule["Name"], "Targets": [target]}, shape.input_shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+def test_an_unknown_engine_is_refused_by_the_schema():
+    stage = MONITORED[0]
+    config = _with(stage, **{"realtime.monitoring.engine": "clarify"})
+    with pytest.raises(DeployError, match="engine"):
+        inference_config.validate(config, stage, config_dir(REPO_ROOT))
+    inference_config.validate(
+        _with(stage, **{"realtime.monitoring.engine": "processing"}), stage, config_dir(REPO_ROOT)
+    )
+
+
+def test_the_shipped_configurations_choose_the_processing_engine_and_a_missing_engine_keeps_model_monitor():
+    # New accounts cannot create Model Monitor schedules; a repository configured before the option
+    # existed keeps the stack it deployed.
+    assert {SHIPPED[stage]["realtime"]["monitoring"]["engine"] for stage in MONITORED} == {"processing"}
+    legacy = copy.deepcopy(SHIPPED[MONITORED[0]])
+    del legacy["realtime"]["monitoring"]["engine"]
+    assert _parameters(MONITORED[0], legacy)["Engine"] == "model-monitor"
