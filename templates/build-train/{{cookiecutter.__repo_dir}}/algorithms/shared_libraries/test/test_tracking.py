@@ -286,7 +286,7 @@ def test_a_failed_client_install_leaves_the_training_successful_with_one_line_sa
     monkeypatch.setitem(sys.modules, "mlflow", None)
     monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
     monkeypatch.setenv(tracking.TRACKING_URI, SERVER_ARN)
-    pip_error = "ERROR: No matching distribution found for mlflow-skinny==3.17.2"
+    pip_error = "No matching distribution found for mlflow-skinny==3.17.2"
     calls = _pip_stand_in(monkeypatch, {}, returncode=1, stderr=f"Looking in indexes\n{pip_error}\n")
     assert train_model.main(training_args(prepared_dir, tmp_path / "model", tmp_path / "out", problem_type)) == 0
     (note,) = notes(capsys.readouterr().err)
@@ -307,7 +307,7 @@ def test_a_failed_client_install_leaves_the_training_successful_with_one_line_sa
 def test_only_a_sagemaker_mlflow_arn_makes_a_step_install_the_client(monkeypatch, uri, installs):
     monkeypatch.setitem(sys.modules, "mlflow", None)
     monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
-    calls = _pip_stand_in(monkeypatch, {}, returncode=1, stderr="ERROR: offline")
+    calls = _pip_stand_in(monkeypatch, {}, returncode=1, stderr="network is unreachable")
     client_class, reason = tracking.mlflow_client_class(uri)
     assert client_class is None and reason.startswith("mlflow is not installed in this environment")
     assert bool(calls) == installs
