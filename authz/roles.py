@@ -52,6 +52,18 @@ class Role:
         return f"arn:{partition}:iam::{account}:role/{self.arn_path}{self.name}"
 
 
+def without_statement(roles: Mapping[str, Role], sid: str) -> dict[str, Role]:
+    """The roles with every statement `sid` taken out of their policies: what a test removes to
+    see the call that statement allows denied."""
+    changed = {}
+    for key, role in roles.items():
+        policies = [
+            {**policy, "Statement": [s for s in policy["Statement"] if s.get("Sid") != sid]} for policy in role.policies
+        ]
+        changed[key] = replace(role, policies=policies)
+    return changed
+
+
 _PREFIX = "AmazonSageMakerServiceCatalogProducts"
 
 # key -> (role name suffix, managed policy, trusted service principal, studio reachable)

@@ -10,7 +10,6 @@ side and expects the read to be denied.
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
@@ -18,7 +17,7 @@ import pytest
 from authz import crossaccount, stages
 from authz.check import Ledger
 from authz.evaluate import Request, decide
-from authz.roles import Role, stage_access_roles
+from authz.roles import Role, stage_access_roles, without_statement
 
 STAGE = "222222222222"
 OTHER = "333333333333"
@@ -163,19 +162,6 @@ def _policies(stage: dict) -> dict[str, dict | None]:
     }
 
 
-def _without_statement(roles: dict[str, Role], sid: str) -> dict[str, Role]:
-    """The roles with every statement `sid` removed from their policies."""
-    changed = {}
-    for key, role in roles.items():
-        policies = copy.deepcopy(role.policies)
-        for policy in policies:
-            policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != sid]
-        changed[key] = Role(
-            role.name, role.arn_path, role.trusted_service, policies, role.boundary, role.studio_reachable
-        )
-    return changed
-
-
 def test_every_tooling_read_of_a_stage_in_its_own_account_is_allowed(stage):
     answers = _ask(stage, stage_access_roles(stage["access"]), _policies(stage))
     actions = {(role, action) for role, action, _resource in answers}
@@ -209,7 +195,7 @@ def test_a_bucket_grant_to_another_account_does_not_reach_this_stage(stage):
 
 
 def test_without_the_stage_identity_statement_the_model_is_not_read(stage):
-    roles = _without_statement(stage_access_roles(stage["access"]), "ReadModelArtifacts")
+    roles = without_statement(stage_access_roles(stage["access"]), "ReadModelArtifacts")
     answers = _ask(stage, roles, _policies(stage))
     assert "stage-endpoint" in _denied(answers, "s3:GetObject")
 
@@ -222,14 +208,14 @@ def test_without_the_key_grant_the_model_cannot_be_decrypted(stage):
 
 
 def test_without_the_stage_decrypt_statement_the_model_cannot_be_decrypted(stage):
-    roles = _without_statement(stage_access_roles(stage["access"]), "DecryptArtifactsThroughS3")
+    roles = without_statement(stage_access_roles(stage["access"]), "DecryptArtifactsThroughS3")
     answers = _ask(stage, roles, _policies(stage))
     decrypters = {"stage-endpoint", "stage-batch-pipeline", "stage-cloudformation", "stage-monitoring"}
     assert _denied(answers, "kms:Decrypt") == decrypters
 
 
 def test_without_its_identity_statement_monitoring_reads_no_baseline(stage):
-    roles = _without_statement(stage_access_roles(stage["access"]), "ReadBaselines")
+    roles = without_statement(stage_access_roles(stage["access"]), "ReadBaselines")
     answers = _ask(stage, roles, _policies(stage))
     assert _denied(answers, "s3:GetObject") == {"stage-monitoring"}
 
@@ -240,8 +226,8 @@ def test_without_the_group_policy_the_package_is_not_read(stage):
 
 
 def test_without_the_stage_package_statements_the_package_is_not_read(stage):
-    roles = _without_statement(stage_access_roles(stage["access"]), "ReadApprovedModelPackages")
-    roles = _without_statement(roles, "ReadApprovedModel")
+    roles = without_statement(stage_access_roles(stage["access"]), "ReadApprovedModelPackages")
+    roles = without_statement(roles, "ReadApprovedModel")
     answers = _ask(stage, roles, _policies(stage))
     assert _denied(answers, "sagemaker:DescribeModelPackage") == set(crossaccount.PACKAGE_READERS)
 

@@ -3,13 +3,11 @@ stage-access role that makes it, and each needed statement is load-bearing (remo
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
 from authz import monitoring_engine
 from authz.evaluate import decide
-from authz.roles import EVERY_PROJECT_STAGE_ACCESS, Role, stage_access_roles
+from authz.roles import EVERY_PROJECT_STAGE_ACCESS, Role, stage_access_roles, without_statement
 
 ACCOUNT = "123456789012"
 PROJECT_ID = "p-abc123def456"
@@ -43,16 +41,6 @@ def _answers(roles: dict[str, Role], parameters: dict[str, str] = PARAMETERS) ->
     return answers
 
 
-def _without(roles: dict[str, Role], sid: str) -> dict[str, Role]:
-    changed = {}
-    for key, role in roles.items():
-        policies = copy.deepcopy(role.policies)
-        for policy in policies:
-            policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != sid]
-        changed[key] = Role(role.name, role.arn_path, role.trusted_service, policies, role.boundary, True)
-    return changed
-
-
 def test_every_call_of_a_monitoring_run_is_allowed(roles):
     answers = _answers(roles)
     assert len(answers) >= 15
@@ -72,7 +60,7 @@ def test_every_call_of_a_monitoring_run_is_allowed(roles):
     ],
 )
 def test_removing_a_needed_statement_denies_its_call(roles, sid, action):
-    denied = [call for call, allowed in _answers(_without(roles, sid)).items() if not allowed]
+    denied = [call for call, allowed in _answers(without_statement(roles, sid)).items() if not allowed]
     assert action in {asked for _role, asked, _resource in denied}
     assert len(denied) < len(_answers(roles)) / 2  # that statement's calls, not the run's
 
