@@ -235,6 +235,8 @@ def _decide(policies: list[dict], action: str, resource: str, **context: str) ->
 
 
 STACK = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack"
+ALARM = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:"
+SAGEMAKER = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:"
 
 
 def test_both_forms_create_the_roles_stacks_py_names(deployed):
@@ -314,6 +316,15 @@ def test_the_service_role_passes_each_runtime_role_to_its_service_only(deployed,
         ("s3:CreateBucket", "arn:aws:s3:::sagemaker-p-1-prod-batch", True),
         ("s3:CreateBucket", "arn:aws:s3:::finance-reports", False),
         ("cloudformation:CreateStack", f"{STACK}/sagemaker-churn-p-1-prod-x/1", False),
+        # issue 14: the monitoring stack's alarms, schedules and rules, this stage's only
+        ("cloudwatch:PutMetricAlarm", f"{ALARM}sagemaker-churn-p-1-prod-drift-bmi", True),
+        ("cloudwatch:DeleteAlarms", f"{ALARM}sagemaker-churn-p-1-prod-quality-auc", True),
+        ("cloudwatch:PutMetricAlarm", f"{ALARM}sagemaker-churn-p-1-staging-drift-bmi", False),
+        ("sagemaker:CreateMonitoringSchedule", f"{SAGEMAKER}monitoring-schedule/p-1-prod-data-quality", True),
+        ("sagemaker:CreateDataQualityJobDefinition", f"{SAGEMAKER}data-quality-job-definition/p-1-prod-dq", True),
+        ("sagemaker:CreateMonitoringSchedule", f"{SAGEMAKER}monitoring-schedule/p-2-prod-data-quality", False),
+        ("events:PutRule", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/sagemaker-p-1-prod-drift", True),
+        ("events:PutRule", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/sagemaker-p-1-staging-drift", False),
     ],
 )
 def test_the_service_role_manages_only_its_stage(deployed, action, resource, expected):
