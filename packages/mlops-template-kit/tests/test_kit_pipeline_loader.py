@@ -28,3 +28,16 @@ def test_sessions_made_after_get_their_own_loader_again():
     assert botocore.session.create_loader is original
     after = boto3.Session(region_name="us-east-1")
     assert loader_of(after) is not loader_of(inside)
+
+
+def test_later_builds_in_the_process_reuse_the_first_builds_loader_as_does_the_sdks_endpoint_lookup():
+    """A process that builds many definitions (the data-layout check) parses each model once."""
+    import botocore.loaders
+
+    with one_service_model_loader():
+        first = loader_of(boto3.Session(region_name="us-east-1"))
+    with one_service_model_loader():
+        again = loader_of(boto3.Session(region_name="us-east-1"))
+        endpoints = botocore.loaders.create_loader()  # what sagemaker.core's image URI lookup calls
+    assert again is first and endpoints is first
+    assert botocore.loaders.create_loader() is not first

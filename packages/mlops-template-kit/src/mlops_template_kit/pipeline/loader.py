@@ -15,12 +15,32 @@ def one_service_model_loader() -> Iterator[None]:
     session, and another for each processing step's throwaway local session; each new session
     parsed the multi-megabyte SageMaker service model again, about a fifth of a build. botocore's
     Session looks up `create_loader` in its own module when it first needs a loader, and a loader
-    keeps the models it has read (botocore.loaders.instance_cache)."""
+    keeps the models it has read (botocore.loaders.instance_cache), here for the whole process."""
+    import botocore.loaders
     import botocore.session
 
-    original = botocore.session.create_loader
-    botocore.session.create_loader = functools.cache(original)
+    # The SDK's image URI lookup makes a loader of its own for the endpoints file, through
+    # botocore.loaders: both names of the one function are replaced.
+    modules = (botocore.session, botocore.loaders)
+    originals = [module.create_loader for module in modules]
+    for module, original in zip(modules, originals, strict=True):
+        module.create_loader = _shared_loader(original)
     try:
         yield
     finally:
-        botocore.session.create_loader = original
+        for module, original in zip(modules, originals, strict=True):
+            module.create_loader = original
+
+
+@functools.cache
+def _shared_loader(create_loader):
+    """One caching `create_loader` per process: a process that builds many definitions (the
+    template's data-layout check builds every combination) parses each service model once, not
+    once a build. The loader holds only botocore's data files, the same for every build."""
+
+    loaders = functools.cache(create_loader)
+
+    def cached(search_path_string=None):  # botocore.session passes None, the SDK passes nothing
+        return loaders(search_path_string)
+
+    return cached
