@@ -42,11 +42,22 @@ def ensure_environment() -> Path:
         if STAMP.is_file() and STAMP.read_text().strip() == _requirements_digest() and CHECKOV.is_file():
             return CHECKOV
         shutil.rmtree(ENV_DIR, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(ENV_DIR)], check=True)
-        pip = [str(ENV_DIR / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        subprocess.run([*pip, "-r", str(REQUIREMENTS)], check=True)
+        subprocess.run([*installer(), "-r", str(REQUIREMENTS)], check=True)
         STAMP.write_text(_requirements_digest() + "\n")
     return CHECKOV
+
+
+def installer() -> list[str]:
+    """Make the environment and return the command that installs into it: the project's pinned uv
+    when `make setup` installed it (about 50 s of pip became a few seconds, inside `make test`),
+    else pip. Bytecode is compiled at install, as pip does: the tests run without writing it."""
+    python = ENV_DIR / "bin" / "python"
+    uv = Path(sys.executable).parent / "uv"
+    if uv.is_file():
+        subprocess.run([str(uv), "venv", "--quiet", "--python", sys.executable, str(ENV_DIR)], check=True)
+        return [str(uv), "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python)]
+    subprocess.run([sys.executable, "-m", "venv", str(ENV_DIR)], check=True)
+    return [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
 
 
 def is_cloudformation(path: Path) -> bool:
