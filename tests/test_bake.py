@@ -2,6 +2,7 @@
 that does not apply to the other answers is ignored: the bake is the one of its effective answers."""
 
 import json
+import tomllib
 
 import pytest
 
@@ -185,3 +186,12 @@ def test_every_test_left_out_of_a_covering_row_exists_in_the_payload():
             path, _, function = test.partition("::")
             source = (bakery.payload_dir(name) / path).read_text(encoding="utf-8")
             assert f"def {function}(" in source, test
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_the_generated_repos_test_runs_load_the_kits_plugin(baked, name):
+    """mlops_template_kit.testing: one reader of botocore's data for the run (a deploy repo's
+    suite took a quarter longer without it)."""
+    project = baked(name, bakery.answers_for(bakery.covering_subset(name)[0]))
+    settings = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert "-p mlops_template_kit.testing" in settings["addopts"]

@@ -41,3 +41,29 @@ def test_later_builds_in_the_process_reuse_the_first_builds_loader_as_does_the_s
         endpoints = botocore.loaders.create_loader()  # what sagemaker.core's image URI lookup calls
     assert again is first and endpoints is first
     assert botocore.loaders.create_loader() is not first
+
+
+SHARED_IN_A_TEST_PROCESS = """
+import boto3, botocore.loaders
+from mlops_template_kit import testing
+
+def loader(region):
+    return boto3.Session(region_name=region)._session.get_component("data_loader")
+
+assert loader("us-east-1") is not loader("us-east-1")
+testing.pytest_configure(None)
+testing.pytest_configure(None)  # a second call wraps nothing again
+first = loader("us-east-1")
+assert loader("eu-west-1") is first and botocore.loaders.create_loader() is first
+print("shared")
+"""
+
+
+def test_the_test_plugin_makes_every_later_session_of_the_process_share_one_loader():
+    """The plugin the generated repositories' pytest settings load (-p mlops_template_kit.testing);
+    in its own process, as the sharing is for the rest of the process."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", SHARED_IN_A_TEST_PROCESS], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "shared", result.stderr[-2000:]

@@ -32,6 +32,17 @@ def one_service_model_loader() -> Iterator[None]:
             module.create_loader = original
 
 
+def share_for_the_process() -> None:
+    """From now on every botocore session of this process shares the one loader (a test session:
+    mlops_template_kit.testing). Nothing is restored: meant for processes that only test."""
+    import botocore.loaders
+    import botocore.session
+
+    for module in (botocore.session, botocore.loaders):
+        if not getattr(module.create_loader, "shared", False):
+            module.create_loader = _shared_loader(module.create_loader)
+
+
 @functools.cache
 def _shared_loader(create_loader):
     """One caching `create_loader` per process: a process that builds many definitions (the
@@ -43,4 +54,5 @@ def _shared_loader(create_loader):
     def cached(search_path_string=None):  # botocore.session passes None, the SDK passes nothing
         return loaders(search_path_string)
 
+    cached.shared = True
     return cached
