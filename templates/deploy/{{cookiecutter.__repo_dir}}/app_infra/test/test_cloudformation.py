@@ -5,6 +5,7 @@ stage-access stack), so a Studio user who can deploy them cannot make a role of 
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,9 @@ IAM_RESOURCE_TYPES = {
 }
 
 
+@functools.cache
 def _load(path: Path) -> dict[str, Any]:
+    """A template, parsed once per run (the tests read a few templates about 160 times). Read only."""
     return cfn_yaml.load(str(path))
 
 
