@@ -28,7 +28,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mlops_template_kit import naming
+from mlops_template_kit import naming, s3_uri
 from mlops_template_kit.deploy import inference_config, stacks
 from mlops_template_kit.deploy import settings as settings_module
 from mlops_template_kit.deploy.errors import DeployError
@@ -40,11 +40,8 @@ ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
-    """`s3://bucket/key` -> (bucket, key)."""
-    if not uri.startswith("s3://"):
-        raise DeployError(f"{uri!r} is not an s3:// URI")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
+    """`s3://bucket/key` -> (bucket, key); DeployError for anything else."""
+    return s3_uri.split(uri, DeployError)
 
 
 def bundle_metadata(s3_client: Any, model_data_url: str) -> dict[str, Any]:
@@ -94,6 +91,7 @@ def upload_postprocess_code(s3_client: Any, settings: Settings, batch_pipeline: 
 # prefix; the step puts that folder on PYTHONPATH.
 MONITOR_JOB_FILES = (
     "__init__.py",
+    "s3_uri.py",
     "deploy/__init__.py",
     "deploy/errors.py",
     "monitor/__init__.py",

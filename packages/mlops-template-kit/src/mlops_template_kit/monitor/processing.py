@@ -34,6 +34,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from mlops_template_kit import s3_uri
 from mlops_template_kit.monitor import capture, data_quality, model_quality, run
 from mlops_template_kit.monitor.errors import MonitorError
 
@@ -50,9 +51,7 @@ PROBLEM_TYPES = {"Regression": model_quality.REGRESSION, "BinaryClassification":
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
     """`s3://bucket/key` -> (bucket, key without a trailing slash); MonitorError for anything else."""
-    if not uri.startswith("s3://") or "/" not in uri[5:].strip("/"):
-        raise MonitorError(f"{uri!r} is not an s3://bucket/prefix URI")
-    bucket, _, key = uri[5:].partition("/")
+    bucket, key = s3_uri.split(uri, MonitorError, key_required=True)
     return bucket, key.rstrip("/")
 
 
