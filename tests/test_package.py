@@ -22,6 +22,8 @@ from tests import bakery
 from tests.test_servicecatalog_support import conditions_of, live_resources, resolve
 
 VERSION = "1.0.0"
+# One worker: the release fixture is per module and per worker, and a release takes ~9 s to build.
+pytestmark = pytest.mark.xdist_group("package")
 
 
 @pytest.fixture(scope="module")
