@@ -1,40 +1,27 @@
-"""One botocore data loader for every session a definition build makes (botocore only, no SDK)."""
+"""One botocore data loader for the whole process (botocore only, no SDK).
+
+Building a definition makes many sessions: the SDK creates clients when some of its modules are
+imported (its AI registry module, for one), a boto3 session for the pipeline session, another for
+each processing step's throwaway local session, and its image URI lookup makes a loader of its
+own for the endpoints file. Each new loader parsed the multi-megabyte SageMaker service model
+again: about a fifth of a build, and most of a process that builds many definitions (the
+template's data-layout check). A test session makes a fresh session per test, one per moto, with
+the same cost (mlops_template_kit.testing).
+
+botocore's sessions look up `create_loader` in their own module when they first need a loader, the
+SDK calls it through botocore.loaders, and a loader keeps what it has read
+(botocore.loaders.instance_cache). Its contents are botocore's own data files, the same for every
+session, so sharing one changes nothing but the time.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Iterator
-
-
-@contextlib.contextmanager
-def one_service_model_loader() -> Iterator[None]:
-    """Every botocore session made in the block shares one data loader, so each service model is
-    parsed once. Building a definition makes many sessions: the SDK creates clients when some of
-    its modules are imported (its AI registry module, for one), a boto3 session for the pipeline
-    session, and another for each processing step's throwaway local session; each new session
-    parsed the multi-megabyte SageMaker service model again, about a fifth of a build. botocore's
-    Session looks up `create_loader` in its own module when it first needs a loader, and a loader
-    keeps the models it has read (botocore.loaders.instance_cache), here for the whole process."""
-    import botocore.loaders
-    import botocore.session
-
-    # The SDK's image URI lookup makes a loader of its own for the endpoints file, through
-    # botocore.loaders: both names of the one function are replaced.
-    modules = (botocore.session, botocore.loaders)
-    originals = [module.create_loader for module in modules]
-    for module, original in zip(modules, originals, strict=True):
-        module.create_loader = _shared_loader(original)
-    try:
-        yield
-    finally:
-        for module, original in zip(modules, originals, strict=True):
-            module.create_loader = original
 
 
 def share_for_the_process() -> None:
-    """From now on every botocore session of this process shares the one loader (a test session:
-    mlops_template_kit.testing). Nothing is restored: meant for processes that only test."""
+    """From now on every botocore session of this process shares one loader (calling it again
+    changes nothing)."""
     import botocore.loaders
     import botocore.session
 
@@ -45,10 +32,7 @@ def share_for_the_process() -> None:
 
 @functools.cache
 def _shared_loader(create_loader):
-    """One caching `create_loader` per process: a process that builds many definitions (the
-    template's data-layout check builds every combination) parses each service model once, not
-    once a build. The loader holds only botocore's data files, the same for every build."""
-
+    """The caching stand-in for botocore's `create_loader` (the same one for both of its names)."""
     loaders = functools.cache(create_loader)
 
     def cached(search_path_string=None):  # botocore.session passes None, the SDK passes nothing

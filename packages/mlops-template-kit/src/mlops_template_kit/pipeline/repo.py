@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .loader import one_service_model_loader
+from .loader import share_for_the_process
 from .settings import Settings, SettingsError, from_env, sdk_region
 
 PIPELINE_MODULE = Path("ml_pipelines") / "training" / "ml-pipeline-training.py"
@@ -67,9 +67,9 @@ def build(
     module_path(repo)  # a folder that is not a build-train repository is named as such first
     settings = settings or settings_of(repo)
     # From the SDK's import on: some of its modules create clients when they are imported.
-    with one_service_model_loader():
-        module = load(repo)
-        from . import sdk
+    share_for_the_process()
+    module = load(repo)
+    from . import sdk
 
-        loaded = config.load(repo, module, config_path)
-        return settings, loaded, sdk.build_definition(module.build_pipeline, settings, loaded)
+    loaded = config.load(repo, module, config_path)
+    return settings, loaded, sdk.build_definition(module.build_pipeline, settings, loaded)

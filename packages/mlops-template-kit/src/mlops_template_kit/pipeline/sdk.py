@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .loader import one_service_model_loader
+from .loader import share_for_the_process
 from .settings import Settings, sdk_region
 
 # The SDK needs a region on import; the repository loader sets it from the repository it loads,
@@ -76,7 +76,8 @@ def with_parameter_defaults(definition: str, defaults: Mapping[str, str]) -> str
 def offline_definition(region: str, bucket: str, build: Callable[[PipelineSession], Any]) -> str:
     """The definition JSON of the pipeline `build(session)` returns, built offline with a session
     in `region` whose default bucket is `bucket`."""
-    with offline(), quiet_sdk(), one_service_model_loader():
+    share_for_the_process()
+    with offline(), quiet_sdk():
         return build(offline_session(region, bucket)).definition()
 
 
