@@ -42,13 +42,14 @@ def ensure_environment() -> Path:
         if STAMP.is_file() and STAMP.read_text().strip() == _requirements_digest() and CHECKOV.is_file():
             return CHECKOV
         shutil.rmtree(ENV_DIR, ignore_errors=True)
-        subprocess.run([*installer(), "-r", str(REQUIREMENTS)], check=True)
+        install = create_empty_environment()
+        subprocess.run([*install, "-r", str(REQUIREMENTS)], check=True)
         STAMP.write_text(_requirements_digest() + "\n")
     return CHECKOV
 
 
-def installer() -> list[str]:
-    """Make the environment and return the command that installs into it: the project's pinned uv
+def create_empty_environment() -> list[str]:
+    """Create the environment, empty, and return the command that installs into it: the project's pinned uv
     when `make setup` installed it (about 50 s of pip became a few seconds, inside `make test`),
     else pip. Bytecode is compiled at install, as pip does: the tests run without writing it."""
     python = ENV_DIR / "bin" / "python"
